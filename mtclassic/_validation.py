@@ -169,7 +169,9 @@ def check_images(
             "one image is required."
         )
     if 0 in array.shape[1:]:
-        raise ValueError(f"{name} holds images of size {array.shape[1:]}; got no pixels.")
+        raise ValueError(
+            f"{name} holds images of size {array.shape[1:]}; got no pixels."
+        )
     if min_shape is not None:
         min_height, min_width = min_shape
         if array.shape[1] < min_height or array.shape[2] < min_width:

@@ -1,0 +1,172 @@
+"""Tests for mtclassic._validation: every error names the argument and the sizes."""
+
+import re
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+from mtclassic._validation import check_image_shape, check_images
+
+
+def test_flat_square_rows_are_inferred():
+    X = np.arange(2 * 784, dtype=np.uint8).reshape(2, 784)
+    images = check_images(X)
+    assert images.shape == (2, 28, 28)
+    assert images.dtype == np.float64
+    np.testing.assert_array_equal(images[1].ravel(), X[1])
+
+
+def test_flat_rows_with_image_shape():
+    X = np.arange(12.0).reshape(2, 6)
+    images = check_images(X, image_shape=(2, 3))
+    np.testing.assert_array_equal(images[0], [[0, 1, 2], [3, 4, 5]])
+
+
+def test_batch_passes_through_and_dtype_is_honoured():
+    X = np.random.default_rng(0).random((3, 5, 7)).astype(np.float32)
+    images = check_images(X, dtype=np.float32)
+    assert images.dtype == np.float32
+    assert images is X  # no needless copy
+    assert check_images(X, dtype=np.float32, copy=True) is not X
+
+
+def test_lists_and_bools_are_numbers():
+    assert check_images([[[0, 1], [1, 0]]]).shape == (1, 2, 2)
+    assert check_images(np.ones((1, 4), dtype=bool)).sum() == 4
+
+
+def test_wrong_ndim():
+    msg = (
+        "X must be a batch of images of shape (n_samples, height, width) or flat "
+        "rows of shape (n_samples, height * width); got an array with ndim=1 and "
+        "shape (784,). For a single image use X[None] or X.reshape(1, -1)."
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        check_images(np.zeros(784))
+    with pytest.raises(
+        ValueError, match=r"got an array with ndim=4 and shape \(1, 2, 2, 2\)\.$"
+    ):
+        check_images(np.zeros((1, 2, 2, 2)))
+
+
+def test_row_size_not_square():
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "images has 90 values per row, which is not a perfect square, so the "
+            "image size cannot be inferred; pass image_shape=(height, width)."
+        ),
+    ):
+        check_images(np.zeros((2, 90)), name="images")
+
+
+def test_row_size_does_not_match_image_shape():
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "X has 784 values per row, which does not match image_shape=(20, 20) "
+            "(400 pixels)."
+        ),
+    ):
+        check_images(np.zeros((2, 784)), image_shape=(20, 20))
+
+
+def test_batch_does_not_match_image_shape():
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "X holds images of shape (20, 20), which does not match "
+            "image_shape=(28, 28)."
+        ),
+    ):
+        check_images(np.zeros((2, 20, 20)), image_shape=(28, 28))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf(bad):
+    X = np.zeros((4, 3, 3))
+    X[2, 1, 1] = bad
+    X[3, 0, 0] = bad
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "X contains NaN or infinity: 2 value(s) in 2 image(s), the first at "
+            "index 2; images must be finite."
+        ),
+    ):
+        check_images(X)
+
+
+@pytest.mark.parametrize("shape", [(0, 784), (0, 28, 28)])
+def test_empty_batch(shape):
+    with pytest.raises(ValueError, match=r"X is an empty batch \(0 images, shape"):
+        check_images(np.zeros(shape), image_shape=(28, 28))
+
+
+def test_images_without_pixels():
+    with pytest.raises(
+        ValueError, match=re.escape("X holds images of size (0, 3); got no pixels.")
+    ):
+        check_images(np.zeros((2, 0, 3)))
+
+
+@pytest.mark.parametrize(
+    "X, dtype_text",
+    [
+        (np.array([["a", "b", "c", "d"]]), "<U1"),
+        (np.zeros((1, 4), complex), "complex128"),
+    ],
+)
+def test_non_numeric_dtype(X, dtype_text):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"X must hold numbers (uint8 or float pixel values); got dtype {dtype_text}."
+        ),
+    ):
+        check_images(X)
+
+
+def test_object_array_with_strings():
+    X = np.array([[1, "x", 2, 3]], dtype=object)
+    with pytest.raises(
+        ValueError, match="got an object array with non-numeric entries"
+    ):
+        check_images(X)
+
+
+def test_ragged_sequence():
+    with pytest.raises(
+        ValueError, match="X must be a batch of equally sized images; got a ragged"
+    ):
+        check_images([np.zeros((2, 2)), np.zeros((3, 3))])
+
+
+def test_sparse_is_refused():
+    with pytest.raises(
+        TypeError, match="X must be a dense array of images; got a sparse"
+    ):
+        check_images(scipy.sparse.csr_matrix(np.zeros((2, 4))))
+
+
+def test_min_shape():
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "X holds images of shape (10, 12), smaller than the minimum (14, 14) "
+            "that is required here."
+        ),
+    ):
+        check_images(np.zeros((1, 10, 12)), min_shape=(14, 14))
+
+
+@pytest.mark.parametrize("bad", [(28,), (0, 28), (28.0, 28), "28x28", (True, 3), 28])
+def test_bad_image_shape(bad):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"image_shape must be a pair of positive integers (height, width); got {bad!r}."
+        ),
+    ):
+        check_image_shape(bad)
