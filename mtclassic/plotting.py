@@ -1,0 +1,573 @@
+"""Figures for looking at a character classifier: where it errs and why.
+
+Four figures, each drawn on matplotlib axes that the caller may pass in:
+
+- :func:`plot_confusion_matrix`: the confusion matrix over all labels, with the
+  task blocks (digits, letters, ...) outlined so cross-task errors stand out;
+- :func:`plot_misclassified`: a grid of the images the model got wrong, with
+  their true and predicted labels and the predicted probability;
+- :func:`plot_hog`: one image beside its histogram-of-oriented-gradients
+  glyphs, as scikit-image draws them;
+- :func:`plot_task_accuracy`: accuracy per task and over all labels, as bars.
+
+matplotlib is the optional extra ``plot`` (``pip install "mtclassic[plot]"``).
+It is imported inside the functions, never when this module is imported, and
+pyplot is only used to create a figure when the caller passes no axes.
+"""
+
+import math
+
+import numpy as np
+
+from mtclassic._validation import check_images
+
+__all__ = [
+    "default_tasks",
+    "plot_confusion_matrix",
+    "plot_hog",
+    "plot_misclassified",
+    "plot_task_accuracy",
+    "task_accuracy",
+]
+
+_MISSING_MATPLOTLIB = (
+    "mtclassic.plotting needs matplotlib, which is the optional extra 'plot'; "
+    'install it with: pip install "mtclassic[plot]"'
+)
+
+
+def _import_matplotlib():
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ImportError(_MISSING_MATPLOTLIB) from exc
+    return matplotlib
+
+
+def _new_axes(ax, **subplots_kw):
+    """Return ``ax`` or the axes of a new pyplot figure when ``ax`` is None."""
+    _import_matplotlib()
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(**subplots_kw)
+    return ax
+
+
+def _new_figure(fig, **figure_kw):
+    """Return ``fig`` or a new pyplot figure when ``fig`` is None."""
+    _import_matplotlib()
+    if fig is not None:
+        return fig
+    import matplotlib.pyplot as plt
+
+    return plt.figure(**figure_kw)
+
+
+def _check_labels(y_true, y_pred):
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.ndim != 1 or y_pred.ndim != 1:
+        raise ValueError(
+            "y_true and y_pred must be 1-D sequences of labels; got shapes "
+            f"{y_true.shape} and {y_pred.shape}."
+        )
+    if y_true.shape[0] != y_pred.shape[0]:
+        raise ValueError(
+            "y_true and y_pred must have the same length; got "
+            f"{y_true.shape[0]} and {y_pred.shape[0]}."
+        )
+    if y_true.shape[0] == 0:
+        raise ValueError("y_true and y_pred are empty; at least one label is needed.")
+    return y_true, y_pred
+
+
+def default_tasks(labels):
+    """Group character labels into the tasks ``'digits'`` and ``'letters'``.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        Character labels such as ``'0'``..``'9'`` and ``'A'``..``'Z'``.
+
+    Returns
+    -------
+    tasks : dict of str to list of str
+        ``{'digits': [...], 'letters': [...]}``, sorted, without empty tasks;
+        labels that are neither digits nor letters are left out.
+
+    Examples
+    --------
+    >>> default_tasks(["B", "1", "A", "0"])
+    {'digits': ['0', '1'], 'letters': ['A', 'B']}
+    """
+    labels = sorted({str(label) for label in labels})
+    tasks = {
+        "digits": [label for label in labels if label.isdigit()],
+        "letters": [label for label in labels if label.isalpha()],
+    }
+    return {task: members for task, members in tasks.items() if members}
+
+
+def _check_tasks(tasks, labels):
+    """Validate a task -> labels mapping against the labels present."""
+    if tasks is None:
+        return default_tasks(labels)
+    if not isinstance(tasks, dict):
+        raise TypeError(
+            "tasks must be a dict mapping each task name to its labels; got "
+            f"{type(tasks).__name__}."
+        )
+    owner = {}
+    for task, members in tasks.items():
+        for label in members:
+            if label in owner:
+                raise ValueError(
+                    f"tasks claims label {label!r} twice: in {owner[label]!r} and "
+                    f"in {task!r}; each label belongs to one task."
+                )
+            owner[label] = task
+    return {task: list(members) for task, members in tasks.items()}
+
+
+def _ordered_labels(y_true, y_pred, labels, tasks):
+    """Labels ordered task by task, so that every task is one diagonal block."""
+    if labels is None:
+        labels = np.unique(np.concatenate([y_true, y_pred]))
+    labels = list(labels)
+    tasks = _check_tasks(tasks, labels)
+    present = set(labels)
+    ordered, blocks = [], []
+    for task, members in tasks.items():
+        members = sorted(label for label in members if label in present)
+        if members:
+            blocks.append((task, len(ordered), len(ordered) + len(members)))
+            ordered.extend(members)
+    claimed = set(ordered)
+    ordered.extend(sorted(label for label in labels if label not in claimed))
+    return ordered, blocks
+
+
+def plot_confusion_matrix(
+    y_true,
+    y_pred,
+    *,
+    labels=None,
+    tasks=None,
+    normalize=None,
+    include_values=False,
+    cmap="Blues",
+    colorbar=True,
+    ax=None,
+):
+    """Plot the confusion matrix with the task blocks outlined.
+
+    Rows are true labels and columns predicted labels, ordered task by task,
+    so each task's labels form one block on the diagonal. The blocks are
+    outlined and separated by lines: anything outside them is a cross-task
+    (routing) error, such as a ``'0'`` read as an ``'O'``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    labels : array-like, default=None
+        The labels to show; the union of ``y_true`` and ``y_pred`` when None.
+    tasks : dict of str to list, default=None
+        Task name -> its labels, for example a fitted multi-task model's
+        mapping. When None, labels are grouped into ``'digits'`` and
+        ``'letters'`` (see :func:`default_tasks`). Labels of no task come last,
+        outside every block.
+    normalize : {'true', 'pred', 'all'}, default=None
+        Normalise counts over the true labels (rows), the predicted labels
+        (columns) or all images, as in :func:`sklearn.metrics.confusion_matrix`.
+    include_values : bool, default=False
+        Write the value in every non-zero cell.
+    cmap : str or matplotlib colormap, default='Blues'
+        Colormap of the matrix.
+    colorbar : bool, default=True
+        Add a colorbar beside the matrix.
+    ax : matplotlib Axes, default=None
+        Axes to draw on; a new figure is created when None.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The matrix is ``ax.images[0]``; the task outlines are the patches with
+        gid ``'task-block'`` and the separating lines have gid
+        ``'task-boundary'``.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().subplots()
+    >>> ax = plot_confusion_matrix(["0", "1", "A", "B"], ["0", "A", "A", "B"], ax=ax)
+    >>> [tick.get_text() for tick in ax.get_xticklabels()]
+    ['0', '1', 'A', 'B']
+    >>> [patch.get_label() for patch in ax.patches]
+    ['digits', 'letters']
+    """
+    from sklearn.metrics import confusion_matrix
+
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValueError(
+            "normalize must be one of None, 'true', 'pred' or 'all'; got "
+            f"{normalize!r}."
+        )
+    y_true, y_pred = _check_labels(y_true, y_pred)
+    ordered, blocks = _ordered_labels(y_true, y_pred, labels, tasks)
+    ax = _new_axes(ax, figsize=(9, 8))
+    from matplotlib.patches import Rectangle
+
+    matrix = confusion_matrix(y_true, y_pred, labels=ordered, normalize=normalize)
+    image = ax.imshow(matrix, cmap=cmap, interpolation="nearest")
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    positions = np.arange(len(ordered))
+    ax.set_xticks(positions, [str(label) for label in ordered], fontsize="small")
+    ax.set_yticks(positions, [str(label) for label in ordered], fontsize="small")
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    title = "Confusion matrix"
+    if normalize is not None:
+        title += {
+            "true": " (rows sum to 1)",
+            "pred": " (columns sum to 1)",
+            "all": " (fractions of all images)",
+        }[normalize]
+    ax.set_title(title)
+
+    if include_values:
+        threshold = matrix.max() / 2 if matrix.size else 0
+        text_format = "d" if normalize is None else ".2f"
+        for row, col in zip(*np.nonzero(matrix), strict=True):
+            value = matrix[row, col]
+            ax.text(
+                col,
+                row,
+                format(value, text_format),
+                ha="center",
+                va="center",
+                fontsize="xx-small",
+                color="white" if value > threshold else "black",
+            )
+
+    # Outline each task's diagonal block; lines across the whole matrix at
+    # every block edge show where cross-task errors sit.
+    for task, start, stop in blocks:
+        ax.add_patch(
+            Rectangle(
+                (start - 0.5, start - 0.5),
+                stop - start,
+                stop - start,
+                fill=False,
+                edgecolor="tab:red",
+                linewidth=2,
+                label=task,
+                gid="task-block",
+            )
+        )
+    edges = sorted({stop for _, _, stop in blocks} - {len(ordered)})
+    for edge in edges:
+        for line in (
+            ax.axhline(edge - 0.5, color="tab:red", linewidth=0.8, linestyle="--"),
+            ax.axvline(edge - 0.5, color="tab:red", linewidth=0.8, linestyle="--"),
+        ):
+            line.set_gid("task-boundary")
+    return ax
+
+
+def plot_misclassified(
+    images,
+    y_true,
+    y_pred,
+    proba=None,
+    *,
+    classes=None,
+    image_shape=None,
+    max_images=25,
+    ncols=5,
+    fig=None,
+):
+    """Show the misclassified images with their true and predicted labels.
+
+    Each panel is titled ``true X / pred Y`` and, when probabilities are given,
+    the probability the model gave its (wrong) prediction. With probabilities
+    the most confident mistakes come first; otherwise the mistakes keep their
+    order in the batch.
+
+    Parameters
+    ----------
+    images : array-like of shape (n_samples, height, width) or (n_samples, height * width)
+        The images that were classified.
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    proba : array-like of shape (n_samples, n_classes), default=None
+        Predicted probabilities, for example ``model.predict_proba(images)``.
+    classes : array-like of shape (n_classes,), default=None
+        The label of each column of ``proba`` (``model.classes_``); required
+        with ``proba``.
+    image_shape : tuple of two int, default=None
+        ``(height, width)`` of flat rows; a square is inferred when None.
+    max_images : int, default=25
+        Most panels to draw.
+    ncols : int, default=5
+        Panels per row.
+    fig : matplotlib Figure, default=None
+        Figure to draw into; a new figure is created when None.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        One axes per image shown, or a single axes with a note when no image
+        is misclassified.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> images = np.zeros((3, 28, 28), dtype=np.uint8)
+    >>> fig = plot_misclassified(images, ["1", "7", "A"], ["1", "1", "4"], fig=Figure())
+    >>> [ax.get_title() for ax in fig.axes]
+    ['true 7 / pred 1', 'true A / pred 4']
+    """
+    y_true, y_pred = _check_labels(y_true, y_pred)
+    images = check_images(images, image_shape=image_shape, name="images")
+    if images.shape[0] != y_true.shape[0]:
+        raise ValueError(
+            f"images holds {images.shape[0]} images but y_true has "
+            f"{y_true.shape[0]} labels; they must match."
+        )
+    for name, value in (("max_images", max_images), ("ncols", ncols)):
+        if not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    wrong = np.flatnonzero(y_true != y_pred)
+    confidence = None
+    if proba is not None:
+        if classes is None:
+            raise ValueError(
+                "classes is required with proba: it gives the label of each "
+                "column (model.classes_)."
+            )
+        proba = np.asarray(proba, dtype=float)
+        classes = np.asarray(classes)
+        if proba.shape != (y_true.shape[0], classes.shape[0]):
+            raise ValueError(
+                "proba must have shape (n_samples, n_classes) = "
+                f"({y_true.shape[0]}, {classes.shape[0]}); got {proba.shape}."
+            )
+        column = {label: index for index, label in enumerate(classes.tolist())}
+        unknown = sorted(
+            {str(label) for label in y_pred[wrong]} - set(map(str, column))
+        )
+        if unknown:
+            raise ValueError(f"y_pred holds labels {unknown} that are not in classes.")
+        confidence = proba[wrong, [column[label] for label in y_pred[wrong].tolist()]]
+        # Most confident mistakes first: they say the most about the model.
+        order = np.argsort(-confidence, kind="stable")
+        wrong, confidence = wrong[order], confidence[order]
+    wrong = wrong[:max_images]
+
+    fig = _new_figure(fig)
+    if wrong.size == 0:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    ncols = min(ncols, wrong.size)
+    nrows = math.ceil(wrong.size / ncols)
+    fig.set_size_inches(1.6 * ncols, 1.9 * nrows)
+    for panel, index in enumerate(wrong):
+        ax = fig.add_subplot(nrows, ncols, panel + 1)
+        ax.imshow(images[index], cmap="gray", interpolation="nearest")
+        title = f"true {y_true[index]} / pred {y_pred[index]}"
+        if confidence is not None:
+            title += f"\np={confidence[panel]:.2f}"
+        ax.set_title(title, fontsize="small")
+        ax.set_axis_off()
+    return fig
+
+
+def plot_hog(
+    image,
+    *,
+    orientations=9,
+    pixels_per_cell=(4, 4),
+    cells_per_block=(2, 2),
+    fig=None,
+):
+    """Show an image beside its histogram of oriented gradients.
+
+    The glyphs are scikit-image's own visualisation
+    (:func:`skimage.feature.hog` with ``visualize=True``): in every cell, one
+    line per orientation bin, as bright as that bin's gradient energy.
+
+    Parameters
+    ----------
+    image : array-like of shape (height, width)
+        One grey image.
+    orientations : int, default=9
+        Orientation bins per cell.
+    pixels_per_cell : tuple of two int, default=(4, 4)
+        Cell size in pixels.
+    cells_per_block : tuple of two int, default=(2, 2)
+        Block size in cells, for the block normalisation.
+    fig : matplotlib Figure, default=None
+        Figure to draw into; a new figure is created when None.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        Two axes: the image, titled ``'image'``, and the HOG glyphs, titled
+        with the cell size and the number of features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> image = np.zeros((28, 28))
+    >>> image[6:22, 13:15] = 1.0
+    >>> fig = plot_hog(image, fig=Figure())
+    >>> [ax.get_title() for ax in fig.axes]
+    ['image', 'HOG: 9 orientations, 4x4-pixel cells, 1296 features']
+    """
+    from skimage.feature import hog
+
+    array = np.asarray(image)
+    if array.ndim != 2:
+        raise ValueError(
+            "image must be one grey image of shape (height, width); got an array "
+            f"of shape {array.shape}. For one image of a batch use images[i]."
+        )
+    array = check_images(array[None], name="image")[0]
+    features, glyphs = hog(
+        array,
+        orientations=orientations,
+        pixels_per_cell=pixels_per_cell,
+        cells_per_block=cells_per_block,
+        visualize=True,
+    )
+    fig = _new_figure(fig, figsize=(6, 3))
+    image_ax, hog_ax = fig.subplots(1, 2)
+    image_ax.imshow(array, cmap="gray", interpolation="nearest")
+    image_ax.set_title("image")
+    hog_ax.imshow(glyphs, cmap="gray", interpolation="nearest")
+    cell_height, cell_width = pixels_per_cell
+    hog_ax.set_title(
+        f"HOG: {orientations} orientations, {cell_height}x{cell_width}-pixel "
+        f"cells, {features.size} features",
+        fontsize="small",
+    )
+    for ax in (image_ax, hog_ax):
+        ax.set_axis_off()
+    return fig
+
+
+def task_accuracy(y_true, y_pred, *, tasks=None):
+    """Accuracy on each task's images, over all images, and the routing error.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    tasks : dict of str to list, default=None
+        Task name -> its labels; ``'digits'`` and ``'letters'`` when None.
+
+    Returns
+    -------
+    scores : dict
+        ``'tasks'``: task -> ``{'accuracy', 'n_samples'}`` for every task with
+        images (an image belongs to the task of its true label);
+        ``'accuracy'``: accuracy over all images; ``'routing_error'``: the
+        fraction of images whose prediction belongs to another task than their
+        true label.
+
+    Examples
+    --------
+    >>> scores = task_accuracy(["0", "1", "A", "B"], ["0", "A", "A", "A"])
+    >>> scores["tasks"]["digits"], scores["accuracy"], scores["routing_error"]
+    ({'accuracy': 0.5, 'n_samples': 2}, 0.5, 0.25)
+    """
+    y_true, y_pred = _check_labels(y_true, y_pred)
+    labels = np.unique(np.concatenate([y_true, y_pred]))
+    tasks = _check_tasks(tasks, labels)
+    task_of = {label: task for task, members in tasks.items() for label in members}
+    true_task = np.array([task_of.get(label) for label in y_true.tolist()], object)
+    pred_task = np.array([task_of.get(label) for label in y_pred.tolist()], object)
+    correct = y_true == y_pred
+    per_task = {}
+    for task in tasks:
+        mask = true_task == task
+        if mask.any():
+            per_task[task] = {
+                "accuracy": float(correct[mask].mean()),
+                "n_samples": int(mask.sum()),
+            }
+    routed_wrong = pred_task != true_task
+    return {
+        "tasks": per_task,
+        "accuracy": float(correct.mean()),
+        "routing_error": float(routed_wrong.mean()),
+    }
+
+
+def plot_task_accuracy(y_true, y_pred, *, tasks=None, ax=None):
+    """Plot the accuracy on each task's images and over all images as bars.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    tasks : dict of str to list, default=None
+        Task name -> its labels; ``'digits'`` and ``'letters'`` when None.
+    ax : matplotlib Axes, default=None
+        Axes to draw on; a new figure is created when None.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        One bar per task with images, then one ``'all'`` bar; each bar's
+        height is the accuracy (see :func:`task_accuracy`) and its label the
+        number of images.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = plot_task_accuracy(["0", "1", "A", "B"], ["0", "A", "A", "B"],
+    ...                         ax=Figure().subplots())
+    >>> [tick.get_text() for tick in ax.get_xticklabels()]
+    ['digits', 'letters', 'all']
+    >>> [float(bar.get_height()) for bar in ax.patches]
+    [0.5, 1.0, 0.75]
+    """
+    scores = task_accuracy(y_true, y_pred, tasks=tasks)
+    names = [*scores["tasks"], "all"]
+    heights = [entry["accuracy"] for entry in scores["tasks"].values()]
+    heights.append(scores["accuracy"])
+    counts = [entry["n_samples"] for entry in scores["tasks"].values()]
+    counts.append(len(np.asarray(y_true)))
+    ax = _new_axes(ax, figsize=(1.2 * len(names) + 2, 3.5))
+    colors = ["tab:blue"] * (len(names) - 1) + ["tab:gray"]
+    bars = ax.bar(range(len(names)), heights, color=colors)
+    ax.bar_label(
+        bars,
+        labels=[
+            f"{height:.1%}\nn={count}"
+            for height, count in zip(heights, counts, strict=True)
+        ],
+        fontsize="small",
+    )
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylim(0, 1.15)
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"Accuracy per task (routing error {scores['routing_error']:.1%})")
+    return ax
