@@ -1,0 +1,408 @@
+"""The embedded default data set: handwriting-like characters drawn from pen strokes.
+
+Every image is rendered from the stroke templates of :mod:`._strokes`: the
+way-points are jittered, the dense curve through them is distorted by a random
+affine map and a smooth elastic field, and the result is drawn with a random
+pen width, then given MNIST's geometry (bright ink on a dark background, the
+glyph fitted into a 20 x 20 box keeping its aspect ratio, centred by its centre
+of mass in a 28 x 28 image).
+
+Images are rendered in batches: all samples of one (character, variant) pair
+go through the same numpy expressions, chunked to bound memory.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._strokes import (
+    CHARACTERS,
+    DIGITS,
+    GLYPHS,
+    LETTERS,
+    compile_variant,
+    variant_weights,
+)
+
+# MNIST: a 20 x 20 box for the glyph in a 28 x 28 image.
+_BOX_FRACTION = 20 / 28
+_REFERENCE_SIZE = 28
+# distance between dense points along a stroke, in pixels of the output
+_POINT_SPACING_PX = 0.35
+# the Gaussian that turns point samples into a smooth ink density (pixels at 28)
+_BLUR_SIGMA_PX = 0.9
+# width of the soft edge of a stroke (pixels at 28): MNIST's anti-aliasing
+_EDGE_PX = 0.55
+# the centre of mass may be this many pixels off before the final integer shift
+_PAD_PX = 3
+# random plane waves that make up one elastic displacement field
+_N_WAVES = 6
+# samples rendered together; bounds memory to a few tens of MB
+_CHUNK = 2048
+
+
+def _check_real(value, name, *, low, high=np.inf, low_inclusive=True, unit=""):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = np.isfinite(value) and value <= high
+        ok = ok and (value >= low if low_inclusive else value > low)
+    if not ok:
+        bound = ">=" if low_inclusive else ">"
+        upper = "" if high == np.inf else f" and <= {high:g}"
+        raise ValueError(
+            f"{name} must be a real number {bound} {low:g}{upper}{unit}; got {value!r}."
+        )
+    return value
+
+
+def _check_integer(value, name, low):
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or value < low
+    ):
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+    return int(value)
+
+
+def _check_stroke_width(stroke_width):
+    message = (
+        "stroke_width must be a positive number or a pair (low, high) of positive "
+        f"numbers with low <= high <= 8 (pixels at image_size 28); got {stroke_width!r}."
+    )
+    if isinstance(stroke_width, numbers.Real) and not isinstance(stroke_width, bool):
+        stroke_width = (stroke_width, stroke_width)
+    try:
+        low, high = stroke_width
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+    for value in (low, high):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise ValueError(message)
+    if not (0 < low <= high <= 8):
+        raise ValueError(message)
+    return float(low), float(high)
+
+
+def _check_classes(classes):
+    """The characters to generate, in order, from the ``classes`` parameter."""
+    if classes is None:
+        return CHARACTERS
+    if isinstance(classes, str) and classes in ("digits", "letters"):
+        return DIGITS if classes == "digits" else LETTERS
+    supported = "".join(CHARACTERS)
+    try:
+        chosen = list(classes)
+    except TypeError:
+        raise ValueError(
+            "classes must be None, 'digits', 'letters' or an iterable of characters "
+            f"from {supported!r}; got {classes!r}."
+        ) from None
+    if not chosen:
+        raise ValueError(
+            f"classes must name at least one character from {supported!r}; got an "
+            "empty selection."
+        )
+    for character in chosen:
+        if character not in GLYPHS:
+            raise ValueError(
+                f"classes contains {character!r}, which make_characters cannot draw; "
+                f"the supported characters are {supported!r} (or 'digits', 'letters')."
+            )
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"classes must not repeat a character; got {classes!r}.")
+    return tuple(chosen)
+
+
+def _balanced_labels(characters, n_samples, rng):
+    """Labels with counts differing by at most one, in a shuffled order."""
+    counts = np.full(len(characters), n_samples // len(characters))
+    counts[: n_samples % len(characters)] += 1
+    labels = np.repeat(np.arange(len(characters)), counts)
+    return labels[rng.permutation(n_samples)]
+
+
+def _affine_matrices(n, rng, rotation, shear, scale):
+    """Random (n, 2, 2) maps: rotation @ shear @ anisotropic scale."""
+    angle = np.deg2rad(rng.uniform(-rotation, rotation, n))
+    slant = rng.uniform(-shear, shear, n)
+    stretch = rng.uniform(1 - scale, 1 + scale, (n, 2))
+    cos, sin = np.cos(angle), np.sin(angle)
+    rotate = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)
+    # y points down, so x - slant * y leans the top of a glyph to the right
+    shear_matrix = np.zeros((n, 2, 2))
+    shear_matrix[:, 0, 0] = shear_matrix[:, 1, 1] = 1.0
+    shear_matrix[:, 0, 1] = -slant
+    return rotate @ shear_matrix * stretch[:, None, :]
+
+
+def _elastic_displacement(points, rng, alpha, sigma):
+    """A smooth random displacement of each point: a sum of random plane waves.
+
+    The waves have Gaussian-distributed frequencies, so the field is a sample of
+    a Gaussian process with a squared-exponential covariance: ``alpha`` is the
+    standard deviation of the displacement and ``sigma`` its correlation length.
+    """
+    n = len(points)
+    frequencies = rng.normal(0.0, 1.0 / sigma, (n, _N_WAVES, 2))
+    phases = rng.uniform(0.0, 2 * np.pi, (n, 1, _N_WAVES))
+    amplitudes = rng.normal(0.0, alpha * np.sqrt(2.0 / _N_WAVES), (n, _N_WAVES, 2))
+    waves = np.cos(points @ frequencies.transpose(0, 2, 1) + phases)
+    return waves @ amplitudes
+
+
+def _gaussian_matrix(size, sigma):
+    """(size, size) matrix that blurs one image axis with a Gaussian."""
+    offsets = np.arange(size)[:, None] - np.arange(size)[None, :]
+    kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel[np.abs(offsets) > 4 * sigma] = 0.0
+    return kernel / (np.sqrt(2 * np.pi) * sigma)
+
+
+def _splat(points, weights, canvas):
+    """Add each point's weight to its four neighbouring pixels (bilinear)."""
+    n, n_points, _ = points.shape
+    x, y = points[..., 0], points[..., 1]
+    x0, y0 = np.floor(x), np.floor(y)
+    fx, fy = x - x0, y - y0
+    x0, y0 = x0.astype(np.intp), y0.astype(np.intp)
+    base = np.arange(n)[:, None] * (canvas * canvas)
+    image = np.zeros(n * canvas * canvas)
+    for dx, dy, w in (
+        (0, 0, (1 - fx) * (1 - fy)),
+        (1, 0, fx * (1 - fy)),
+        (0, 1, (1 - fx) * fy),
+        (1, 1, fx * fy),
+    ):
+        cx, cy = x0 + dx, y0 + dy
+        inside = (cx >= 0) & (cx < canvas) & (cy >= 0) & (cy < canvas)
+        index = base + np.clip(cy, 0, canvas - 1) * canvas + np.clip(cx, 0, canvas - 1)
+        image += np.bincount(
+            index.ravel(),
+            weights=(w * weights * inside).ravel(),
+            minlength=n * canvas * canvas,
+        )
+    return image.reshape(n, canvas, canvas)
+
+
+def _render_chunk(compiled, n, rng, params):
+    """Render ``n`` images of one compiled variant; returns floats in [0, 1]."""
+    size = params["image_size"]
+    px = size / _REFERENCE_SIZE  # output pixels per pixel at size 28
+    box = _BOX_FRACTION * size
+    pad = int(np.ceil(_PAD_PX * px))
+    canvas = size + 2 * pad
+
+    # jitter each way-point, and each stroke as a whole
+    jitter = params["jitter"]
+    waypoints = compiled.waypoints + rng.normal(
+        0.0, jitter, (n, *compiled.waypoints.shape)
+    )
+    stroke_shift = rng.normal(0.0, jitter, (n, compiled.n_strokes, 2))
+    waypoints += stroke_shift[:, compiled.waypoint_stroke]
+    points = compiled.sampling @ waypoints - 0.5
+
+    affine = _affine_matrices(
+        n, rng, params["rotation"], params["shear"], params["scale"]
+    )
+    points = points @ affine.transpose(0, 2, 1)
+    if params["elastic_alpha"] > 0:
+        # the box spans about one template unit, so pixels convert through it
+        points += _elastic_displacement(
+            points,
+            rng,
+            params["elastic_alpha"] * px / box,
+            params["elastic_sigma"] * px / box,
+        )
+
+    # MNIST geometry: the inked glyph fits the box, keeping its aspect ratio
+    low, high = points.min(axis=1), points.max(axis=1)
+    width = rng.uniform(*params["stroke_width"], n) * px
+    edge = _EDGE_PX * px
+    reach = 0.5 * width + edge  # ink extends this far beyond the pen's path
+    scale = (box - 2 * reach + 1) / (high - low).max(axis=1)
+    points = (points - 0.5 * (low + high)[:, None, :]) * scale[:, None, None]
+
+    # place the centre of mass (estimated from the arc length around each point)
+    steps = np.linalg.norm(np.diff(points, axis=1), axis=2) * compiled.joined
+    arc = 0.5 * (np.pad(steps, ((0, 0), (1, 0))) + np.pad(steps, ((0, 0), (0, 1))))
+    mass_centre = (arc[..., None] * points).sum(1) / arc.sum(1)[:, None]
+    target = (
+        size / 2
+        + rng.uniform(-params["translation"], params["translation"], (n, 2)) * px
+    )
+    # MNIST rounds the centring shift to whole pixels: start off by up to half a pixel
+    offset = pad + target + rng.uniform(-0.5, 0.5, (n, 2)) - mass_centre
+    points += offset[:, None, :]
+
+    density = _splat(points, arc, canvas)
+    sigma = _BLUR_SIGMA_PX * px
+    blur = _gaussian_matrix(canvas, sigma)
+    density = blur @ density @ blur.T
+
+    # a straight line's density across the stroke is exp(-d^2 / 2s^2) at its
+    # peak; map the distance band [w/2 - edge, w/2 + edge] to a ramp 1 -> 0
+    spread = np.sqrt(sigma**2 + 1 / 6)  # the bilinear splat adds variance 1/6
+    relative = density * (np.sqrt(2 * np.pi) * spread)
+    half = 0.5 * width
+    full = np.exp(-(np.maximum(half - edge, 0) ** 2) / (2 * spread**2))
+    none = np.exp(-((half + edge) ** 2) / (2 * spread**2))
+    ink = np.clip(
+        (relative - none[:, None, None]) / (full - none)[:, None, None], 0.0, 1.0
+    )
+
+    # shift by whole pixels so the rendered centre of mass lands on the target
+    grid = np.arange(canvas)
+    mass = ink.sum(axis=(1, 2))
+    mass = np.where(mass > 0, mass, 1.0)
+    centre_y = (ink.sum(axis=2) @ grid) / mass
+    centre_x = (ink.sum(axis=1) @ grid) / mass
+    shift_y = np.clip(np.rint(centre_y - pad - target[:, 1]), -pad, pad).astype(np.intp)
+    shift_x = np.clip(np.rint(centre_x - pad - target[:, 0]), -pad, pad).astype(np.intp)
+    rows = pad + shift_y[:, None] + np.arange(size)
+    cols = pad + shift_x[:, None] + np.arange(size)
+    return ink[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def make_characters(
+    n_samples=1000,
+    classes=None,
+    image_size=28,
+    random_state=None,
+    *,
+    rotation=15.0,
+    shear=0.3,
+    scale=0.15,
+    translation=0.0,
+    jitter=0.03,
+    elastic_alpha=1.0,
+    elastic_sigma=4.0,
+    stroke_width=(1.6, 3.6),
+):
+    """Generate handwriting-like images of digits and upper-case letters.
+
+    Each image is drawn from pen-stroke templates of the character (several
+    variants for characters people write differently, such as a 1 with or
+    without a flag, an open or closed 4, a 7 with or without a bar). Per
+    sample, the stroke way-points are jittered, the strokes are distorted by a
+    random affine map (rotation, shear, anisotropic scale) and a smooth elastic
+    field, and drawn anti-aliased with a random pen width. The images have
+    MNIST's geometry: bright ink (up to 255) on a dark background (0), the
+    glyph fitted into a box of ``20/28 * image_size`` pixels keeping its
+    aspect ratio and centred by its centre of mass.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of images. The classes are balanced: their counts differ by at
+        most one (the first classes get the extra images).
+    classes : None, "digits", "letters" or iterable of str, default=None
+        The characters to draw: None for all 36 (``'0'..'9'`` then
+        ``'A'..'Z'``), ``"digits"``, ``"letters"``, or the characters
+        themselves (for example ``"ABC"`` or ``["0", "O"]``).
+    image_size : int, default=28
+        Side of the square images, at least 8. The box, stroke widths and
+        distortions in pixels scale with ``image_size / 28``.
+    random_state : int, RandomState instance or None, default=None
+        Seed for every random choice. The same seed gives identical arrays.
+    rotation : float, default=15.0
+        Largest rotation in degrees; angles are uniform in
+        ``[-rotation, rotation]``.
+    shear : float, default=0.3
+        Largest horizontal shear (slant); uniform in ``[-shear, shear]``.
+    scale : float, default=0.15
+        Largest relative change of the width and the height, drawn
+        independently in ``[1 - scale, 1 + scale]``. Only their ratio shows,
+        since the glyph is then fitted into the box.
+    translation : float, default=0.0
+        Largest offset in pixels (at size 28) of the centre of mass from the
+        image centre, per axis. At 0 the centre of mass is within half a
+        pixel of the centre, as in MNIST.
+    jitter : float, default=0.03
+        Standard deviation of the random displacement of each way-point of
+        the templates, and of each stroke as a whole, as a fraction of the
+        glyph's size.
+    elastic_alpha : float, default=1.0
+        Standard deviation in pixels (at size 28) of the smooth elastic
+        displacement of the pen's path. 0 turns it off.
+    elastic_sigma : float, default=4.0
+        Correlation length in pixels (at size 28) of the elastic field.
+    stroke_width : float or (float, float), default=(1.6, 3.6)
+        Range of the pen width in pixels at size 28; the width of each image
+        is uniform in it.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, image_size, image_size), dtype uint8
+        The images, ink bright on a dark background.
+    y : ndarray of shape (n_samples,), dtype '<U1'
+        The character drawn in each image.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is out of range or ``classes`` names a character that
+        cannot be drawn.
+
+    Examples
+    --------
+    >>> from mtclassic.datasets import make_characters
+    >>> X, y = make_characters(n_samples=6, classes="digits", random_state=0)
+    >>> X.shape, X.dtype
+    ((6, 28, 28), dtype('uint8'))
+    >>> print(*sorted(y))
+    0 1 2 3 4 5
+    >>> X, y = make_characters(n_samples=4, classes="AB", image_size=16, random_state=0)
+    >>> X.shape, "".join(sorted(y))
+    ((4, 16, 16), 'AABB')
+    """
+    n_samples = _check_integer(n_samples, "n_samples", 1)
+    characters = _check_classes(classes)
+    image_size = _check_integer(image_size, "image_size", 8)
+    params = {
+        "image_size": image_size,
+        "rotation": _check_real(rotation, "rotation", low=0, high=180, unit=" degrees"),
+        "shear": _check_real(shear, "shear", low=0, high=2),
+        "scale": _check_real(scale, "scale", low=0, high=0.9),
+        "translation": _check_real(
+            translation, "translation", low=0, high=4, unit=" pixels"
+        ),
+        "jitter": _check_real(jitter, "jitter", low=0, high=0.3),
+        "elastic_alpha": _check_real(
+            elastic_alpha, "elastic_alpha", low=0, high=10, unit=" pixels"
+        ),
+        "elastic_sigma": _check_real(
+            elastic_sigma,
+            "elastic_sigma",
+            low=0,
+            high=100,
+            low_inclusive=False,
+            unit=" pixels",
+        ),
+        "stroke_width": _check_stroke_width(stroke_width),
+    }
+    rng = check_random_state(random_state)
+
+    labels = _balanced_labels(characters, n_samples, rng)
+    variants = np.empty(n_samples, dtype=np.intp)
+    for code, character in enumerate(characters):
+        members = np.flatnonzero(labels == code)
+        weights = variant_weights(character)
+        variants[members] = rng.choice(len(weights), size=len(members), p=weights)
+
+    spacing = _POINT_SPACING_PX / (_BOX_FRACTION * _REFERENCE_SIZE)
+    X = np.empty((n_samples, image_size, image_size), dtype=np.uint8)
+    for code, character in enumerate(characters):
+        for variant in range(len(GLYPHS[character])):
+            members = np.flatnonzero((labels == code) & (variants == variant))
+            if not len(members):
+                continue
+            compiled = compile_variant(character, variant, spacing)
+            for start in range(0, len(members), _CHUNK):
+                chunk = members[start : start + _CHUNK]
+                ink = _render_chunk(compiled, len(chunk), rng, params)
+                X[chunk] = np.rint(ink * 255).astype(np.uint8)
+    y = np.array(characters)[labels]
+    return X, y
