@@ -23,6 +23,7 @@ from mtclassic._validation import check_images
 
 __all__ = [
     "default_tasks",
+    "hog_cell_histograms",
     "plot_confusion_matrix",
     "plot_hog",
     "plot_misclassified",
@@ -393,6 +394,63 @@ def plot_misclassified(
     return fig
 
 
+def hog_cell_histograms(
+    image, *, orientations=9, pixels_per_cell=(4, 4), cells_per_block=(2, 2)
+):
+    """Orientation strength of every HOG cell, as the features hold it.
+
+    scikit-image's :func:`~skimage.feature.hog` normalises overlapping blocks
+    of cells, so one cell appears in several blocks; its strength here is the
+    mean of its block-normalised histograms, the features the model sees.
+
+    Parameters
+    ----------
+    image : array-like of shape (height, width)
+        One grey image.
+    orientations : int, default=9
+        Orientation bins per cell.
+    pixels_per_cell : tuple of two int, default=(4, 4)
+        Cell size in pixels.
+    cells_per_block : tuple of two int, default=(2, 2)
+        Block size in cells.
+
+    Returns
+    -------
+    cells : ndarray of shape (n_cells_row, n_cells_col, orientations)
+    n_features : int
+        Length of the HOG feature vector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.zeros((28, 28))
+    >>> image[:, 14:] = 1.0  # one vertical edge: gradients along the rows
+    >>> cells, n_features = hog_cell_histograms(image)
+    >>> cells.shape, n_features, int(cells.sum(axis=(0, 1)).argmax())
+    ((7, 7, 9), 1296, 0)
+    """
+    from skimage.feature import hog
+
+    blocks = hog(
+        image,
+        orientations=orientations,
+        pixels_per_cell=pixels_per_cell,
+        cells_per_block=cells_per_block,
+        feature_vector=False,
+    )
+    n_blocks_row, n_blocks_col, block_rows, block_cols, _ = blocks.shape
+    shape = (n_blocks_row + block_rows - 1, n_blocks_col + block_cols - 1)
+    cells = np.zeros((*shape, orientations))
+    counts = np.zeros((*shape, 1))
+    # Blocks slide one cell at a time: cell (i, j) of block (r, c) is image
+    # cell (r + i, c + j).
+    for i in range(block_rows):
+        for j in range(block_cols):
+            cells[i : i + n_blocks_row, j : j + n_blocks_col] += blocks[:, :, i, j]
+            counts[i : i + n_blocks_row, j : j + n_blocks_col] += 1
+    return cells / counts, blocks.size
+
+
 def plot_hog(
     image,
     *,
@@ -403,9 +461,12 @@ def plot_hog(
 ):
     """Show an image beside its histogram of oriented gradients.
 
-    The glyphs are scikit-image's own visualisation
-    (:func:`skimage.feature.hog` with ``visualize=True``): in every cell, one
-    line per orientation bin, as bright as that bin's gradient energy.
+    The right panel draws, in every cell, one line per orientation bin, as
+    scikit-image's ``hog(..., visualize=True)`` does: the line runs along the
+    edge (across the gradient) and is as opaque as that bin's strength (see
+    :func:`hog_cell_histograms`). The lines are vector glyphs over the faint
+    image, so they stay readable for small images such as 28x28 characters,
+    where raster glyphs would be a few pixels long.
 
     Parameters
     ----------
@@ -423,8 +484,10 @@ def plot_hog(
     Returns
     -------
     fig : matplotlib Figure
-        Two axes: the image, titled ``'image'``, and the HOG glyphs, titled
-        with the cell size and the number of features.
+        Two axes: the image, titled ``'image'``, and the HOG glyphs (a
+        ``LineCollection`` with one segment per cell and orientation, cell by
+        cell in row order, its alpha the strength relative to the strongest),
+        titled with the cell size and the number of features.
 
     Examples
     --------
@@ -435,9 +498,9 @@ def plot_hog(
     >>> fig = plot_hog(image, fig=Figure())
     >>> [ax.get_title() for ax in fig.axes]
     ['image', 'HOG: 9 orientations, 4x4-pixel cells, 1296 features']
+    >>> len(fig.axes[1].collections[0].get_segments())  # 7 x 7 cells x 9 bins
+    441
     """
-    from skimage.feature import hog
-
     array = np.asarray(image)
     if array.ndim != 2:
         raise ValueError(
@@ -445,26 +508,51 @@ def plot_hog(
             f"of shape {array.shape}. For one image of a batch use images[i]."
         )
     array = check_images(array[None], name="image")[0]
-    features, glyphs = hog(
+    cells, n_features = hog_cell_histograms(
         array,
         orientations=orientations,
         pixels_per_cell=pixels_per_cell,
         cells_per_block=cells_per_block,
-        visualize=True,
     )
     fig = _new_figure(fig, figsize=(6, 3))
+    from matplotlib.collections import LineCollection
+
+    # skimage's glyph geometry: bin o has mid-angle pi * (o + 0.5) / n and
+    # is drawn from (row - dc, col + dr) to (row + dc, col - dr).
+    cell_height, cell_width = pixels_per_cell
+    radius = 0.45 * min(cell_height, cell_width)
+    angles = np.pi * (np.arange(orientations) + 0.5) / orientations
+    d_row, d_col = radius * np.sin(angles), radius * np.cos(angles)
+    n_rows, n_cols, _ = cells.shape
+    rows = np.arange(n_rows)[:, None, None] * cell_height + (cell_height - 1) / 2
+    cols = np.arange(n_cols)[None, :, None] * cell_width + (cell_width - 1) / 2
+    rows, cols = np.broadcast_arrays(rows, cols, cells)[:2]
+    # segments in (x, y) = (column, row) display coordinates
+    starts = np.stack([cols + d_row, rows - d_col], axis=-1)
+    ends = np.stack([cols - d_row, rows + d_col], axis=-1)
+    segments = np.stack([starts, ends], axis=-2).reshape(-1, 2, 2)
+    strengths = cells.reshape(-1)
+    peak = strengths.max()
+    colors = np.zeros((strengths.size, 4))
+    colors[:, :3] = (1.0, 0.85, 0.2)
+    colors[:, 3] = strengths / peak if peak > 0 else 0.0
+
     image_ax, hog_ax = fig.subplots(1, 2)
     image_ax.imshow(array, cmap="gray", interpolation="nearest")
     image_ax.set_title("image")
-    hog_ax.imshow(glyphs, cmap="gray", interpolation="nearest")
-    cell_height, cell_width = pixels_per_cell
+    hog_ax.imshow(array, cmap="gray", interpolation="nearest", alpha=0.3)
+    glyphs = LineCollection(segments, colors=colors, linewidths=1.5)
+    hog_ax.add_collection(glyphs)
+    hog_ax.set_facecolor("black")
     hog_ax.set_title(
         f"HOG: {orientations} orientations, {cell_height}x{cell_width}-pixel "
-        f"cells, {features.size} features",
+        f"cells, {n_features} features",
         fontsize="small",
     )
-    for ax in (image_ax, hog_ax):
-        ax.set_axis_off()
+    image_ax.set_axis_off()
+    # ticks off but the black face kept: the faint image sits on black
+    hog_ax.set_xticks([])
+    hog_ax.set_yticks([])
     return fig
 
 

@@ -18,6 +18,7 @@ from sklearn.metrics import confusion_matrix  # noqa: E402
 
 from mtclassic.plotting import (  # noqa: E402
     default_tasks,
+    hog_cell_histograms,
     plot_confusion_matrix,
     plot_hog,
     plot_misclassified,
@@ -220,10 +221,25 @@ def test_misclassified_rejects_bad_arguments():
         plot_misclassified(images, ["1", "2"], ["1", "3"], max_images=0)
 
 
-def test_hog_shows_image_and_scikit_image_glyphs(tmp_path):
+def _strongest_glyph_direction(fig):
+    """(d_row, d_col) of the most opaque glyph of a plot_hog figure, unit length."""
+    glyphs = fig.axes[1].collections[0]
+    alpha = glyphs.get_colors()[:, 3]
+    (x0, y0), (x1, y1) = glyphs.get_segments()[int(np.argmax(alpha))]
+    direction = np.array([y1 - y0, x1 - x0])
+    return direction / np.linalg.norm(direction)
+
+
+@pytest.mark.parametrize(
+    "bar, expected",
+    [
+        ((slice(4, 24), slice(12, 16)), "vertical"),
+        ((slice(12, 16), slice(4, 24)), "horizontal"),
+    ],
+)
+def test_hog_glyphs_run_along_the_strokes(bar, expected, tmp_path):
     image = np.zeros((28, 28))
-    image[5:23, 12:16] = 255.0
-    image[5:9, 8:20] = 255.0
+    image[bar] = 255.0
     fig = plot_hog(image, orientations=8, pixels_per_cell=(7, 7))
     _render(fig, tmp_path / "hog.png")
 
@@ -232,15 +248,41 @@ def test_hog_shows_image_and_scikit_image_glyphs(tmp_path):
     assert image_ax.get_title() == "image"
     assert hog_ax.get_title() == "HOG: 8 orientations, 7x7-pixel cells, 288 features"
     np.testing.assert_array_equal(image_ax.images[0].get_array(), image)
-    _, expected = hog(
-        image,
-        orientations=8,
-        pixels_per_cell=(7, 7),
-        cells_per_block=(2, 2),
-        visualize=True,
+    glyphs = hog_ax.collections[0]
+    assert len(glyphs.get_segments()) == 4 * 4 * 8  # cells x orientations
+    assert glyphs.get_colors()[:, 3].max() == 1.0
+    d_row, d_col = np.abs(_strongest_glyph_direction(fig))
+    # bins are pi/8 wide: the strongest glyph is at most 11.25 degrees (half a
+    # bin) off the edge, where a glyph across the stroke would be 90 off
+    along = d_row if expected == "vertical" else d_col
+    assert along == pytest.approx(np.cos(np.pi / 16))
+
+
+def test_hog_cell_histograms_are_the_block_features():
+    image = np.random.default_rng(0).random((12, 12))
+    cells, n_features = hog_cell_histograms(
+        image, orientations=4, pixels_per_cell=(4, 4), cells_per_block=(2, 2)
     )
-    np.testing.assert_allclose(hog_ax.images[0].get_array(), expected)
-    assert hog_ax.images[0].get_array().max() > 0  # the stroke has gradients
+    blocks = hog(
+        image,
+        orientations=4,
+        pixels_per_cell=(4, 4),
+        cells_per_block=(2, 2),
+        feature_vector=False,
+    )
+    assert n_features == blocks.size == 2 * 2 * 2 * 2 * 4
+    # the corner cell is in one block only; the centre cell in all four
+    np.testing.assert_allclose(cells[0, 0], blocks[0, 0, 0, 0])
+    np.testing.assert_allclose(
+        cells[1, 1],
+        (
+            blocks[0, 0, 1, 1]
+            + blocks[0, 1, 1, 0]
+            + blocks[1, 0, 0, 1]
+            + blocks[1, 1, 0, 0]
+        )
+        / 4,
+    )
 
 
 def test_hog_rejects_a_batch():
