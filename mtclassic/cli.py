@@ -55,13 +55,90 @@ def _add_evaluate(subparsers):
     parser = subparsers.add_parser(
         "evaluate",
         help="score a saved model on labelled data and write a report",
-        description="Score a saved model on labelled data and write a report.",
+        description=(
+            "Score a saved model on labelled data: print per-task accuracy, "
+            "combined accuracy, routing error and the worst confusions, and with "
+            "--report write them with figures (confusion matrix, per-task "
+            "accuracy, misclassified images, HOG) as report.md in a folder. "
+            "'mtclassic evaluate MODEL synthetic --report DIR' runs offline."
+        ),
     )
-    parser.add_argument("model", help="saved model file")
+    parser.add_argument("model", help="saved model file (see mtclassic train)")
+    parser.add_argument(
+        "data",
+        nargs="*",
+        metavar="DATA",
+        help=(
+            "'synthetic' (the embedded default data), a folder with one "
+            "sub-folder per class, an .npz file with arrays 'images' and "
+            "'labels', or an IDX images file followed by its IDX labels file"
+        ),
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="evaluate on the embedded synthetic data (same as DATA 'synthetic')",
+    )
+    parser.add_argument(
+        "--report",
+        metavar="DIR",
+        default=None,
+        help="folder for report.md, metrics.json and the PNG figures "
+        "(needs the 'plot' extra)",
+    )
+    parser.add_argument(
+        "--n-samples",
+        type=int,
+        default=2000,
+        help="number of synthetic images (default: 2000)",
+    )
+    parser.add_argument(
+        "--random-state", type=int, default=0, help="seed of the synthetic images"
+    )
+    parser.add_argument(
+        "--idx-label-names",
+        default="0123456789",
+        metavar="CHARS",
+        help="label of each code in an IDX labels file, one character per code "
+        "(default: 0123456789)",
+    )
+    parser.add_argument(
+        "--max-images",
+        type=int,
+        default=25,
+        help="most misclassified images shown in the report (default: 25)",
+    )
 
 
 def _run_evaluate(args):
-    raise SystemExit("mtclassic evaluate: not available yet in this version.")
+    from mtclassic._report import SYNTHETIC, run_evaluate
+
+    data = list(args.data)
+    if args.demo:
+        if data:
+            raise SystemExit(
+                "mtclassic evaluate: give either --demo or DATA, not both; got "
+                f"DATA {data}."
+            )
+        data = [SYNTHETIC]
+    if not data:
+        raise SystemExit(
+            "mtclassic evaluate: DATA is missing: give 'synthetic' (or --demo), a "
+            "folder, an .npz file, or IDX images and labels files."
+        )
+    if args.n_samples < 1:
+        raise SystemExit(
+            f"mtclassic evaluate: --n-samples must be at least 1; got {args.n_samples}."
+        )
+    run_evaluate(
+        args.model,
+        data if len(data) > 1 else data[0],
+        report=args.report,
+        n_samples=args.n_samples,
+        random_state=args.random_state,
+        idx_label_names=args.idx_label_names,
+        max_images=args.max_images,
+    )
 
 
 def _add_score(subparsers):

@@ -1,0 +1,586 @@
+"""``mtclassic evaluate``: score a model on labelled images and write a report.
+
+The report is a folder: ``report.md`` (per-task accuracy, combined accuracy,
+routing error, the worst confusions, links to the figures), ``metrics.json``
+(the same numbers for programs) and the PNG figures of
+:mod:`mtclassic.plotting`. Every file is written to a temporary file and
+renamed into place, and ``report.md`` is written last, so a crash never leaves
+a half-written file and a ``report.md`` only ever links to figures that exist.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from mtclassic.plotting import _check_tasks, default_tasks, task_accuracy
+
+SYNTHETIC = "synthetic"
+# The label codes of MNIST-style IDX label files: code k is DIGIT_NAMES[k].
+DIGIT_NAMES = "0123456789"
+
+FIGURES = {
+    "confusion_matrix.png": "Confusion matrix (task blocks outlined)",
+    "task_accuracy.png": "Accuracy per task",
+    "misclassified.png": "Misclassified images, most confident first",
+    "hog.png": "What the features see: HOG of a misclassified image",
+}
+
+
+def load_labelled_images(
+    data,
+    *,
+    n_samples=2000,
+    random_state=0,
+    idx_label_names=DIGIT_NAMES,
+):
+    """Load labelled images from the sources ``mtclassic evaluate`` accepts.
+
+    Parameters
+    ----------
+    data : str or list of str
+        ``"synthetic"``: the embedded default data, generated with
+        ``random_state``; a folder with one sub-folder per class; an ``.npz``
+        file with arrays ``images`` (or ``X``) and ``labels`` (or ``y``); or two
+        IDX files, images then labels.
+    n_samples : int, default=2000
+        Number of synthetic images.
+    random_state : int, default=0
+        Seed of the synthetic images.
+    idx_label_names : str or sequence of str, default="0123456789"
+        The label of each integer code in an IDX label file.
+
+    Returns
+    -------
+    data : Bunch
+        ``images`` (n, h, w) array, ``target`` str array, ``description`` str
+        and ``skipped`` (files of a folder that could not be read).
+
+    Examples
+    --------
+    >>> data = load_labelled_images("synthetic", n_samples=36)
+    >>> data.images.shape, len(set(data.target)), data.description
+    ((36, 28, 28), 36, 'synthetic (36 images, random_state=0)')
+    """
+    paths = [data] if isinstance(data, (str, os.PathLike)) else list(data)
+    if not paths or len(paths) > 2:
+        raise ValueError(
+            "data must be 'synthetic', a folder, an .npz file, or an IDX images "
+            f"file and an IDX labels file; got {len(paths)} arguments: {paths!r}."
+        )
+    skipped = []
+    if len(paths) == 2:
+        images, target = _load_idx_pair(*paths, idx_label_names)
+        description = f"IDX {os.fspath(paths[0])} + {os.fspath(paths[1])}"
+    elif os.fspath(paths[0]) == SYNTHETIC:
+        from mtclassic.datasets import make_characters
+
+        images, target = make_characters(n_samples, random_state=random_state)
+        description = f"synthetic ({n_samples} images, random_state={random_state})"
+    elif os.path.isdir(paths[0]):
+        images, target, skipped = _load_folder(paths[0])
+        description = f"image folder {os.fspath(paths[0])}"
+    elif os.fspath(paths[0]).endswith(".npz"):
+        images, target = _load_npz(paths[0])
+        description = f"{os.fspath(paths[0])}"
+    else:
+        raise ValueError(
+            f"data {os.fspath(paths[0])!r} is neither 'synthetic', a folder nor an "
+            ".npz file; for IDX files give the images file and the labels file."
+        )
+    target = np.asarray(target).astype(str)
+    if len(images) != len(target):
+        raise ValueError(
+            f"{description}: {len(images)} images but {len(target)} labels; "
+            "they must match."
+        )
+    return Bunch(
+        images=images,
+        target=target,
+        description=description,
+        skipped=skipped,
+    )
+
+
+def _load_idx_pair(images_path, labels_path, label_names):
+    from mtclassic.datasets import load_idx
+
+    images = load_idx(images_path)
+    codes = load_idx(labels_path)
+    if codes.ndim != 1 or codes.dtype.kind not in "iu":
+        raise ValueError(
+            f"{os.fspath(labels_path)}: an IDX labels file must hold one integer "
+            f"per image; got dtype {codes.dtype} and shape {codes.shape}."
+        )
+    names = np.asarray(list(label_names), dtype=str)
+    bad = (codes < 0) | (codes >= len(names))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{os.fspath(labels_path)}: label code {int(codes[first])} at record "
+            f"{first} has no name; idx_label_names gives {len(names)} names "
+            f"({''.join(names)!r})."
+        )
+    return images, names[codes]
+
+
+def _load_npz(path):
+    with np.load(path, allow_pickle=False) as archive:
+        keys = set(archive.files)
+        image_key = next((k for k in ("images", "X") if k in keys), None)
+        label_key = next((k for k in ("labels", "y", "target") if k in keys), None)
+        if image_key is None or label_key is None:
+            raise ValueError(
+                f"{os.fspath(path)}: an .npz data file must hold arrays 'images' "
+                f"(or 'X') and 'labels' (or 'y'); it holds {sorted(keys)}."
+            )
+        return archive[image_key], archive[label_key]
+
+
+def _load_folder(path):
+    from mtclassic.datasets import load_image_folder
+
+    folder = load_image_folder(path, on_error="skip")
+    images = folder.images
+    shapes = {image.shape for image in images}
+    if len(shapes) > 1:
+        from mtclassic.preprocessing import ImageNormalizer
+
+        images = ImageNormalizer().transform(images)
+    return np.asarray(images), np.asarray(folder.target), list(folder.skipped)
+
+
+def model_tasks(model, classes):
+    """Return the task -> labels mapping of a fitted model.
+
+    A multi-task model's own mapping when it has one, otherwise the labels
+    grouped into digits and letters (:func:`~mtclassic.plotting.default_tasks`).
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> model = DummyClassifier().fit([[0], [1]], ["7", "Q"])
+    >>> model_tasks(model, model.classes_)
+    {'digits': ['7'], 'letters': ['Q']}
+    """
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    for name in ("task_labels_", "tasks_labels_", "label_tasks_"):
+        mapping = getattr(final, name, None)
+        if isinstance(mapping, dict):
+            return _check_tasks(
+                {
+                    task: [str(label) for label in labels]
+                    for task, labels in mapping.items()
+                },
+                classes,
+            )
+    return default_tasks(classes)
+
+
+def worst_confusions(y_true, y_pred, *, tasks, n=10):
+    """The most frequent (true, predicted) pairs among the mistakes.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels.
+    tasks : dict of str to list
+        Task name -> its labels, to mark cross-task confusions.
+    n : int, default=10
+        Most pairs to return.
+
+    Returns
+    -------
+    confusions : list of dict
+        ``true``, ``pred``, ``count``, ``rate`` (share of that true label's
+        images) and ``cross_task``, most frequent first (ties in label order).
+
+    Examples
+    --------
+    >>> worst_confusions(["0", "0", "O", "1"], ["O", "O", "O", "7"],
+    ...                  tasks={"digits": ["0", "1", "7"], "letters": ["O"]})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'true': '0', 'pred': 'O', 'count': 2, 'rate': 1.0, 'cross_task': True},
+     {'true': '1', 'pred': '7', 'count': 1, 'rate': 1.0, 'cross_task': False}]
+    """
+    y_true = np.asarray(y_true).astype(str)
+    y_pred = np.asarray(y_pred).astype(str)
+    task_of = {label: task for task, labels in tasks.items() for label in labels}
+    wrong = y_true != y_pred
+    pairs, counts = np.unique(
+        np.stack([y_true[wrong], y_pred[wrong]], axis=1), axis=0, return_counts=True
+    )
+    true_labels, true_counts = np.unique(y_true, return_counts=True)
+    n_true = dict(zip(true_labels.tolist(), true_counts.tolist(), strict=True))
+    order = np.argsort(-counts, kind="stable")[:n]
+    return [
+        {
+            "true": str(pairs[i, 0]),
+            "pred": str(pairs[i, 1]),
+            "count": int(counts[i]),
+            "rate": float(counts[i] / n_true[pairs[i, 0]]),
+            "cross_task": task_of.get(pairs[i, 0]) != task_of.get(pairs[i, 1]),
+        }
+        for i in order
+    ]
+
+
+def evaluate(model, images, y_true, *, n_confusions=10):
+    """Score a fitted classifier on labelled images.
+
+    Parameters
+    ----------
+    model : fitted classifier with ``predict_proba`` and ``classes_``
+        For example :func:`~mtclassic.make_default_model` after ``fit``.
+    images : array-like of shape (n_samples, height, width)
+        The images, as the model takes them.
+    y_true : array-like of shape (n_samples,)
+        Their labels.
+    n_confusions : int, default=10
+        How many of the worst confusions to list.
+
+    Returns
+    -------
+    result : Bunch
+        ``metrics`` (JSON-ready dict: ``n_samples``, ``accuracy``,
+        ``routing_error``, ``tasks``, ``worst_confusions``), ``y_pred``,
+        ``proba``, ``classes`` and ``tasks``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Fixed:  # any fitted classifier with predict_proba and classes_
+    ...     classes_ = np.array(["1", "7", "A"])
+    ...     def predict_proba(self, X):
+    ...         return np.array([[.9, .1, 0], [.6, .4, 0], [0, 0, 1], [.2, .1, .7]])
+    >>> result = evaluate(Fixed(), np.zeros((4, 28, 28)), ["1", "7", "A", "7"])
+    >>> result.y_pred.tolist()
+    ['1', '1', 'A', 'A']
+    >>> result.metrics["accuracy"], result.metrics["routing_error"]
+    (0.5, 0.25)
+    """
+    y_true = np.asarray(y_true).astype(str)
+    proba = np.asarray(model.predict_proba(images))
+    classes = np.asarray(model.classes_)
+    # predict is the argmax of predict_proba: one pass over the images, not two.
+    y_pred = classes[np.argmax(proba, axis=1)].astype(str)
+    # Labels the model never predicts still belong to a task (for routing).
+    tasks = model_tasks(model, sorted({*classes.astype(str), *y_true}))
+    scores = task_accuracy(y_true, y_pred, tasks=tasks)
+    metrics = {
+        "n_samples": int(y_true.size),
+        "accuracy": scores["accuracy"],
+        "routing_error": scores["routing_error"],
+        "tasks": scores["tasks"],
+        "worst_confusions": worst_confusions(
+            y_true, y_pred, tasks=tasks, n=n_confusions
+        ),
+    }
+    return Bunch(
+        metrics=metrics, y_pred=y_pred, proba=proba, classes=classes, tasks=tasks
+    )
+
+
+def _hog_parameters(model):
+    """orientations, pixels_per_cell, cells_per_block of the model's HOG, if any."""
+    if not hasattr(model, "get_params"):
+        return {}
+    for value in model.get_params(deep=True).values():
+        if type(value).__name__ == "HOGTransformer":
+            return {
+                name: getattr(value, name)
+                for name in ("orientations", "pixels_per_cell", "cells_per_block")
+                if getattr(value, name, None) is not None
+            }
+    return {}
+
+
+def _features_view(model, image):
+    """The image as the model's features see it: after its normalisation step."""
+    steps = getattr(model, "named_steps", {})
+    normalizer = steps.get("normalize")
+    if normalizer is not None and hasattr(normalizer, "transform"):
+        view = np.asarray(normalizer.transform(image[None]))[0]
+        if view.ndim == 1:  # flat rows: the normaliser's images are square
+            side = int(np.sqrt(view.size))
+            view = view.reshape(side, side)
+        return view
+    return image
+
+
+def _save_figure(figure, path):
+    from mtclassic.datasets._base import atomic_writer
+
+    with atomic_writer(path) as file:
+        figure.savefig(file, format="png", dpi=100, bbox_inches="tight")
+
+
+def _write_text(path, text):
+    from mtclassic.datasets._base import atomic_writer
+
+    with atomic_writer(path) as file:
+        file.write(text.encode("utf-8"))
+
+
+def _markdown(metrics, *, model_name, data_name, skipped):
+    from mtclassic import __version__
+
+    n_classes = metrics["n_classes"]
+    lines = [
+        "# mtclassic evaluation report",
+        "",
+        f"- model: `{model_name}`",
+        f"- data: {data_name}, {metrics['n_samples']} images",
+        f"- mtclassic {__version__}",
+    ]
+    if skipped:
+        lines.append(f"- unreadable files skipped: {len(skipped)}")
+    lines += [
+        "",
+        "## Accuracy",
+        "",
+        "| task | images | accuracy |",
+        "|---|---:|---:|",
+    ]
+    for task, entry in metrics["tasks"].items():
+        lines.append(f"| {task} | {entry['n_samples']} | {entry['accuracy']:.2%} |")
+    lines += [
+        f"| **all ({n_classes} classes)** | {metrics['n_samples']} | "
+        f"**{metrics['accuracy']:.2%}** |",
+        "",
+        f"Routing error: {metrics['routing_error']:.2%} of the images were given a "
+        "label of another task than their true label.",
+        "",
+        "## Worst confusions",
+        "",
+    ]
+    if metrics["worst_confusions"]:
+        lines += [
+            "| true | predicted | images | share of the true label | cross-task |",
+            "|---|---|---:|---:|---|",
+        ]
+        for entry in metrics["worst_confusions"]:
+            lines.append(
+                f"| {entry['true']} | {entry['pred']} | {entry['count']} | "
+                f"{entry['rate']:.1%} | {'yes' if entry['cross_task'] else 'no'} |"
+            )
+    else:
+        lines.append("None: every image was classified correctly.")
+    lines += ["", "## Figures", ""]
+    for file_name, caption in FIGURES.items():
+        lines += [f"### {caption}", "", f"![{caption}]({file_name})", ""]
+    return "\n".join(lines)
+
+
+def write_report(
+    model,
+    images,
+    y_true,
+    directory,
+    *,
+    model_name="model",
+    data_name="data",
+    skipped=(),
+    max_images=25,
+    n_confusions=10,
+):
+    """Evaluate a model and write the report folder.
+
+    Parameters
+    ----------
+    model : fitted classifier with ``predict_proba`` and ``classes_``
+        For example :func:`~mtclassic.make_default_model` after ``fit``.
+    images : array-like of shape (n_samples, height, width)
+        The images, as the model takes them.
+    y_true : array-like of shape (n_samples,)
+        Their labels.
+    directory : str or path-like
+        The report folder; created when missing. Files of an earlier report
+        in it are replaced.
+    model_name, data_name : str
+        How the report names the model and the data.
+    skipped : sequence, default=()
+        Input files that could not be read, counted in the report.
+    max_images : int, default=25
+        Most misclassified images to show.
+    n_confusions : int, default=10
+        How many of the worst confusions to list.
+
+    Returns
+    -------
+    result : Bunch
+        ``metrics`` (as in :func:`evaluate`, plus ``n_classes``) and ``files``,
+        the paths written, ``report.md`` last.
+    """
+    from mtclassic.plotting import (
+        _import_matplotlib,
+        plot_confusion_matrix,
+        plot_hog,
+        plot_misclassified,
+        plot_task_accuracy,
+    )
+
+    _import_matplotlib()  # fail before any work when the extra is missing
+    from matplotlib.figure import Figure
+
+    result = evaluate(model, images, y_true, n_confusions=n_confusions)
+    metrics = dict(result.metrics, n_classes=len(result.classes))
+    y_true = np.asarray(y_true).astype(str)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = []
+
+    def save(figure, name):
+        _save_figure(figure, directory / name)
+        files.append(directory / name)
+
+    classes = result.classes.astype(str)
+    save(
+        plot_confusion_matrix(
+            y_true,
+            result.y_pred,
+            labels=classes,
+            tasks=result.tasks,
+            normalize="true",
+            ax=Figure(figsize=(10, 9)).subplots(),
+        ).figure,
+        "confusion_matrix.png",
+    )
+    save(
+        plot_task_accuracy(
+            y_true,
+            result.y_pred,
+            tasks=result.tasks,
+            ax=Figure(figsize=(5, 3.5)).subplots(),
+        ).figure,
+        "task_accuracy.png",
+    )
+    images = np.asarray(images)
+    save(
+        plot_misclassified(
+            images,
+            y_true,
+            result.y_pred,
+            result.proba,
+            classes=classes,
+            max_images=max_images,
+            fig=Figure(),
+        ),
+        "misclassified.png",
+    )
+    # The most confident mistake, as the HOG features see it; the first image
+    # when there is no mistake.
+    wrong = np.flatnonzero(y_true != result.y_pred)
+    if wrong.size:
+        confidence = result.proba[wrong].max(axis=1)
+        index = int(wrong[np.argmax(confidence)])
+    else:
+        index = 0
+    save(
+        plot_hog(
+            _features_view(model, images[index]),
+            fig=Figure(),
+            **_hog_parameters(model),
+        ),
+        "hog.png",
+    )
+
+    json_path = directory / "metrics.json"
+    _write_text(json_path, json.dumps(metrics, indent=2) + "\n")
+    files.append(json_path)
+    report_path = directory / "report.md"
+    _write_text(
+        report_path,
+        _markdown(metrics, model_name=model_name, data_name=data_name, skipped=skipped),
+    )
+    files.append(report_path)
+    return Bunch(metrics=metrics, files=files)
+
+
+def summary_lines(metrics):
+    """The report's figures as short lines for the terminal.
+
+    Examples
+    --------
+    >>> metrics = {"n_samples": 4, "accuracy": 0.75, "routing_error": 0.25,
+    ...            "tasks": {"digits": {"accuracy": 0.5, "n_samples": 2}},
+    ...            "worst_confusions": [{"true": "0", "pred": "O", "count": 1,
+    ...                                  "rate": 0.5, "cross_task": True}]}
+    >>> print("\\n".join(summary_lines(metrics)))
+    images:          4
+    digits:          50.00% (2 images)
+    combined:        75.00%
+    routing error:   25.00%
+    worst confusions: 0->O (1, cross-task)
+    """
+    lines = [f"{'images:':<16} {metrics['n_samples']}"]
+    for task, entry in metrics["tasks"].items():
+        lines.append(
+            f"{task + ':':<16} {entry['accuracy']:.2%} ({entry['n_samples']} images)"
+        )
+    lines.append(f"{'combined:':<16} {metrics['accuracy']:.2%}")
+    lines.append(f"{'routing error:':<16} {metrics['routing_error']:.2%}")
+    confusions = ", ".join(
+        f"{c['true']}->{c['pred']} ({c['count']}{', cross-task' if c['cross_task'] else ''})"
+        for c in metrics["worst_confusions"][:5]
+    )
+    lines.append(f"worst confusions: {confusions or 'none'}")
+    return lines
+
+
+def run_evaluate(
+    model_path,
+    data,
+    *,
+    report=None,
+    n_samples=2000,
+    random_state=0,
+    idx_label_names=DIGIT_NAMES,
+    max_images=25,
+    out=None,
+):
+    """Load a saved model, score it on labelled data, print and report.
+
+    The function behind ``mtclassic evaluate``; see :func:`load_labelled_images`
+    for ``data`` and :func:`write_report` for ``report``.
+
+    Returns
+    -------
+    metrics : dict
+    """
+    import sys
+
+    from mtclassic.persistence import load_model
+
+    out = sys.stdout if out is None else out
+    model = load_model(model_path)
+    dataset = load_labelled_images(
+        data,
+        n_samples=n_samples,
+        random_state=random_state,
+        idx_label_names=idx_label_names,
+    )
+    print(f"model: {os.fspath(model_path)}", file=out)
+    print(f"data:  {dataset.description}", file=out)
+    if dataset.skipped:
+        print(f"skipped {len(dataset.skipped)} unreadable file(s)", file=out)
+    if report is None:
+        metrics = evaluate(model, dataset.images, dataset.target).metrics
+    else:
+        metrics = write_report(
+            model,
+            dataset.images,
+            dataset.target,
+            report,
+            model_name=os.path.basename(os.fspath(model_path)),
+            data_name=dataset.description,
+            skipped=dataset.skipped,
+            max_images=max_images,
+        ).metrics
+    for line in summary_lines(metrics):
+        print(line, file=out)
+    if report is not None:
+        print(f"report: {os.path.join(os.fspath(report), 'report.md')}", file=out)
+    return metrics
