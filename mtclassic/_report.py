@@ -55,7 +55,8 @@ def load_labelled_images(
     Returns
     -------
     data : Bunch
-        ``images`` (n, h, w) array, ``target`` str array, ``description`` str
+        ``images`` ((n, h, w) array, or a list of 2-D arrays of different
+        sizes from a folder), ``target`` str array, ``description`` str
         and ``skipped`` (files of a folder that could not be read).
 
     Examples
@@ -144,12 +145,11 @@ def _load_folder(path):
 
     folder = load_image_folder(path, on_error="skip")
     images = folder.images
-    shapes = {image.shape for image in images}
-    if len(shapes) > 1:
-        from mtclassic.preprocessing import ImageNormalizer
-
-        images = ImageNormalizer().transform(images)
-    return np.asarray(images), np.asarray(folder.target), list(folder.skipped)
+    if len({image.shape for image in images}) == 1:
+        images = np.stack(images)
+    # else a list of 2-D arrays of different sizes, as the model's normaliser
+    # takes them
+    return images, np.asarray(folder.target), list(folder.skipped)
 
 
 def model_tasks(model, classes):
@@ -297,6 +297,22 @@ def _hog_parameters(model):
     return {}
 
 
+def _display_images(model, images):
+    """An (n, h, w) batch to show: the images, or their normalised versions
+    when they differ in size."""
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        return images
+    steps = getattr(model, "named_steps", {})
+    normalizer = steps.get("normalize")
+    if normalizer is None or not hasattr(normalizer, "transform"):
+        from mtclassic.preprocessing import ImageNormalizer
+
+        normalizer = ImageNormalizer()
+    flat = np.asarray(normalizer.transform(images))
+    side = int(np.sqrt(flat.shape[1]))
+    return flat.reshape(len(flat), side, side)
+
+
 def _features_view(model, image):
     """The image as the model's features see it: after its normalisation step."""
     steps = getattr(model, "named_steps", {})
@@ -392,8 +408,9 @@ def write_report(
     ----------
     model : fitted classifier with ``predict_proba`` and ``classes_``
         For example :func:`~mtclassic.make_default_model` after ``fit``.
-    images : array-like of shape (n_samples, height, width)
-        The images, as the model takes them.
+    images : array-like of shape (n_samples, height, width), or list of 2-D arrays
+        The images, as the model takes them. Images of different sizes are
+        shown as the model's normalisation step makes them.
     y_true : array-like of shape (n_samples,)
         Their labels.
     directory : str or path-like
@@ -457,10 +474,10 @@ def write_report(
         ).figure,
         "task_accuracy.png",
     )
-    images = np.asarray(images)
+    shown = _display_images(model, images)
     save(
         plot_misclassified(
-            images,
+            shown,
             y_true,
             result.y_pred,
             result.proba,
