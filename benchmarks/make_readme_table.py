@@ -1,0 +1,283 @@
+"""Write the README's benchmark table from the JSON files the benchmarks wrote.
+
+Every figure in the table is read from ``benchmarks/results/<name>.json``; none
+is typed by hand. A benchmark that has not written its file yet (or a figure
+missing from it) is shown as "not measured yet". The table, with the machine
+each benchmark ran on, replaces what is between the markers
+
+    <!-- bench-table:start -->
+    <!-- bench-table:end -->
+
+in README.md; the README is written to a temporary file and renamed into place.
+
+    python benchmarks/make_readme_table.py            # update README.md
+    python benchmarks/make_readme_table.py --check    # exit 1 if it is stale
+    python benchmarks/make_readme_table.py --print    # only print the table
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+START = "<!-- bench-table:start -->"
+END = "<!-- bench-table:end -->"
+NOT_MEASURED = "not measured yet"
+
+# (benchmark file stem, figure, key paths tried in order, unit, target).
+# A key path is dotted ("digits.accuracy"); the first one present is shown.
+# Unit "%" reads a fraction (0.992 -> 99.20%), as sklearn's scores are.
+FIGURES = [
+    (
+        "bench_features",
+        "our HOG, 28x28, one core",
+        ["ours.us_per_image", "hog.ours_us_per_image", "ours_us_per_image"],
+        "us",
+        "<= 8 us per image",
+    ),
+    (
+        "bench_features",
+        "speed-up over skimage `hog` per image, same run",
+        ["speedup_vs_skimage", "ratios.skimage", "ratio_skimage"],
+        "x",
+        ">= 25x",
+    ),
+    (
+        "bench_features",
+        "speed-up over OpenCV `HOGDescriptor`, same run",
+        ["speedup_vs_opencv", "ratios.opencv", "ratio_opencv"],
+        "x",
+        "stretch: > 1x",
+    ),
+    (
+        "bench_synthetic",
+        "MNIST test accuracy, SVM trained on 20k synthetic digits only",
+        ["mnist_accuracy", "accuracy"],
+        "%",
+        ">= 70%",
+    ),
+    (
+        "bench_synthetic",
+        "synthetic images generated per second, one core",
+        ["images_per_second", "generation.images_per_second"],
+        "/s",
+        ">= 1,667/s (100k in 60 s)",
+    ),
+    (
+        "bench_accuracy",
+        "digits, MNIST test",
+        ["ours.digits.accuracy", "digits.accuracy", "digits_accuracy"],
+        "%",
+        ">= 99.0% (stretch 99.4%)",
+    ),
+    (
+        "bench_accuracy",
+        "combined 36-class",
+        ["ours.combined.accuracy", "combined.accuracy", "combined_accuracy"],
+        "%",
+        ">= flat SVC and tutorial",
+    ),
+    (
+        "bench_accuracy",
+        "routing error (task chosen wrongly)",
+        ["ours.routing_error", "combined.routing_error", "routing_error"],
+        "%",
+        "<= 1.5%",
+    ),
+    (
+        "bench_accuracy",
+        "combined 36-class, flat 36-class SVC (same run)",
+        ["flat.combined.accuracy", "flat_svc.combined_accuracy"],
+        "%",
+        "",
+    ),
+    (
+        "bench_accuracy",
+        "combined 36-class, tutorial pipeline (same run)",
+        ["tutorial.combined.accuracy", "tutorial.combined_accuracy"],
+        "%",
+        "",
+    ),
+    (
+        "bench_scoring",
+        "scoring throughput, default model, 2 cores",
+        ["ours.images_per_second", "images_per_second"],
+        "/s",
+        ">= 3,000/s (stretch 5,000/s)",
+    ),
+    (
+        "bench_scoring",
+        "throughput over the tutorial pipeline, same run",
+        ["speedup_vs_tutorial", "ratio_tutorial"],
+        "x",
+        ">= 10x",
+    ),
+    (
+        "bench_scoring",
+        "peak RSS scoring 1,000,000 images",
+        ["peak_rss_mb_1m", "peak_rss_mb.1000000", "peak_rss_mb"],
+        "MB",
+        "< 1,000 MB",
+    ),
+]
+
+_SCRIPTS = {
+    "bench_features": "HOG features",
+    "bench_synthetic": "synthetic data",
+    "bench_accuracy": "accuracy",
+    "bench_scoring": "batch scoring",
+}
+
+
+def _lookup(record, path):
+    value = record
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _format(value, unit):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if unit == "%":
+        # accuracies and error rates are fractions, as sklearn's scores are
+        return f"{value:.2%}"
+    if unit == "x":
+        return f"{value:.1f}x"
+    if unit == "us":
+        return f"{value:.2f} us"
+    if unit == "/s":
+        return f"{value:,.0f}/s"
+    if unit == "MB":
+        return f"{value:,.0f} MB"
+    return f"{value:g}"
+
+
+def _machine(record):
+    """One line describing the machine a benchmark ran on, as its JSON records it."""
+    machine = record.get("machine")
+    if isinstance(machine, dict) and machine:
+        return ", ".join(f"{key}: {value}" for key, value in machine.items())
+    if isinstance(machine, str) and machine:
+        return machine
+    return "machine not recorded"
+
+
+def load_results(results_dir):
+    """Map each benchmark stem to its parsed JSON (files that exist only)."""
+    results = {}
+    for path in sorted(Path(results_dir).glob("*.json")):
+        try:
+            results[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SystemExit(
+                f"{path}: cannot read benchmark results ({exc})."
+            ) from None
+    return results
+
+
+def make_table(results):
+    """The Markdown block between the markers (markers excluded)."""
+    lines = [
+        "| benchmark | figure | measured | target |",
+        "|---|---|---:|---|",
+    ]
+    for stem, figure, paths, unit, target in FIGURES:
+        record = results.get(stem)
+        value = None
+        if record is not None:
+            value = next(
+                (v for v in (_lookup(record, p) for p in paths) if v is not None),
+                None,
+            )
+        shown = NOT_MEASURED if value is None else _format(value, unit)
+        lines.append(
+            f"| {_SCRIPTS.get(stem, stem)} (`{stem}.py`) | {figure} | {shown} | {target} |"
+        )
+    lines += ["", "Machines:", ""]
+    for stem in dict.fromkeys(stem for stem, *_ in FIGURES):
+        record = results.get(stem)
+        lines.append(
+            f"- `{stem}.py`: " + (NOT_MEASURED if record is None else _machine(record))
+        )
+    others = sorted(set(results) - {stem for stem, *_ in FIGURES})
+    if others:
+        lines += ["", "Other results: " + ", ".join(f"`{s}.json`" for s in others)]
+    lines += [
+        "",
+        "Figures are read from `benchmarks/results/*.json`, written by the "
+        "benchmarks themselves; regenerate with "
+        "`python benchmarks/make_readme_table.py`.",
+    ]
+    return "\n".join(lines)
+
+
+def replace_block(text, block, readme_name="README.md"):
+    """Put ``block`` between the markers of ``text``."""
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < 0 or end < start:
+        raise SystemExit(
+            f"{readme_name} has no benchmark-table markers: add a line {START} "
+            f"followed by a line {END} where the table goes."
+        )
+    return f"{text[: start + len(START)]}\n{block}\n{text[end:]}"
+
+
+def _write_atomically(path, text):
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".README.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--results-dir",
+        default=REPO / "benchmarks" / "results",
+        type=Path,
+        help="folder of the benchmarks' JSON files (default: benchmarks/results)",
+    )
+    parser.add_argument(
+        "--readme", default=REPO / "README.md", type=Path, help="README to update"
+    )
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument(
+        "--check", action="store_true", help="exit 1 if the README's table is stale"
+    )
+    action.add_argument(
+        "--print", action="store_true", help="print the table, change nothing"
+    )
+    args = parser.parse_args(argv)
+
+    block = make_table(load_results(args.results_dir))
+    if args.print:
+        print(block)
+        return 0
+    text = args.readme.read_text(encoding="utf-8")
+    updated = replace_block(text, block, args.readme.name)
+    if args.check:
+        if updated != text:
+            print(f"{args.readme}: the benchmark table is stale; run {sys.argv[0]}.")
+            return 1
+        return 0
+    if updated != text:
+        _write_atomically(args.readme, updated)
+    print(block)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
