@@ -1,0 +1,218 @@
+"""save_model / load_model: payload + metadata record, hash check, skops allow-list."""
+
+import hashlib
+import json
+import os
+import re
+import sys
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+import mtclassic
+from mtclassic.persistence import (
+    ModelVersionWarning,
+    load_model,
+    metadata_path,
+    read_metadata,
+    save_model,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5))
+    y = np.where(X[:, 0] > 0, "A", "7")
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    X, y = data
+    return make_pipeline(
+        StandardScaler(), RandomForestClassifier(n_estimators=3, random_state=0)
+    ).fit(X, y)
+
+
+def test_joblib_round_trip_writes_payload_and_record(tmp_path, model, data):
+    path = tmp_path / "model.joblib"
+    meta = save_model(model, path)
+    assert sorted(os.listdir(tmp_path)) == ["model.joblib", "model.joblib.meta.json"]
+    on_disk = json.loads((tmp_path / "model.joblib.meta.json").read_text())
+    assert on_disk == meta == read_metadata(path)
+    assert meta["format"] == "joblib"
+    assert meta["classes"] == ["7", "A"]
+    assert meta["tasks"] is None
+    assert meta["payload_bytes"] == path.stat().st_size
+    assert len(meta["sha256"]) == 64
+    assert set(meta["versions"]) == {
+        "mtclassic", "scikit-learn", "numpy", "scikit-image", "python"
+    }  # fmt: skip
+    assert meta["versions"]["mtclassic"] == mtclassic.__version__
+    X, _ = data
+    np.testing.assert_array_equal(load_model(path).predict_proba(X),
+                                  model.predict_proba(X))  # fmt: skip
+    # The payload is a plain joblib file.
+    np.testing.assert_array_equal(joblib.load(path).predict(X), model.predict(X))
+
+
+def test_record_lists_tasks_of_a_multitask_final_step(tmp_path, data):
+    X, y = data
+    clf = LogisticRegression().fit(X, y)
+    clf.tasks_ = ["digits", "letters"]
+    meta = save_model(clf, tmp_path / "m.joblib")
+    assert meta["tasks"] == ["digits", "letters"]
+
+
+def _flip_byte(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("format", ["joblib", "skops"])
+def test_flipped_byte_is_refused_with_both_hashes(tmp_path, model, format):
+    path = tmp_path / f"model.{format}"
+    expected = save_model(model, path)["sha256"]
+    size = path.stat().st_size
+    _flip_byte(path, size // 2)
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    message = (
+        f"{path}: the model file does not match its metadata record "
+        f"{path}.meta.json: SHA-256 {actual} ({size} bytes), expected {expected} "
+        f"({size} bytes). The file was changed or truncated after it was saved; "
+        "refusing to load it."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        load_model(path)
+
+
+def test_truncated_file_is_refused_not_unpickled(tmp_path, model):
+    path = tmp_path / "model.joblib"
+    save_model(model, path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"SHA-256 [0-9a-f]{64} \(100 bytes\)"):
+        load_model(path)
+
+
+def test_missing_record_is_an_error_unless_verify_is_off(tmp_path, model, data):
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+    message = (
+        f"{path}.meta.json: the metadata record of the model file {path} is "
+        "missing, so its integrity cannot be checked. Save the model with "
+        "mtclassic.save_model, or pass verify=False to load_model to load it "
+        "unchecked (only if you trust the file)."
+    )
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape(message)}$"):
+        load_model(path)
+    X, _ = data
+    np.testing.assert_array_equal(load_model(path, verify=False).predict(X),
+                                  model.predict(X))  # fmt: skip
+
+
+def test_other_versions_warn(tmp_path, model):
+    path = tmp_path / "model.joblib"
+    save_model(model, path)
+    meta = json.loads(open(metadata_path(path)).read())
+    running = meta["versions"]["scikit-learn"]
+    meta["versions"]["scikit-learn"] = "0.1.0"
+    meta["versions"]["python"] = "2.7.18"
+    with open(metadata_path(path), "w") as file:
+        json.dump(meta, file)
+    message = (
+        f"{path} was saved with other versions: scikit-learn 0.1.0 (saved) vs "
+        f"{running} (running); python 2.7 (saved) vs "
+        f"{'.'.join(map(str, sys.version_info[:2]))} (running). Check its "
+        "predictions, then re-save it with the running versions."
+    )
+    with pytest.warns(ModelVersionWarning, match=f"^{re.escape(message)}$"):
+        load_model(path)
+
+
+def test_same_versions_do_not_warn(tmp_path, model):
+    import warnings
+
+    path = tmp_path / "model.joblib"
+    save_model(model, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model(path)
+
+
+def test_bad_record_is_a_clear_error(tmp_path, model):
+    path = tmp_path / "model.joblib"
+    save_model(model, path)
+    open(metadata_path(path), "w").write("[1, 2]")
+    with pytest.raises(ValueError, match="expected a JSON object with a 'sha256'"):
+        load_model(path)
+
+
+def test_failed_save_leaves_no_file_and_keeps_the_old_model(tmp_path, model, data):
+    path = tmp_path / "model.joblib"
+    save_model(model, path)
+    before = sorted(os.listdir(tmp_path)), path.read_bytes()
+    unpicklable = LogisticRegression().fit(*data)
+    unpicklable.hook = lambda: None
+    with pytest.raises(Exception, match="lambda"):
+        save_model(unpicklable, path)
+    assert (sorted(os.listdir(tmp_path)), path.read_bytes()) == before
+    load_model(path)
+
+
+def test_bad_options(tmp_path, model):
+    with pytest.raises(
+        ValueError, match=r"format must be one of \('joblib', 'skops'\)"
+    ):
+        save_model(model, tmp_path / "m.pkl", format="pickle")
+    with pytest.raises(ValueError, match="compress must be an int from 0 to 9; got 10"):
+        save_model(model, tmp_path / "m.joblib", compress=10)
+    save_model(model, tmp_path / "m.joblib")
+    with pytest.raises(ValueError, match="trusted applies to skops files only"):
+        load_model(tmp_path / "m.joblib", trusted=["builtins.eval"])
+
+
+def test_skops_round_trip_trusts_allow_listed_classes(tmp_path, model, data):
+    path = tmp_path / "model.skops"
+    meta = save_model(model, path)
+    assert meta["format"] == "skops"
+    import skops.io
+
+    # The forest's Tree is not trusted by skops by default, but is allow-listed.
+    assert "sklearn.tree._tree.Tree" in skops.io.get_untrusted_types(file=path)
+    X, _ = data
+    np.testing.assert_array_equal(load_model(path).predict_proba(X),
+                                  model.predict_proba(X))  # fmt: skip
+
+
+def test_skops_refuses_types_outside_the_allow_list(tmp_path, data):
+    X, y = data
+    risky = make_pipeline(FunctionTransformer(func=eval, validate=False),
+                          LogisticRegression())  # fmt: skip
+    risky.steps[0][1].func = eval  # a function that could run anything
+    risky.steps[1][1].fit(X, y)
+    path = tmp_path / "risky.skops"
+    save_model(risky, path)
+    message = (
+        f"{path}: refusing to load a skops file that holds types outside "
+        "mtclassic's allow-list: ['builtins.eval']. If you trust the file's "
+        "source, pass them as load_model(..., trusted=[...])."
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        load_model(path)
+    loaded = load_model(path, trusted=["builtins.eval"])
+    assert loaded.steps[0][1].func is eval
+
+
+def test_skops_missing_is_a_clear_import_error(tmp_path, model, monkeypatch):
+    monkeypatch.setitem(sys.modules, "skops", None)
+    monkeypatch.setitem(sys.modules, "skops.io", None)
+    with pytest.raises(ImportError, match=r"pip install mtclassic\[skops\]"):
+        save_model(model, tmp_path / "m.skops")
+    assert not os.listdir(tmp_path)
