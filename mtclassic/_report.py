@@ -284,14 +284,20 @@ def evaluate(model, images, y_true, *, n_confusions=10):
 
 
 def _hog_parameters(model):
-    """orientations, pixels_per_cell, cells_per_block of the model's HOG, if any."""
+    """The parameters of the model's HOGTransformer that plot_hog takes, if any."""
     if not hasattr(model, "get_params"):
         return {}
     for value in model.get_params(deep=True).values():
         if type(value).__name__ == "HOGTransformer":
             return {
                 name: getattr(value, name)
-                for name in ("orientations", "pixels_per_cell", "cells_per_block")
+                for name in (
+                    "orientations",
+                    "pixels_per_cell",
+                    "cells_per_block",
+                    "block_norm",
+                    "transform_sqrt",
+                )
                 if getattr(value, name, None) is not None
             }
     return {}

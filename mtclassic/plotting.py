@@ -395,7 +395,13 @@ def plot_misclassified(
 
 
 def hog_cell_histograms(
-    image, *, orientations=9, pixels_per_cell=(4, 4), cells_per_block=(2, 2)
+    image,
+    *,
+    orientations=9,
+    pixels_per_cell=(7, 7),
+    cells_per_block=(2, 2),
+    block_norm="L2-Hys",
+    transform_sqrt=False,
 ):
     """Orientation strength of every HOG cell, as the features hold it.
 
@@ -409,10 +415,16 @@ def hog_cell_histograms(
         One grey image.
     orientations : int, default=9
         Orientation bins per cell.
-    pixels_per_cell : tuple of two int, default=(4, 4)
+    pixels_per_cell : tuple of two int, default=(7, 7)
         Cell size in pixels.
     cells_per_block : tuple of two int, default=(2, 2)
         Block size in cells.
+    block_norm : {"L1", "L1-sqrt", "L2", "L2-Hys"}, default="L2-Hys"
+        Block normalisation.
+    transform_sqrt : bool, default=False
+        Square-root the pixel values first.
+
+    The defaults are :class:`~mtclassic.HOGTransformer`'s.
 
     Returns
     -------
@@ -427,7 +439,7 @@ def hog_cell_histograms(
     >>> image[:, 14:] = 1.0  # one vertical edge: gradients along the rows
     >>> cells, n_features = hog_cell_histograms(image)
     >>> cells.shape, n_features, int(cells.sum(axis=(0, 1)).argmax())
-    ((7, 7, 9), 1296, 0)
+    ((4, 4, 9), 324, 0)
     """
     from skimage.feature import hog
 
@@ -436,6 +448,8 @@ def hog_cell_histograms(
         orientations=orientations,
         pixels_per_cell=pixels_per_cell,
         cells_per_block=cells_per_block,
+        block_norm=block_norm,
+        transform_sqrt=transform_sqrt,
         feature_vector=False,
     )
     n_blocks_row, n_blocks_col, block_rows, block_cols, _ = blocks.shape
@@ -455,11 +469,16 @@ def plot_hog(
     image,
     *,
     orientations=9,
-    pixels_per_cell=(4, 4),
+    pixels_per_cell=(7, 7),
     cells_per_block=(2, 2),
+    block_norm="L2-Hys",
+    transform_sqrt=False,
     fig=None,
 ):
     """Show an image beside its histogram of oriented gradients.
+
+    The defaults are :class:`~mtclassic.HOGTransformer`'s, so the figure shows
+    the default model's HOG features.
 
     The right panel draws, in every cell, one line per orientation bin, as
     scikit-image's ``hog(..., visualize=True)`` does: the line runs along the
@@ -474,10 +493,14 @@ def plot_hog(
         One grey image.
     orientations : int, default=9
         Orientation bins per cell.
-    pixels_per_cell : tuple of two int, default=(4, 4)
+    pixels_per_cell : tuple of two int, default=(7, 7)
         Cell size in pixels.
     cells_per_block : tuple of two int, default=(2, 2)
         Block size in cells, for the block normalisation.
+    block_norm : {"L1", "L1-sqrt", "L2", "L2-Hys"}, default="L2-Hys"
+        Block normalisation.
+    transform_sqrt : bool, default=False
+        Square-root the pixel values first.
     fig : matplotlib Figure, default=None
         Figure to draw into; a new figure is created when None.
 
@@ -497,9 +520,9 @@ def plot_hog(
     >>> image[6:22, 13:15] = 1.0
     >>> fig = plot_hog(image, fig=Figure())
     >>> [ax.get_title() for ax in fig.axes]
-    ['image', 'HOG: 9 orientations, 4x4-pixel cells, 1296 features']
-    >>> len(fig.axes[1].collections[0].get_segments())  # 7 x 7 cells x 9 bins
-    441
+    ['image', 'HOG: 9 orientations, 7x7-pixel cells, 324 features']
+    >>> len(fig.axes[1].collections[0].get_segments())  # 4 x 4 cells x 9 bins
+    144
     """
     array = np.asarray(image)
     if array.ndim != 2:
@@ -513,6 +536,8 @@ def plot_hog(
         orientations=orientations,
         pixels_per_cell=pixels_per_cell,
         cells_per_block=cells_per_block,
+        block_norm=block_norm,
+        transform_sqrt=transform_sqrt,
     )
     fig = _new_figure(fig, figsize=(6, 3))
     from matplotlib.collections import LineCollection
