@@ -1,0 +1,321 @@
+"""``mtclassic evaluate`` and mtclassic._report: end to end on small synthetic data."""
+
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import FunctionTransformer  # noqa: E402
+
+from mtclassic import _report  # noqa: E402
+from mtclassic.cli import main  # noqa: E402
+from mtclassic.datasets import make_characters, save_idx  # noqa: E402
+from mtclassic.persistence import save_model  # noqa: E402
+
+REPORT_FILES = [
+    "confusion_matrix.png",
+    "hog.png",
+    "metrics.json",
+    "misclassified.png",
+    "report.md",
+    "task_accuracy.png",
+]
+N_EVAL = 180
+
+
+def _pooled(images):
+    """4x4 mean-pooled pixels: 49 features, so the stand-in model fits fast."""
+    images = np.asarray(images, dtype=float) / 255.0
+    return (
+        images.reshape(len(images), 7, 4, 7, 4)
+        .mean(axis=(2, 4))
+        .reshape(len(images), -1)
+    )
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """A small fitted classifier over the 36 labels, saved with save_model."""
+    images, labels = make_characters(720, random_state=1)
+    model = make_pipeline(
+        FunctionTransformer(_pooled), LogisticRegression(max_iter=500)
+    ).fit(images, labels)
+    path = tmp_path_factory.mktemp("model") / "model.joblib"
+    save_model(model, path)
+    return path, model
+
+
+def _expected_metrics(model, images, labels):
+    y_pred = model.predict(images)
+    digits = np.char.isdigit(labels)
+    return {
+        "accuracy": np.mean(y_pred == labels),
+        "digits": np.mean(y_pred[digits] == labels[digits]),
+        "letters": np.mean(y_pred[~digits] == labels[~digits]),
+        "routing_error": np.mean(np.char.isdigit(y_pred.astype(str)) != digits),
+    }
+
+
+def _check_metrics(metrics, expected, n_samples):
+    assert metrics["n_samples"] == n_samples
+    assert metrics["accuracy"] == pytest.approx(expected["accuracy"])
+    assert metrics["routing_error"] == pytest.approx(expected["routing_error"])
+    assert metrics["tasks"]["digits"]["accuracy"] == pytest.approx(expected["digits"])
+    assert metrics["tasks"]["letters"]["accuracy"] == pytest.approx(expected["letters"])
+
+
+def test_evaluate_synthetic_writes_report_and_figures(model_path, tmp_path, capsys):
+    path, model = model_path
+    report = tmp_path / "report"
+    args = ["evaluate", str(path), "synthetic", "--report", str(report)]
+    assert main([*args, "--n-samples", str(N_EVAL), "--max-images", "6"]) == 0
+
+    # exactly the report's files: no temporary file left behind
+    assert sorted(os.listdir(report)) == REPORT_FILES
+    for name in REPORT_FILES:
+        if name.endswith(".png"):
+            with Image.open(report / name) as image:
+                assert image.format == "PNG" and min(image.size) > 50
+
+    images, labels = make_characters(N_EVAL, random_state=0)
+    expected = _expected_metrics(model, images, labels)
+    assert 0.1 < expected["accuracy"] < 1.0  # there are mistakes to show
+    metrics = json.loads((report / "metrics.json").read_text())
+    _check_metrics(metrics, expected, N_EVAL)
+    assert metrics["n_classes"] == 36
+
+    markdown = (report / "report.md").read_text()
+    assert markdown.startswith("# mtclassic evaluation report\n")
+    assert f"- data: synthetic ({N_EVAL} images, random_state=0), {N_EVAL} images" in (
+        markdown
+    )
+    assert (
+        f"| **all (36 classes)** | {N_EVAL} | **{expected['accuracy']:.2%}** |"
+        in markdown
+    )
+    n_digits = int(np.char.isdigit(labels).sum())
+    assert f"| digits | {n_digits} | {expected['digits']:.2%} |" in markdown
+    assert f"Routing error: {expected['routing_error']:.2%} of the images" in markdown
+    worst = metrics["worst_confusions"][0]
+    assert f"| {worst['true']} | {worst['pred']} | {worst['count']} |" in markdown
+    for name in REPORT_FILES:
+        if name.endswith(".png"):
+            assert f"]({name})" in markdown
+
+    out = capsys.readouterr().out
+    assert f"combined:        {expected['accuracy']:.2%}" in out
+    assert f"report: {report / 'report.md'}" in out
+
+
+def test_demo_flag_is_synthetic_data_and_no_report_writes_nothing(
+    model_path, tmp_path, capsys, monkeypatch
+):
+    path, model = model_path
+    monkeypatch.chdir(tmp_path)
+    args = ["evaluate", str(path), "--demo", "--n-samples", "72"]
+    assert main([*args, "--random-state", "3"]) == 0
+    images, labels = make_characters(72, random_state=3)
+    expected = _expected_metrics(model, images, labels)
+    out = capsys.readouterr().out
+    assert "data:  synthetic (72 images, random_state=3)" in out
+    assert f"combined:        {expected['accuracy']:.2%}" in out
+    assert "report:" not in out
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def eval_data():
+    return make_characters(72, random_state=5)
+
+
+def test_evaluate_npz_file(model_path, eval_data, tmp_path):
+    path, model = model_path
+    images, labels = eval_data
+    data = tmp_path / "eval.npz"
+    np.savez(data, images=images, labels=labels)
+    with open(os.devnull, "w") as devnull:
+        metrics = _report.run_evaluate(path, str(data), out=devnull)
+    _check_metrics(metrics, _expected_metrics(model, images, labels), 72)
+
+
+def test_evaluate_idx_pair_with_label_names(model_path, eval_data, tmp_path):
+    path, model = model_path
+    images, labels = eval_data
+    names = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    codes = np.array([names.index(label) for label in labels], dtype=np.uint8)
+    save_idx(tmp_path / "images-idx3-ubyte.gz", images)
+    save_idx(tmp_path / "labels-idx1-ubyte.gz", codes)
+    report = tmp_path / "report"
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                str(tmp_path / "images-idx3-ubyte.gz"),
+                str(tmp_path / "labels-idx1-ubyte.gz"),
+                "--idx-label-names",
+                names,
+                "--report",
+                str(report),
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((report / "metrics.json").read_text())
+    _check_metrics(metrics, _expected_metrics(model, images, labels), 72)
+
+
+def test_idx_label_code_without_name(tmp_path):
+    save_idx(tmp_path / "images.idx", np.zeros((3, 28, 28), dtype=np.uint8))
+    save_idx(tmp_path / "labels.idx", np.array([1, 12, 2], dtype=np.uint8))
+    with pytest.raises(
+        ValueError,
+        match=r"labels\.idx: label code 12 at record 1 has no name; "
+        r"idx_label_names gives 10 names \('0123456789'\)\.",
+    ):
+        _report.load_labelled_images(
+            [str(tmp_path / "images.idx"), str(tmp_path / "labels.idx")]
+        )
+
+
+def test_bad_data_arguments(tmp_path, model_path):
+    np.savez(tmp_path / "bad.npz", pixels=np.zeros((2, 4, 4)))
+    with pytest.raises(
+        ValueError,
+        match=r"bad\.npz: an \.npz data file must hold arrays 'images' \(or 'X'\) "
+        r"and 'labels' \(or 'y'\); it holds \['pixels'\]\.",
+    ):
+        _report.load_labelled_images(str(tmp_path / "bad.npz"))
+    np.savez(tmp_path / "short.npz", images=np.zeros((2, 4, 4)), labels=["1"])
+    with pytest.raises(ValueError, match=r"short\.npz: 2 images but 1 labels"):
+        _report.load_labelled_images(str(tmp_path / "short.npz"))
+    with pytest.raises(ValueError, match=r"data 'nothing\.csv' is neither 'synthetic'"):
+        _report.load_labelled_images("nothing.csv")
+    with pytest.raises(ValueError, match=r"got 3 arguments"):
+        _report.load_labelled_images(["a", "b", "c"])
+    path, _ = model_path
+    with pytest.raises(SystemExit, match=r"give either --demo or DATA, not both"):
+        main(["evaluate", str(path), "synthetic", "--demo"])
+    with pytest.raises(SystemExit, match=r"DATA is missing"):
+        main(["evaluate", str(path)])
+
+
+def test_a_crash_leaves_no_partial_report(model_path, tmp_path, monkeypatch):
+    path, _ = model_path
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.md").write_text("old report\n")
+
+    def broken_savefig(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", broken_savefig)
+    with pytest.raises(RuntimeError, match="disk full"):
+        main(
+            [
+                "evaluate",
+                str(path),
+                "synthetic",
+                "--n-samples",
+                "36",
+                "--report",
+                str(report),
+            ]
+        )
+    # the old report is untouched and no temporary file is left behind
+    assert os.listdir(report) == ["report.md"]
+    assert (report / "report.md").read_text() == "old report\n"
+
+
+def test_worst_confusions_and_model_tasks():
+    tasks = {"digits": ["0", "1", "5"], "letters": ["O", "S"]}
+    confusions = _report.worst_confusions(
+        ["0", "0", "0", "5", "5", "S", "1"],
+        ["O", "O", "0", "S", "1", "S", "1"],
+        tasks=tasks,
+        n=2,
+    )
+    assert confusions == [
+        {"true": "0", "pred": "O", "count": 2, "rate": 2 / 3, "cross_task": True},
+        {"true": "5", "pred": "1", "count": 1, "rate": 0.5, "cross_task": False},
+    ]
+
+    class WithMapping:
+        classes_ = np.array(["0", "O"])
+        task_labels_ = {"round": ["O", "0"]}
+
+    assert _report.model_tasks(WithMapping(), ["0", "O"]) == {"round": ["O", "0"]}
+
+
+def test_evaluate_image_folder_skips_unreadable_files(model_path, eval_data, tmp_path):
+    path, model = model_path
+    images, labels = eval_data
+    folder = tmp_path / "images"
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / label / f"{index:03d}.png")
+    (folder / "A" / "broken.png").write_bytes(b"not a png")
+    report = tmp_path / "report"
+    with pytest.warns(UserWarning, match="skipped 1"):
+        assert main(["evaluate", str(path), str(folder), "--report", str(report)]) == 0
+    metrics = json.loads((report / "metrics.json").read_text())
+    # the folder is read in label order, which does not change the scores
+    _check_metrics(metrics, _expected_metrics(model, images, labels), 72)
+    assert "- unreadable files skipped: 1" in (report / "report.md").read_text()
+
+
+def _readme_table_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "make_readme_table.py"
+    spec = importlib.util.spec_from_file_location("make_readme_table", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_benchmark_table_comes_from_the_json_files(tmp_path, capsys):
+    table = _readme_table_module()
+    results = tmp_path / "results"
+    results.mkdir()
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# title\n\n<!-- bench-table:start -->\nold\n<!-- bench-table:end -->\n\nend\n"
+    )
+    args = ["--results-dir", str(results), "--readme", str(readme)]
+    assert table.main(args) == 0
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("# title\n") and text.endswith("end\n")
+    n_figures = len(table.FIGURES)
+    assert text.count("| not measured yet |") == n_figures
+    assert table.main([*args, "--check"]) == 0
+
+    (results / "bench_accuracy.json").write_text(
+        json.dumps(
+            {
+                "machine": {"cpu": "Test CPU", "cores": 2},
+                "ours": {"digits": {"accuracy": 0.99213}, "routing_error": 0.0123},
+            }
+        )
+    )
+    assert table.main([*args, "--check"]) == 1
+    assert table.main(args) == 0
+    text = readme.read_text()
+    assert "| accuracy (`bench_accuracy.py`) | digits, MNIST test | 99.21% |" in text
+    assert "| routing error (task chosen wrongly) | 1.23% | <= 1.5% |" in text
+    assert "- `bench_accuracy.py`: cpu: Test CPU, cores: 2" in text
+    assert text.count("| not measured yet |") == n_figures - 2
+    assert table.main([*args, "--check"]) == 0
+    capsys.readouterr()
+
+    readme.write_text("# no markers\n")
+    with pytest.raises(SystemExit, match=r"README\.md has no benchmark-table markers"):
+        table.main(args)
