@@ -264,6 +264,24 @@ def test_http_error(server, tmp_path, monkeypatch):
     assert os.listdir(tmp_path / "emnist") == []
 
 
+def test_unreachable_server(server, tmp_path, monkeypatch):
+    with socket.socket() as probe:  # a port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/gzip.zip"
+    monkeypatch.setattr(_emnist, "EMNIST_URL", url)
+    with pytest.raises(
+        OSError,
+        match=re.escape(
+            f"Downloading {url} failed after 0 bytes (<urlopen error [Errno 111] "
+            "Connection refused>); nothing was cached. "
+            f"{_manual(server, tmp_path / 'emnist')}"
+        ),
+    ):
+        fetch_emnist("digits", data_home=tmp_path)
+    assert os.listdir(tmp_path / "emnist") == []
+
+
 def test_no_download_with_empty_cache_says_what_to_place_where(server, tmp_path):
     folder = tmp_path / "emnist"
     with pytest.raises(

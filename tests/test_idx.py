@@ -291,7 +291,7 @@ def test_failed_save_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
 
     original_write = gzip.GzipFile.write
     monkeypatch.setattr(gzip.GzipFile, "write", failing_write)
-    monkeypatch.setattr(_idx, "_WRITE_CHUNK_BYTES", 2)
+    monkeypatch.setattr(_idx, "_IO_CHUNK_BYTES", 2)
     with pytest.raises(OSError, match="^disk full$"):
         save_idx(path, np.arange(100, dtype=np.uint8))
     assert len(calls) == 2
@@ -299,9 +299,26 @@ def test_failed_save_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["x.gz"]
 
 
+@pytest.mark.parametrize("name", ["x", "x.gz"])
+def test_chunked_read(tmp_path, monkeypatch, name):
+    array = np.arange(1001, dtype=np.float64)
+    save_idx(tmp_path / name, array)
+    monkeypatch.setattr(_idx, "_IO_CHUNK_BYTES", 3)  # slices cut values apart
+    np.testing.assert_array_equal(load_idx(tmp_path / name), array)
+    _write(tmp_path / "short", _header(0x0D, 5) + bytes(17), compress=True)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "short: IDX header says 5 float32 = 20 data bytes after the 8-byte "
+            "header, but the decompressed file has 17."
+        ),
+    ):
+        load_idx(tmp_path / "short")
+
+
 def test_chunked_write_matches_single_write(tmp_path, monkeypatch):
     array = np.arange(1000, dtype=np.float64).reshape(10, 100)
     save_idx(tmp_path / "one", array)
-    monkeypatch.setattr(_idx, "_WRITE_CHUNK_BYTES", 24)  # 3 values a chunk
+    monkeypatch.setattr(_idx, "_IO_CHUNK_BYTES", 24)  # 3 values a chunk
     save_idx(tmp_path / "many", array)
     assert (tmp_path / "one").read_bytes() == (tmp_path / "many").read_bytes()
