@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from mtclassic.datasets import get_data_home
-from mtclassic.datasets._base import atomic_writer, clear_data_home
+from mtclassic.datasets import clear_data_home, get_data_home
+from mtclassic.datasets._base import atomic_writer
 
 
 def test_get_data_home_explicit_is_created(tmp_path):

@@ -7,6 +7,7 @@ import importlib
 
 _PUBLIC = {
     "get_data_home": "mtclassic.datasets._base",
+    "clear_data_home": "mtclassic.datasets._base",
     "load_idx": "mtclassic.datasets._idx",
     "save_idx": "mtclassic.datasets._idx",
     "fetch_emnist": "mtclassic.datasets._emnist",

@@ -65,7 +65,7 @@ def clear_data_home(data_home=None):
     Examples
     --------
     >>> import os, tempfile
-    >>> from mtclassic.datasets._base import clear_data_home
+    >>> from mtclassic.datasets import clear_data_home, get_data_home
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     home = get_data_home(os.path.join(tmp, "cache"))
     ...     clear_data_home(home)
