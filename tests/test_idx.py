@@ -162,50 +162,32 @@ def test_absurd_header_in_gzip_gives_size_error(tmp_path):
         load_idx(path)
 
 
-def test_wrong_magic(tmp_path):
-    path = _write(tmp_path / "img.png", b"\x89PNG\r\n\x1a\n")
-    with pytest.raises(
-        ValueError,
-        match=re.escape(
-            "img.png: not an IDX file: bytes 0-1 must be 00 00, found 89 50."
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            b"\x89PNG\r\n\x1a\n",
+            "not an IDX file: bytes 0-1 must be 00 00, found 89 50.",
         ),
-    ):
-        load_idx(path)
-
-
-def test_unsupported_type_code(tmp_path):
-    path = _write(tmp_path / "x", _header(0x0A, 1) + b"\x00")
-    with pytest.raises(
-        ValueError,
-        match=re.escape(
-            "x: unsupported IDX type code 0x0A at byte 2; expected one of "
-            "0x08 (uint8), 0x09 (int8), 0x0B (int16), 0x0C (int32), 0x0D (float32), "
-            "0x0E (float64)."
+        (
+            _header(0x0A, 1) + b"\x00",
+            "unsupported IDX type code 0x0A at byte 2; expected one of 0x08 (uint8), "
+            "0x09 (int8), 0x0B (int16), 0x0C (int32), 0x0D (float32), 0x0E (float64).",
         ),
-    ):
-        load_idx(path)
-
-
-def test_zero_dimensions(tmp_path):
-    path = _write(tmp_path / "x", b"\x00\x00\x08\x00")
-    with pytest.raises(
-        ValueError,
-        match=re.escape(
-            "x: IDX header says 0 dimensions at byte 3; expected 1 to 255."
+        (
+            b"\x00\x00\x08\x00",
+            "IDX header says 0 dimensions at byte 3; expected 1 to 255.",
         ),
-    ):
-        load_idx(path)
-
-
-def test_file_shorter_than_magic(tmp_path):
-    path = _write(tmp_path / "x", b"\x00\x00")
-    with pytest.raises(
-        ValueError,
-        match=re.escape(
-            "x: not an IDX file: the file has 2 bytes, fewer than the 4-byte magic "
-            "number."
+        (
+            b"\x00\x00",
+            "not an IDX file: the file has 2 bytes, fewer than the 4-byte magic number.",
         ),
-    ):
+    ],
+    ids=["wrong-magic", "type-code", "zero-dims", "short"],
+)
+def test_bad_header(tmp_path, content, message):
+    path = _write(tmp_path / "img.png", content)
+    with pytest.raises(ValueError, match=re.escape(f"img.png: {message}")):
         load_idx(path)
 
 
