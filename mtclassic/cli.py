@@ -42,13 +42,60 @@ def _add_train(subparsers):
     parser = subparsers.add_parser(
         "train",
         help="fit the default model and save it",
-        description="Fit the default model and save it with its metadata record.",
+        description=(
+            "Fit the default model on the embedded synthetic digits and letters "
+            "(or on an image folder with --data) and save it with its metadata "
+            "record (see mtclassic.save_model). Runs offline."
+        ),
     )
-    parser.add_argument("out", help="path of the model file to write")
+    parser.add_argument(
+        "out", help="model file to write: .joblib, or .skops for the skops format"
+    )
+    parser.add_argument(
+        "--n-train",
+        type=int,
+        default=6000,
+        help="synthetic training images (without --data; default: 6000)",
+    )
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        help="train on this folder, one sub-folder of images per class",
+    )
+    parser.add_argument("--random-state", type=int, default=0, help="seed")
+    parser.add_argument("--n-jobs", type=int, default=None, help="parallel jobs")
 
 
 def _run_train(args):
-    raise SystemExit("mtclassic train: not available yet in this version.")
+    import time
+
+    from mtclassic.models import make_default_model
+    from mtclassic.persistence import save_model
+
+    if args.data is None:
+        from mtclassic.datasets import make_characters
+
+        if args.n_train < 1:
+            raise SystemExit(
+                f"mtclassic train: --n-train must be >= 1; got {args.n_train}."
+            )
+        X, y = make_characters(args.n_train, random_state=args.random_state)
+        source = f"{len(y)} synthetic images"
+    else:
+        from mtclassic.datasets import load_image_folder
+
+        X, y = load_image_folder(args.data, on_error="skip", return_X_y=True)
+        source = f"{len(y)} images from {args.data}"
+    started = time.perf_counter()
+    model = make_default_model(random_state=args.random_state, n_jobs=args.n_jobs)
+    model.fit(X, y)
+    seconds = time.perf_counter() - started
+    metadata = save_model(model, args.out)
+    print(
+        f"trained on {source} in {seconds:.1f} s; saved {args.out} "
+        f"({metadata['payload_bytes']} bytes, {len(metadata['classes'])} classes, "
+        f"sha256 {metadata['sha256'][:12]}...)"
+    )
 
 
 def _add_evaluate(subparsers):
@@ -145,13 +192,134 @@ def _add_score(subparsers):
     parser = subparsers.add_parser(
         "score",
         help="batch-score image files with a saved model",
-        description="Batch-score image files with a saved model.",
+        description=(
+            "Batch-score images with a saved model: one output row per image "
+            "(id, label, task, probability, optionally the top k), read and "
+            "scored in chunks, so memory stays flat. The output is written to a "
+            "temporary file and renamed; after a crash, the same command with "
+            "--resume continues where it stopped. Unreadable images are listed "
+            "in an errors file with the reason."
+        ),
     )
-    parser.add_argument("model", help="saved model file")
+    parser.add_argument("model", help="saved model file (see mtclassic train)")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help=(
+            "IDX files (gzip or raw), .npy/.npz files, image files, folders of "
+            "images, or glob patterns of these (quote them)"
+        ),
+    )
+    parser.add_argument("--out", required=True, help="output file")
+    parser.add_argument(
+        "--format", choices=("csv", "jsonl"), default="csv", help="default: csv"
+    )
+    parser.add_argument(
+        "--top-k", type=int, default=1, help="most probable labels per image"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run of the same command",
+    )
+    parser.add_argument(
+        "--errors",
+        metavar="FILE",
+        help="errors file (default: beside the output, e.g. scores.errors.csv)",
+    )
+    parser.add_argument(
+        "--n-jobs", type=int, default=None, help="parallel scoring processes"
+    )
+    parser.add_argument(
+        "--chunk-size", type=int, default=4096, help="images per chunk (default: 4096)"
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar and no summary"
+    )
+    parser.add_argument(
+        "--trusted",
+        action="append",
+        metavar="TYPE",
+        help="for .skops models: an extra type to trust (repeatable)",
+    )
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="score on this Dask cluster, e.g. tcp://10.0.0.5:8786 (needs [dask])",
+    )
+    cluster.add_argument(
+        "--dask-local",
+        type=int,
+        metavar="N",
+        help="start a local Dask cluster of N worker processes and score on it",
+    )
+
+
+def _dask_client(args):
+    if args.scheduler is None and args.dask_local is None:
+        return None
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SystemExit(
+            "mtclassic score: --scheduler and --dask-local need the optional "
+            "packages dask and distributed: pip install mtclassic[dask]"
+        ) from None
+    if args.scheduler is not None:
+        return Client(args.scheduler)
+    if args.dask_local < 1:
+        raise SystemExit(
+            f"mtclassic score: --dask-local must be >= 1; got {args.dask_local}."
+        )
+    cluster = LocalCluster(
+        n_workers=args.dask_local,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+    )
+    return Client(cluster)
 
 
 def _run_score(args):
-    raise SystemExit("mtclassic score: not available yet in this version.")
+    from mtclassic.persistence import load_model
+    from mtclassic.scoring import score_files
+
+    model = load_model(args.model, trusted=args.trusted)
+    client = _dask_client(args)
+    try:
+        summary = score_files(
+            model,
+            args.inputs,
+            args.out,
+            format=args.format,
+            top_k=args.top_k,
+            chunk_size=args.chunk_size,
+            n_jobs=args.n_jobs,
+            resume=args.resume,
+            errors_path=args.errors,
+            progress=False if args.quiet else None,
+            client=client,
+        )
+    finally:
+        if client is not None:
+            cluster = client.cluster
+            client.close()
+            if args.dask_local is not None:
+                cluster.close()
+    if not args.quiet:
+        resumed = (
+            f", {summary.n_chunks_resumed} of {summary.n_chunks} chunks resumed"
+            if summary.n_chunks_resumed
+            else ""
+        )
+        print(
+            f"scored {summary.n_scored} images into {summary.out} "
+            f"({summary.n_errors} errors in {summary.errors_path}) in "
+            f"{summary.seconds:.1f} s, {summary.images_per_second:.0f} images/s"
+            f"{resumed}"
+        )
 
 
 _COMMANDS = {
