@@ -544,17 +544,13 @@ def _remove_background(canvas, sizes, polarity):
     widths = sizes[:, 1, None]
     rows, cols, valid = _border_pixels(sizes, height, width)
     values = canvas[np.arange(n_images)[:, None], rows, cols]
-    # Plane a + b * v + c * u in centred coordinates u, v in [-0.5, 0.5].
-    design = np.stack(
-        np.broadcast_arrays(
-            1.0, (rows + 0.5) / heights - 0.5, (cols + 0.5) / widths - 0.5
-        ),
-        axis=-1,
-    )
+    # Plane a + b * v + c * u in centred coordinates v, u in [-0.5, 0.5].
+    v = (rows + 0.5) / heights - 0.5
+    u = (cols + 0.5) / widths - 0.5
     inliers = valid & _near_median(values, valid)
     for _ in range(2):
-        plane = _fit_plane(design, values, inliers)
-        residual = values - np.einsum("nlk,nk->nl", design, plane)
+        plane = _fit_plane(v, u, values, inliers)
+        residual = values - plane[:, :1] - plane[:, 1:2] * v - plane[:, 2:] * u
         inliers = valid & _near_median(residual, valid)
     offset = _masked_median(residual, valid)
     noise = _MAD_TO_SIGMA * _masked_median(np.abs(residual - offset[:, None]), valid)
@@ -565,9 +561,10 @@ def _remove_background(canvas, sizes, polarity):
     col_coordinate = (np.arange(width) + 0.5) / widths - 0.5
     x -= plane[:, 1, None, None] * row_coordinate[:, :, None]
     x -= plane[:, 2, None, None] * col_coordinate[:, None, :]
-    row_valid = np.arange(height) < heights
-    col_valid = np.arange(width) < widths
-    x *= row_valid[:, :, None] & col_valid[:, None, :]  # padding: background
+    if (sizes != (height, width)).any():  # padding: background
+        row_valid = np.arange(height) < heights
+        col_valid = np.arange(width) < widths
+        x *= row_valid[:, :, None] & col_valid[:, None, :]
     # What the plane fit leaves of a flat background is rounding error: zero.
     magnitude = np.abs(values).max(axis=1, where=valid, initial=0.0)
     x[np.abs(x) <= 1e-9 * magnitude[:, None, None]] = 0.0
@@ -593,23 +590,32 @@ def _drop_edge_specks(x, ink, sizes, max_fraction):
     than ``max_fraction`` of the image's ink mass.
     """
     n_images, height, width = x.shape
+    rows, cols, valid = _border_pixels(sizes, height, width)
+    on_border = ink[np.arange(n_images)[:, None], rows, cols] & valid
+    # Only images with ink on their border need their components labelled.
+    candidates = np.flatnonzero(on_border.any(axis=1))
+    if candidates.size == 0:
+        return ink
+    sub_x, sub_ink = x[candidates], ink[candidates]
     in_plane = np.zeros((3, 3, 3), dtype=bool)
     in_plane[1] = True  # components never reach across images
-    labels, n_labels = ndimage.label(ink, structure=in_plane)
-    if n_labels == 0:
-        return ink
-    mass = np.bincount(labels.ravel(), weights=x.ravel(), minlength=n_labels + 1)
+    labels, n_labels = ndimage.label(sub_ink, structure=in_plane)
+    mass = np.bincount(labels.ravel(), weights=sub_x.ravel(), minlength=n_labels + 1)
+    total = (sub_x * sub_ink).sum(axis=(1, 2))
+    sub_index = np.arange(candidates.size)[:, None]
+    border_labels = labels[sub_index, rows[candidates], cols[candidates]]
+    border_labels[~on_border[candidates]] = 0
     image_of = np.zeros(n_labels + 1, dtype=np.intp)
-    image_of[labels.reshape(n_images, -1)] = np.arange(n_images)[:, None]
-    total = np.bincount(image_of[1:], weights=mass[1:], minlength=n_images)
-    rows, cols, valid = _border_pixels(sizes, height, width)
+    image_of[border_labels] = sub_index
     touching = np.zeros(n_labels + 1, dtype=bool)
-    touching[labels[np.arange(n_images)[:, None], rows, cols][valid]] = True
-    drop = touching & (mass < max_fraction * total[image_of])
-    drop[0] = False
-    dropped = drop[labels]
-    x[dropped] = 0.0
-    return ink & ~dropped
+    touching[border_labels] = True
+    touching[0] = False
+    dropped = (touching & (mass < max_fraction * total[image_of]))[labels]
+    sub_x[dropped] = 0.0
+    sub_ink &= ~dropped
+    x[candidates] = sub_x
+    ink[candidates] = sub_ink
+    return ink
 
 
 def _border_pixels(sizes, height, width):
@@ -657,14 +663,19 @@ def _near_median(values, valid, n_sigmas=2.5):
     return deviation <= n_sigmas * sigma[:, None] + 1e-9 * (1 + np.abs(centre))[:, None]
 
 
-def _fit_plane(design, values, weights):
-    """Least-squares coefficients (n, 3) of ``design @ coef ~ values``."""
-    normal = np.einsum("nl,nli,nlj->nij", weights, design, design)
+def _fit_plane(v, u, values, weights):
+    """Weighted least-squares ``(a, b, c)`` per row of ``a + b * v + c * u ~ values``."""
+    columns = (weights.astype(np.float64), weights * v, weights * u)
+    normal = np.empty((len(values), 3, 3))
+    target = np.empty((len(values), 3))
+    for i, weighted in enumerate(columns):
+        target[:, i] = (weighted * values).sum(axis=1)
+        for j, other in enumerate((1.0, v, u)):
+            normal[:, i, j] = (weighted * other).sum(axis=1)
     # A whisker of ridge on the slopes keeps one-pixel-high images solvable.
     normal[:, 1, 1] += 1e-9 * (1 + normal[:, 0, 0])
     normal[:, 2, 2] += 1e-9 * (1 + normal[:, 0, 0])
     normal[:, 0, 0] += 1e-12
-    target = np.einsum("nl,nli,nl->ni", weights, design, values)
     return np.linalg.solve(normal, target[:, :, None])[:, :, 0]
 
 
@@ -685,16 +696,29 @@ def _resampling_weights(scale, offset, n_out, n_in):
     output pixel (area weights, which anti-alias); enlarging interpolates
     linearly between input pixel centres.
     """
-    scale = scale[:, None, None]
-    offset = offset[:, None, None]
     out_edge = np.arange(n_out, dtype=np.float64)[None, :, None]
     in_edge = np.arange(n_in, dtype=np.float64)[None, None, :]
-    start = scale * in_edge + offset
-    area = np.minimum(out_edge + 1, start + scale) - np.maximum(out_edge, start)
-    np.maximum(area, 0.0, out=area)
-    source = (out_edge + 0.5 - offset) / scale - 0.5
-    linear = np.maximum(1.0 - np.abs(source - in_edge), 0.0)
-    return np.where(scale < 1, area, linear)
+
+    def area(s, t):
+        start = s[:, None, None] * in_edge + t[:, None, None]
+        overlap = np.minimum(out_edge + 1, start + s[:, None, None])
+        overlap -= np.maximum(out_edge, start)
+        return np.maximum(overlap, 0.0, out=overlap)
+
+    def linear(s, t):
+        source = (out_edge + 0.5 - t[:, None, None]) / s[:, None, None] - 0.5
+        distance = np.abs(source - in_edge)
+        return np.maximum(1.0 - distance, 0.0, out=distance)
+
+    shrink = scale < 1
+    if shrink.all():
+        return area(scale, offset)
+    if not shrink.any():
+        return linear(scale, offset)
+    weights = np.empty((len(scale), n_out, n_in))
+    weights[shrink] = area(scale[shrink], offset[shrink])
+    weights[~shrink] = linear(scale[~shrink], offset[~shrink])
+    return weights
 
 
 def _shear_rows(out, shear, centre_row, margin, image_size):
