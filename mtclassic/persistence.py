@@ -89,24 +89,25 @@ def _file_sha256(path):
 
 
 def _library_versions():
+    from importlib import metadata
+
     import numpy
     import sklearn
 
     import mtclassic
 
-    versions = {
+    try:
+        # From the installed metadata: importing scikit-image costs time and RAM.
+        skimage_version = metadata.version("scikit-image")
+    except metadata.PackageNotFoundError:
+        skimage_version = None
+    return {
         "mtclassic": mtclassic.__version__,
         "scikit-learn": sklearn.__version__,
         "numpy": numpy.__version__,
+        "scikit-image": skimage_version,
         "python": platform.python_version(),
     }
-    try:
-        import skimage
-
-        versions["scikit-image"] = skimage.__version__
-    except ImportError:  # a core dependency, but the record should not fail on it
-        versions["scikit-image"] = None
-    return versions
 
 
 def _final_estimator(model):

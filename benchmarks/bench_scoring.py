@@ -1,0 +1,505 @@
+"""Batch-scoring benchmark: throughput, peak memory, the tutorial pipeline, Dask.
+
+What it does, in one run:
+
+1. trains the default model on a modest real set (10,000 MNIST training digits,
+   EMNIST letters a-m, synthetic letters n-z, which the real data lacks), or on
+   the embedded synthetic set with ``--synthetic``, and saves it;
+2. writes an IDX file of ``--n-images`` (default 1,000,000) images made of real
+   test images (MNIST and EMNIST) with small random shifts, streamed to a temp
+   folder (deleted at the end);
+3. runs ``mtclassic score`` on it in a subprocess with ``--n-jobs 2`` and BLAS
+   pinned to one thread per process, and reads the peak RSS from the OS: every
+   process of the scoring tree is sampled from ``/proc`` (``VmHWM``, its peak
+   resident set), and the main process's own peak comes from ``wait4``;
+4. the same on the first ``--n-small`` (100,000) images, for the memory ratio;
+5. the tutorial pipeline a user would write (scikit-image ``hog`` per image,
+   ``SVC(probability=True)`` and a random forest, soft vote) scored on a subset
+   on the same 2 cores, and both single-core, for the ratios;
+6. ``mtclassic score --dask-local 2`` on the small file: images/s through a
+   2-worker ``LocalCluster``;
+7. the default model's time per image by pipeline step, in-process on one core.
+
+Prints a table and writes ``benchmarks/results/bench_scoring.json``.
+
+    python benchmarks/bench_scoring.py                       # the full run
+    python benchmarks/bench_scoring.py --n-images 20000 --n-small 5000  # a quick look
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULTS = REPO / "benchmarks" / "results" / "bench_scoring.json"
+PINNED_THREADS = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+IDX_CHUNK = 50_000  # images generated and written at a time
+MAX_SHIFT = 2  # pixels, per axis
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--synthetic", action="store_true",
+                        help="train on the embedded synthetic set only")  # fmt: skip
+    parser.add_argument("--n-train-digits", type=int, default=10_000)
+    parser.add_argument("--n-train-letters", type=int, default=6_500,
+                        help="letters for training, real a-m + synthetic n-z")  # fmt: skip
+    parser.add_argument("--model", type=Path,
+                        help="score this saved model instead of training one")  # fmt: skip
+    parser.add_argument("--n-images", type=int, default=1_000_000)
+    parser.add_argument("--n-small", type=int, default=100_000)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--chunk-size", type=int, default=None,
+                        help="default: mtclassic score's own")  # fmt: skip
+    parser.add_argument("--n-tutorial-train", type=int, default=5_000)
+    parser.add_argument("--n-tutorial", type=int, default=2_000,
+                        help="images scored by the tutorial pipeline")  # fmt: skip
+    parser.add_argument("--n-single-core", type=int, default=20_000,
+                        help="images scored in-process on one core")  # fmt: skip
+    parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--tmp-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    return parser.parse_args()
+
+
+# ---------------------------------------------------------------- data
+
+
+def _load_idx(path):
+    from mtclassic.datasets import load_idx
+
+    return load_idx(path)
+
+
+def training_set(args, rng):
+    """(images, labels, description): real digits and letters, synthetic n-z."""
+    from mtclassic.datasets import make_characters
+
+    n_letters = args.n_train_letters
+    if args.synthetic or not args.data_dir.is_dir():
+        if not args.synthetic:
+            print(f"{args.data_dir} not found: training on synthetic data")
+        X, y = make_characters(args.n_train_digits + n_letters,
+                               random_state=args.random_state)  # fmt: skip
+        return X, y, f"{len(y)} synthetic images (make_characters)"
+    mnist = np.load(args.data_dir / "mnist_train" / "mnist_train.npz")
+    pick = rng.choice(len(mnist["labels"]), args.n_train_digits, replace=False)
+    digits, digit_labels = mnist["images"][pick], mnist["labels"][pick]
+    emnist_dir = args.data_dir / "emnist_letters" / "derived"
+    letters = _load_idx(
+        emnist_dir / "emnist-letters-test-images-idx3-ubyte-first10000.gz"
+    )
+    letters = letters.transpose(0, 2, 1)  # EMNIST is stored transposed
+    codes = _load_idx(
+        emnist_dir / "emnist-letters-test-labels-idx1-ubyte-first10000.gz"
+    )
+    letter_labels = np.array([chr(ord("A") + c - 1) for c in codes])
+    n_real = n_letters * 13 // 26  # a-m of a-z
+    pick = rng.choice(
+        len(letter_labels), min(n_real, len(letter_labels)), replace=False
+    )
+    synthetic, synthetic_labels = make_characters(
+        n_letters - len(pick), classes="NOPQRSTUVWXYZ", random_state=args.random_state
+    )
+    X = np.concatenate([digits, letters[pick], synthetic])
+    y = np.concatenate([digit_labels, letter_labels[pick], synthetic_labels])
+    order = rng.permutation(len(y))
+    description = (
+        f"{len(digits)} MNIST train digits + {len(pick)} EMNIST letters a-m + "
+        f"{len(synthetic)} synthetic letters n-z"
+    )
+    return X[order], y[order], description
+
+
+def scoring_pool(args, X_train):
+    """Real test images to tile the big file with (the training images if none)."""
+    if args.synthetic or not args.data_dir.is_dir():
+        return X_train
+    digits = _load_idx(args.data_dir / "mnist" / "t10k-images-idx3-ubyte.gz")
+    letters = _load_idx(args.data_dir / "emnist_letters" / "derived"
+                        / "emnist-letters-test-images-idx3-ubyte-first10000.gz")  # fmt: skip
+    return np.concatenate([digits, letters.transpose(0, 2, 1)])
+
+
+def write_shifted_idx(path, pool, n_images, rng):
+    """Stream ``n_images`` pool images, each shifted by up to 2 pixels, as IDX."""
+    import struct
+
+    side = pool.shape[1:]
+    shifts = [(dy, dx) for dy in range(-MAX_SHIFT, MAX_SHIFT + 1)
+              for dx in range(-MAX_SHIFT, MAX_SHIFT + 1)]  # fmt: skip
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as file:
+        file.write(struct.pack(">BBBBIII", 0, 0, 0x08, 3, n_images, *side))
+        for start in range(0, n_images, IDX_CHUNK):
+            n = min(IDX_CHUNK, n_images - start)
+            chosen = pool[rng.integers(0, len(pool), n)]
+            which = rng.integers(0, len(shifts), n)
+            for k, shift in enumerate(shifts):
+                rows = which == k
+                chosen[rows] = np.roll(chosen[rows], shift, axis=(1, 2))
+            file.write(chosen.tobytes())
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- memory
+
+
+def _descendants(root):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _status_kb(pid, field):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_measured(command, env):
+    """Run a command; return wall seconds, stdout and peak RSS figures (MB).
+
+    ``tree_peak_mb`` sums the peak RSS (VmHWM) of every process seen in the
+    tree: an upper bound of the whole run's simultaneous peak (pages shared
+    between processes count once per process). ``tree_sampled_mb`` is the
+    largest sum of current RSS seen at the 0.1 s samples. ``main_peak_mb`` is
+    the main process's own peak, from wait4.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    peaks, sampled = {}, 0
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        tree = _descendants(process.pid)
+        current = 0
+        for member in tree:
+            peaks[member] = max(peaks.get(member, 0), _status_kb(member, "VmHWM"))
+            current += _status_kb(member, "VmRSS")
+        sampled = max(sampled, current)
+        time.sleep(0.1)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stdout = process.stdout.read()
+    if process.returncode:
+        raise RuntimeError(f"{command} failed with {process.returncode}:\n{stdout}")
+    peaks[process.pid] = max(peaks.get(process.pid, 0), usage.ru_maxrss)
+    return {
+        "seconds": seconds,
+        "stdout": stdout.strip(),
+        "main_peak_mb": usage.ru_maxrss / 1024,
+        "tree_peak_mb": sum(peaks.values()) / 1024,
+        "tree_sampled_mb": sampled / 1024,
+        "n_processes": len(peaks),
+    }
+
+
+def score_command(model_path, data_path, out, args, extra=()):
+    command = [sys.executable, "-m", "mtclassic", "score", str(model_path),
+               str(data_path), "--out", str(out)]  # fmt: skip
+    if args.chunk_size:
+        command += ["--chunk-size", str(args.chunk_size)]
+    return [*command, *extra]
+
+
+def _reported_rate(stdout):
+    """images/s as `mtclassic score` reports it (scoring only, no start-up)."""
+    match = re.search(r"([0-9.]+) images/s", stdout)
+    return float(match.group(1)) if match else None
+
+
+# ---------------------------------------------------------------- tutorial
+
+
+def _tutorial_hog(images):
+    from skimage.feature import hog
+
+    # As a tutorial does it: one call per image (HOG parameters of ours).
+    return np.array([hog(image, orientations=9, pixels_per_cell=(7, 7),
+                         cells_per_block=(2, 2), block_norm="L2-Hys")
+                     for image in images])  # fmt: skip
+
+
+class TutorialPipeline:
+    """skimage hog per image, SVC(probability=True) + random forest, soft vote."""
+
+    def fit(self, X, y):
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.svm import SVC
+
+        features = _tutorial_hog(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # probability=True
+            self.svc = SVC(probability=True, random_state=0).fit(features, y)
+        self.forest = RandomForestClassifier(n_estimators=100, random_state=0)
+        self.forest.fit(features, y)
+        self.classes_ = self.svc.classes_
+        return self
+
+    def predict_proba(self, X):
+        features = _tutorial_hog(X)
+        return (self.svc.predict_proba(features)
+                + self.forest.predict_proba(features)) / 2  # fmt: skip
+
+
+def _rate_in_process(function, images, n_jobs, chunk=500):
+    from joblib import Parallel, delayed
+
+    chunks = [images[i : i + chunk] for i in range(0, len(images), chunk)]
+    Parallel(n_jobs=n_jobs)(delayed(len)(c) for c in chunks)  # start the workers
+    started = time.perf_counter()
+    Parallel(n_jobs=n_jobs)(delayed(function)(c) for c in chunks)
+    return len(images) / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- breakdown
+
+
+def step_breakdown(model, images, repeats=3):
+    """Median microseconds per image of each pipeline step, on one core."""
+    steps = getattr(model, "steps", [("model", model)])
+    timings = {name: [] for name, _ in steps}
+    for _ in range(repeats):
+        data = images
+        for index, (name, step) in enumerate(steps):
+            started = time.perf_counter()
+            if index < len(steps) - 1:
+                data = step.transform(data)
+            else:
+                step.predict_proba(data)
+            timings[name].append(time.perf_counter() - started)
+    per_image = {name: 1e6 * float(np.median(t)) / len(images)
+                 for name, t in timings.items()}  # fmt: skip
+    per_image["total"] = sum(per_image.values())
+    return per_image
+
+
+# ---------------------------------------------------------------- main
+
+
+def machine():
+    try:
+        cpu = next(line.split(":", 1)[1].strip()
+                   for line in open("/proc/cpuinfo") if line.startswith("model name"))  # fmt: skip
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+    import numpy
+    import sklearn
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "blas_threads": "1 per process (pinned)",
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+    }
+
+
+def write_json(path, record):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def main():
+    args = parse_args()
+    os.environ.update(PINNED_THREADS)  # this process and every child
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO), env.get("PYTHONPATH")])
+    )
+    sys.path.insert(0, str(REPO))
+    from mtclassic.persistence import load_model, save_model
+    from mtclassic.scoring import score_files
+
+    rng = np.random.default_rng(args.random_state)
+    record = {"machine": machine(), "command": " ".join(sys.argv),
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                  timespec="seconds")}  # fmt: skip
+    with tempfile.TemporaryDirectory(dir=args.tmp_dir, prefix="bench-scoring-") as tmp:
+        tmp = Path(tmp)
+        X_train, y_train, description = training_set(args, rng)
+        if args.model is None:
+            from mtclassic.models import make_default_model
+
+            model_path = tmp / "model.joblib"
+            started = time.perf_counter()
+            model = make_default_model(random_state=args.random_state)
+            model.fit(X_train, y_train)
+            record["training"] = {"data": description,
+                                  "seconds": time.perf_counter() - started}  # fmt: skip
+            save_model(model, model_path)
+        else:
+            model_path = args.model
+            model = load_model(model_path)
+            record["training"] = {"data": f"given model {model_path}"}
+        print(f"model: {record['training']}")
+
+        pool = scoring_pool(args, X_train)
+        big, small = tmp / "big-idx3-ubyte", tmp / "small-idx3-ubyte"
+        started = time.perf_counter()
+        write_shifted_idx(big, pool, args.n_images, rng)
+        write_shifted_idx(small, pool, args.n_small, rng)
+        print(f"wrote {args.n_images} + {args.n_small} images in "
+              f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+
+        runs = {}
+        for name, path in (("1m", big), ("small", small)):
+            command = score_command(model_path, path, tmp / f"{name}.csv", args,
+                                    ["--n-jobs", str(args.n_jobs)])  # fmt: skip
+            run = run_measured(command, env)
+            n = args.n_images if name == "1m" else args.n_small
+            run["n_images"] = n
+            run["images_per_second"] = n / run["seconds"]
+            run["reported_images_per_second"] = _reported_rate(run["stdout"])
+            runs[name] = run
+            print(f"{name}: {run}")
+        record["runs"] = runs
+
+        subset = np.asarray(_load_first(small, args.n_tutorial))
+        tutorial = TutorialPipeline()
+        n_fit = min(args.n_tutorial_train, len(y_train))
+        started = time.perf_counter()
+        tutorial.fit(X_train[:n_fit], y_train[:n_fit])
+        tutorial_fit = time.perf_counter() - started
+        tutorial_2 = _rate_in_process(tutorial.predict_proba, subset, args.n_jobs)
+        tutorial_1 = _rate_in_process(tutorial.predict_proba, subset, 1)
+        single = _load_first(small, args.n_single_core)
+        single_path = tmp / "single.npy"
+        np.save(single_path, single)
+        summary = score_files(model, single_path, tmp / "single.csv", n_jobs=1,
+                              progress=False)  # fmt: skip
+        record["tutorial"] = {
+            "pipeline": "skimage hog per image + SVC(probability=True) + "
+                        "RandomForest(100), soft vote",
+            "n_train": n_fit, "fit_seconds": tutorial_fit,
+            "n_scored": len(subset),
+            "images_per_second_2_cores": tutorial_2,
+            "images_per_second_1_core": tutorial_1,
+        }  # fmt: skip
+        record["ours_1_core"] = {"n_images": len(single),
+                                 "images_per_second": summary.images_per_second}  # fmt: skip
+
+        if not args.skip_dask:
+            command = score_command(model_path, small, tmp / "dask.csv", args,
+                                    ["--dask-local", str(args.n_jobs)])  # fmt: skip
+            run = run_measured(command, env)
+            run["n_images"] = args.n_small
+            run["images_per_second"] = args.n_small / run["seconds"]
+            run["reported_images_per_second"] = _reported_rate(run["stdout"])
+            record["dask"] = run
+            print(f"dask: {run}")
+
+        breakdown_images = _load_first(small, 4096)
+        record["breakdown_us_per_image"] = step_breakdown(model, breakdown_images)
+
+    big_run, small_run = record["runs"]["1m"], record["runs"]["small"]
+    record["images_per_second"] = big_run["images_per_second"]
+    record["speedup_vs_tutorial"] = (
+        big_run["images_per_second"] / record["tutorial"]["images_per_second_2_cores"]
+    )
+    record["speedup_vs_tutorial_1_core"] = (
+        record["ours_1_core"]["images_per_second"]
+        / record["tutorial"]["images_per_second_1_core"]
+    )
+    record["peak_rss_mb_1m"] = big_run["tree_peak_mb"]
+    record["peak_rss_mb_small"] = small_run["tree_peak_mb"]
+    record["peak_rss_ratio_1m_to_small"] = (
+        big_run["tree_peak_mb"] / small_run["tree_peak_mb"]
+    )
+    for run in (*record["runs"].values(), record.get("dask", {})):
+        run.pop("stdout", None)
+    print_table(record, args)
+    write_json(args.out, record)
+    print(f"wrote {args.out}")
+
+
+def _load_first(path, n):
+    from mtclassic._readers import open_inputs
+
+    [source] = open_inputs([str(path)])
+    try:
+        return source.read(0, min(n, source.n_records)).images
+    finally:
+        source.close()
+
+
+def print_table(record, args):
+    big, small = record["runs"]["1m"], record["runs"]["small"]
+    rows = [
+        (f"default model, {big['n_images']:,} images, {args.n_jobs} cores",
+         f"{big['images_per_second']:,.0f} images/s", ">= 3,000 (stretch 5,000)"),
+        ("  same, scoring only (no start-up)",
+         f"{big['reported_images_per_second'] or 0:,.0f} images/s", ""),
+        (f"default model, {small['n_images']:,} images",
+         f"{small['images_per_second']:,.0f} images/s", ""),
+        ("tutorial pipeline, same cores",
+         f"{record['tutorial']['images_per_second_2_cores']:,.0f} images/s", ""),
+        ("speed-up over the tutorial pipeline",
+         f"{record['speedup_vs_tutorial']:.1f}x", ">= 10x"),
+        ("  one core each (in-process)",
+         f"{record['speedup_vs_tutorial_1_core']:.1f}x", ""),
+        (f"peak RSS, {big['n_images']:,} images (whole tree)",
+         f"{big['tree_peak_mb']:,.0f} MB", "< 1,000 MB"),
+        (f"peak RSS, {small['n_images']:,} images (whole tree)",
+         f"{small['tree_peak_mb']:,.0f} MB", ""),
+        ("peak ratio big / small", f"{record['peak_rss_ratio_1m_to_small']:.3f}",
+         "<= 1.10"),
+        ("main process peak RSS, big / small",
+         f"{big['main_peak_mb']:,.0f} / {small['main_peak_mb']:,.0f} MB", ""),
+    ]  # fmt: skip
+    if "dask" in record:
+        dask = record["dask"]
+        rows.append((f"Dask LocalCluster, {args.n_jobs} workers, {dask['n_images']:,}",
+                     f"{dask['images_per_second']:,.0f} images/s "
+                     f"({dask['reported_images_per_second'] or 0:,.0f} scoring only)",
+                     ""))  # fmt: skip
+    for name, value in record["breakdown_us_per_image"].items():
+        rows.append((f"time per image, step {name!r} (1 core)", f"{value:,.1f} us", ""))
+    width = max(len(row[0]) for row in rows)
+    for figure, value, target in rows:
+        print(f"{figure:<{width}}  {value:>28}  {target}")
+
+
+if __name__ == "__main__":
+    main()
