@@ -122,6 +122,13 @@ FIGURES = [
         "MB",
         "< 1,000 MB",
     ),
+    (
+        "bench_scoring",
+        "scoring throughput on a 2-worker Dask LocalCluster",
+        ["dask.images_per_second"],
+        "/s",
+        "",
+    ),
 ]
 
 _SCRIPTS = {
