@@ -286,9 +286,10 @@ def _run_score(args):
     from mtclassic.persistence import load_model
     from mtclassic.scoring import score_files
 
-    model = load_model(args.model, trusted=args.trusted)
-    client = _dask_client(args)
+    client = None
     try:
+        model = load_model(args.model, trusted=args.trusted)
+        client = _dask_client(args)
         summary = score_files(
             model,
             args.inputs,
@@ -302,6 +303,9 @@ def _run_score(args):
             progress=False if args.quiet else None,
             client=client,
         )
+    except (FileNotFoundError, ValueError, TypeError) as exc:
+        # Bad input or options: the message says what to fix, a traceback not.
+        raise SystemExit(f"mtclassic score: {exc}") from exc
     finally:
         if client is not None:
             cluster = client.cluster

@@ -368,14 +368,21 @@ def _run_dask(model, tasks, formatter, client):
 
     [model_future] = client.scatter([model], broadcast=True, hash=False)
     window = 2 * max(1, sum(client.nthreads().values()))
-    pending = as_completed()
-    for task in tasks:
-        pending.add(client.submit(_score_indexed, model_future, formatter, *task,
-                                  pure=False))  # fmt: skip
-        if pending.count() >= window:
-            yield next(pending).result()
-    for future in pending:
-        yield future.result()
+    submitted, pending = [], as_completed()
+    try:
+        for task in tasks:
+            future = client.submit(
+                _score_indexed, model_future, formatter, *task, pure=False
+            )
+            submitted.append(future)
+            pending.add(future)
+            if pending.count() >= window:
+                yield next(pending).result()
+        for future in pending:
+            yield future.result()
+    finally:
+        # On an error (or an interrupt) leave no work behind on the cluster.
+        client.cancel([*submitted, model_future])
 
 
 def score_files(
@@ -470,6 +477,9 @@ def score_files(
     labels = [str(label) for label in model.classes_]
     _check_params(format, top_k, chunk_size, len(labels))
     out = os.fspath(out)
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"the folder of out={out!r} does not exist.")
     errors_path = (
         _default_errors_path(out) if errors_path is None else os.fspath(errors_path)
     )

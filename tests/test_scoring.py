@@ -371,6 +371,8 @@ def test_bad_arguments(tmp_path, model, images):
         score_files(model, tmp_path / "nope.npy", out)
     with pytest.raises(FileNotFoundError, match=r"input pattern '.*\*.png' matches"):
         score_files(model, str(tmp_path / "*.png"), out)
+    with pytest.raises(FileNotFoundError, match="the folder of out='.*' does not"):
+        score_files(model, path, tmp_path / "no" / "out.csv")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="input folder '.*empty' holds no image"):
         score_files(model, tmp_path / "empty", out)
@@ -457,3 +459,33 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, model, monkey
     assert out.read_bytes() == (tmp_path / "clean.csv").read_bytes()
     ids = [row["id"] for row in _read_csv(out)]
     assert ids == [f"{data}:{i}" for i in range(1000)]  # none lost, none twice
+
+
+def test_cli_score_reports_bad_input_without_a_traceback(tmp_path, model):
+    save_model(model, tmp_path / "m.joblib")
+    missing = str(tmp_path / "missing.npy")
+    with pytest.raises(
+        SystemExit,
+        match=f"^mtclassic score: input {re.escape(repr(missing))} does not exist.$",
+    ):
+        main(
+            [
+                "score",
+                str(tmp_path / "m.joblib"),
+                missing,
+                "--out",
+                str(tmp_path / "o.csv"),
+            ]
+        )
+    with pytest.raises(
+        SystemExit, match="^mtclassic score: .*metadata record .* is missing"
+    ):
+        main(
+            [
+                "score",
+                str(tmp_path / "nope.joblib"),
+                missing,
+                "--out",
+                str(tmp_path / "o.csv"),
+            ]
+        )
