@@ -192,19 +192,7 @@ class _HOGPlan:
             indexing="ij",
         )
         self.gather = (((br + cr) * n_cell_cols + bc + cc) * orientations + o).ravel()
-        # (cell, orientation) -> block membership: block sums as a matrix product
-        feature_block = np.repeat(np.arange(self.n_blocks), self.block_size)
-        histogram_to_block = np.zeros((self.n_cells * orientations, self.n_blocks))
-        histogram_to_block[self.gather, feature_block] = 1.0
-        self._histogram_to_block = {
-            dtype: histogram_to_block.astype(dtype)
-            for dtype in (np.dtype(np.float64), np.dtype(np.float32))
-        }
         self._chunk_slots = np.empty(0, np.intp)
-
-    def histogram_to_block(self, dtype):
-        """(cells * orientations, blocks) matrix summing a histogram per block."""
-        return self._histogram_to_block[dtype]
 
     def slots(self, n_images):
         """Slot (bin 0) of every pixel of ``n_images`` images, flat."""
@@ -258,24 +246,25 @@ def _normalize_blocks(hist, plan, block_norm, out):
     """
     n_images = hist.shape[0]
     eps = hist.dtype.type(_NORM_EPS)
-    if block_norm in ("L1", "L1-sqrt"):
-        # histograms are non-negative: sum(|block|) is the sum of the block
-        norm = hist @ plan.histogram_to_block(hist.dtype)
-        norm += eps
-    else:
-        norm = np.square(hist) @ plan.histogram_to_block(hist.dtype)
-        norm += eps * eps
-        np.sqrt(norm, out=norm)
     blocks = np.take(hist, plan.gather, axis=1)  # C order, unlike hist[:, gather]
     blocks = blocks.reshape(n_images, plan.n_blocks, plan.block_size)
-    out_blocks = out.reshape(blocks.shape)
+    # Sums row by row (not a matrix product, whose rounding depends on where
+    # a row falls in the chunk), so that any chunking gives identical results.
+    # Histograms are non-negative: sum(|block|) is the sum of the block.
+    if block_norm in ("L1", "L1-sqrt"):
+        norm = blocks.sum(axis=2)
+        norm += eps
+    else:
+        norm = np.einsum("ijk,ijk->ij", blocks, blocks)
+        norm += eps * eps
+        np.sqrt(norm, out=norm)
     if block_norm == "L2-Hys":
         blocks /= norm[:, :, None]
         np.minimum(blocks, 0.2, out=blocks)
         norm = np.einsum("ijk,ijk->ij", blocks, blocks)
         norm += eps * eps
         np.sqrt(norm, out=norm)
-    np.divide(blocks, norm[:, :, None], out=out_blocks)
+    np.divide(blocks, norm[:, :, None], out=out.reshape(blocks.shape))
     if block_norm == "L1-sqrt":
         np.sqrt(out, out=out)
 
@@ -344,7 +333,8 @@ def _hog_chunk(images, out, plan, block_norm, transform_sqrt, work):
     hist = np.bincount(slots, weights=magnitude, minlength=n_images * plan.n_slots)
     # skimage sums a cell in float32 and divides by the cell area in float32
     hist = hist.reshape(n_images, plan.n_cells + 1, n + 1)[:, : plan.n_cells, :n]
-    hist = hist.astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32: inf, as in skimage
+        hist = hist.astype(np.float32)
     hist /= np.float32(plan.cell_area)
     hist = hist.reshape(n_images, -1).astype(out.dtype, copy=False)
     _normalize_blocks(hist, plan, block_norm, out)
