@@ -350,15 +350,51 @@ def _chunk_tasks(sources, plan, todo):
         yield index, stop - start, chunk
 
 
-def _run_joblib(model, tasks, formatter, n_jobs):
+class _SharedModel:
+    """The model, sent to each worker process once per run, not with every chunk.
+
+    Pickled, a handle is only the path of a copy of the model in the work
+    folder and the model's hash; a worker loads that copy the first time it
+    sees the hash and keeps it for the following chunks. Pickling a large
+    model (a forest of full-depth trees is hundreds of MB) with every chunk
+    would cost more than scoring the chunk. Unpickled in the same process
+    (sequential runs), the handle keeps the model itself.
+    """
+
+    def __init__(self, model, path, token):
+        self.model, self.path, self.token = model, path, token
+
+    def __reduce__(self):
+        return _load_shared_model, (self.path, self.token)
+
+
+_WORKER_MODELS = {}  # model hash -> model, in each worker process
+
+
+def _load_shared_model(path, token):
+    model = _WORKER_MODELS.get(token)
+    if model is None:
+        _WORKER_MODELS.clear()  # one model at a time per worker
+        model = _WORKER_MODELS[token] = joblib.load(path)
+    return _SharedModel(model, path, token)
+
+
+def _run_joblib(model, tasks, formatter, n_jobs, work, token):
+    shared = model
+    if joblib.effective_n_jobs(n_jobs) > 1:
+        path = os.path.join(work, "model.joblib")
+        joblib.dump(model, path)  # uncompressed: fast to load
+        shared = _SharedModel(model, path, token)
     parallel = joblib.Parallel(
         n_jobs=n_jobs, return_as="generator_unordered", pre_dispatch="2*n_jobs"
     )
-    yield from parallel(joblib.delayed(_score_indexed)(model, formatter, *task)
+    yield from parallel(joblib.delayed(_score_indexed)(shared, formatter, *task)
                         for task in tasks)  # fmt: skip
 
 
 def _score_indexed(model, formatter, index, n_records, chunk):
+    if isinstance(model, _SharedModel):
+        model = model.model
     text, refused = _score_chunk(model, chunk.images, chunk.ids, formatter)
     return index, n_records, chunk.errors + refused, text
 
@@ -507,7 +543,8 @@ def score_files(
         if client is not None:
             results = _run_dask(model, tasks, formatter, client)
         else:
-            results = _run_joblib(model, tasks, formatter, n_jobs)
+            results = _run_joblib(model, tasks, formatter, n_jobs, work,
+                                  manifest["model"])  # fmt: skip
         with _progress_bar(progress, n_records, n_done) as bar:
             for index, n_chunk, errors, text in results:
                 if errors:
