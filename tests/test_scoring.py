@@ -489,3 +489,23 @@ def test_cli_score_reports_bad_input_without_a_traceback(tmp_path, model):
                 str(tmp_path / "o.csv"),
             ]
         )
+
+
+def test_workers_get_the_model_once_not_with_every_chunk(tmp_path, model):
+    import pickle
+
+    import joblib
+
+    from mtclassic.scoring import _WORKER_MODELS, _SharedModel
+
+    path = str(tmp_path / "model.joblib")
+    joblib.dump(model, path)
+    handle = _SharedModel(model, path, token="abc")
+    data = pickle.dumps(handle)
+    assert len(data) < len(pickle.dumps(model)) // 4  # a path, not the model
+    _WORKER_MODELS.clear()
+    first, second = pickle.loads(data), pickle.loads(data)
+    assert first.model is second.model  # loaded once, then from the cache
+    assert first.model is not model
+    np.testing.assert_array_equal(first.model[-1].coef_, model[-1].coef_)
+    _WORKER_MODELS.clear()
