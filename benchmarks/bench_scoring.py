@@ -6,16 +6,18 @@ What it does, in one run:
    EMNIST letters a-m, synthetic letters n-z, which the real data lacks), or on
    the embedded synthetic set with ``--synthetic``, and saves it;
 2. writes an IDX file of ``--n-images`` (default 1,000,000) images made of real
-   test images (MNIST and EMNIST) with small random shifts, streamed to a temp
+   held-out images (MNIST test, EMNIST odd indices) with random shifts of up to
+   2 pixels, streamed to a temp
    folder (deleted at the end);
 3. runs ``mtclassic score`` on it in a subprocess with ``--n-jobs 2`` and BLAS
    pinned to one thread per process, and reads the peak RSS from the OS: every
    process of the scoring tree is sampled from ``/proc`` (``VmHWM``, its peak
    resident set), and the main process's own peak comes from ``wait4``;
-4. the same on the first ``--n-small`` (100,000) images, for the memory ratio;
+4. the same on a file of ``--n-small`` (100,000) images, for the memory ratio;
 5. the tutorial pipeline a user would write (scikit-image ``hog`` per image,
-   ``SVC(probability=True)`` and a random forest, soft vote) scored on a subset
-   on the same 2 cores, and both single-core, for the ratios;
+   ``SVC(probability=True)`` on digits, a random forest on letters, the seed's
+   vote) scored on a subset on the same 2 cores, and both on one core, for the
+   speed ratios;
 6. ``mtclassic score --dask-local 2`` on the small file: images/s through a
    2-worker ``LocalCluster``;
 7. the default model's time per image by pipeline step, in-process on one core.
@@ -59,8 +61,8 @@ def parse_args():
     parser.add_argument("--synthetic", action="store_true",
                         help="train on the embedded synthetic set only")  # fmt: skip
     parser.add_argument("--n-train-digits", type=int, default=10_000)
-    parser.add_argument("--n-train-letters", type=int, default=6_500,
-                        help="letters for training, real a-m + synthetic n-z")  # fmt: skip
+    parser.add_argument("--n-train-synthetic", type=int, default=15_000,
+                        help="training images with --synthetic")  # fmt: skip
     parser.add_argument("--model", type=Path,
                         help="score this saved model instead of training one")  # fmt: skip
     parser.add_argument("--n-images", type=int, default=1_000_000)
@@ -90,41 +92,38 @@ def _load_idx(path):
 
 
 def training_set(args, rng):
-    """(images, labels, description): real digits and letters, synthetic n-z."""
+    """(images, labels, description): real digits and letters, synthetic n-z.
+
+    10,000 MNIST training digits; the EMNIST letters a-m at even indices (the
+    training half, as bench_accuracy splits them); synthetic n-z, which the
+    real data lacks, as many per class as the real letters have.
+    """
     from mtclassic.datasets import make_characters
 
-    n_letters = args.n_train_letters
     if args.synthetic or not args.data_dir.is_dir():
         if not args.synthetic:
             print(f"{args.data_dir} not found: training on synthetic data")
-        X, y = make_characters(args.n_train_digits + n_letters,
-                               random_state=args.random_state)  # fmt: skip
+        X, y = make_characters(args.n_train_synthetic, random_state=args.random_state)
         return X, y, f"{len(y)} synthetic images (make_characters)"
     mnist = np.load(args.data_dir / "mnist_train" / "mnist_train.npz")
     pick = rng.choice(len(mnist["labels"]), args.n_train_digits, replace=False)
     digits, digit_labels = mnist["images"][pick], mnist["labels"][pick]
-    emnist_dir = args.data_dir / "emnist_letters" / "derived"
-    letters = _load_idx(
-        emnist_dir / "emnist-letters-test-images-idx3-ubyte-first10000.gz"
-    )
-    letters = letters.transpose(0, 2, 1)  # EMNIST is stored transposed
-    codes = _load_idx(
-        emnist_dir / "emnist-letters-test-labels-idx1-ubyte-first10000.gz"
-    )
-    letter_labels = np.array([chr(ord("A") + c - 1) for c in codes])
-    n_real = n_letters * 13 // 26  # a-m of a-z
-    pick = rng.choice(
-        len(letter_labels), min(n_real, len(letter_labels)), replace=False
-    )
+    emnist = args.data_dir / "emnist_letters" / "derived"
+    letters = _load_idx(emnist / "emnist-letters-test-images-idx3-ubyte-first10000.gz")
+    codes = _load_idx(emnist / "emnist-letters-test-labels-idx1-ubyte-first10000.gz")
+    letters = letters[::2].transpose(0, 2, 1)  # even indices; EMNIST is transposed
+    letter_labels = np.array([chr(ord("A") + code - 1) for code in codes[::2]])
+    rest = "NOPQRSTUVWXYZ"
+    n_synthetic = len(rest) * len(letter_labels) // len(np.unique(letter_labels))
     synthetic, synthetic_labels = make_characters(
-        n_letters - len(pick), classes="NOPQRSTUVWXYZ", random_state=args.random_state
+        n_synthetic, classes=rest, random_state=args.random_state
     )
-    X = np.concatenate([digits, letters[pick], synthetic])
-    y = np.concatenate([digit_labels, letter_labels[pick], synthetic_labels])
+    X = np.concatenate([digits, letters, synthetic])
+    y = np.concatenate([digit_labels, letter_labels, synthetic_labels])
     order = rng.permutation(len(y))
     description = (
-        f"{len(digits)} MNIST train digits + {len(pick)} EMNIST letters a-m + "
-        f"{len(synthetic)} synthetic letters n-z"
+        f"{len(digits)} MNIST train digits + {len(letters)} EMNIST letters a-m "
+        f"(even indices) + {len(synthetic)} synthetic letters n-z"
     )
     return X[order], y[order], description
 
@@ -136,7 +135,8 @@ def scoring_pool(args, X_train):
     digits = _load_idx(args.data_dir / "mnist" / "t10k-images-idx3-ubyte.gz")
     letters = _load_idx(args.data_dir / "emnist_letters" / "derived"
                         / "emnist-letters-test-images-idx3-ubyte-first10000.gz")  # fmt: skip
-    return np.concatenate([digits, letters.transpose(0, 2, 1)])
+    # Odd indices: the letters the model was not trained on.
+    return np.concatenate([digits, letters[1::2].transpose(0, 2, 1)])
 
 
 def write_shifted_idx(path, pool, n_images, rng):
@@ -258,35 +258,47 @@ def _tutorial_hog(images):
 
 
 class TutorialPipeline:
-    """skimage hog per image, SVC(probability=True) + random forest, soft vote."""
+    """The pipeline a tutorial user writes, as bench_accuracy's peer.
+
+    scikit-image ``hog`` per image; ``SVC(probability=True)`` on the digits and
+    a random forest on the letters; the seed's vote: the head with the higher
+    top probability wins the image.
+    """
 
     def fit(self, X, y):
         from sklearn.ensemble import RandomForestClassifier
         from sklearn.svm import SVC
 
         features = _tutorial_hog(X)
+        is_digit = np.char.isdigit(y.astype(str))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # probability=True
-            self.svc = SVC(probability=True, random_state=0).fit(features, y)
+            self.svc = SVC(probability=True, random_state=0)
+            self.svc.fit(features[is_digit], y[is_digit])
         self.forest = RandomForestClassifier(n_estimators=100, random_state=0)
-        self.forest.fit(features, y)
-        self.classes_ = self.svc.classes_
+        self.forest.fit(features[~is_digit], y[~is_digit])
+        self.classes_ = np.concatenate([self.svc.classes_, self.forest.classes_])
         return self
 
     def predict_proba(self, X):
         features = _tutorial_hog(X)
-        return (self.svc.predict_proba(features)
-                + self.forest.predict_proba(features)) / 2  # fmt: skip
+        digits = self.svc.predict_proba(features)
+        letters = self.forest.predict_proba(features)
+        digit_wins = digits.max(axis=1) >= letters.max(axis=1)
+        proba = np.zeros((len(X), len(self.classes_)))
+        proba[digit_wins, : digits.shape[1]] = digits[digit_wins]
+        proba[~digit_wins, digits.shape[1] :] = letters[~digit_wins]
+        return proba
 
 
-def _rate_in_process(function, images, n_jobs, chunk=500):
-    from joblib import Parallel, delayed
-
-    chunks = [images[i : i + chunk] for i in range(0, len(images), chunk)]
-    Parallel(n_jobs=n_jobs)(delayed(len)(c) for c in chunks)  # start the workers
-    started = time.perf_counter()
-    Parallel(n_jobs=n_jobs)(delayed(function)(c) for c in chunks)
-    return len(images) / (time.perf_counter() - started)
+def _rate_in_process(function, images, repeats=3):
+    """Median images/s of ``function`` over ``images``, in this process."""
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function(images)
+        rates.append(len(images) / (time.perf_counter() - started))
+    return float(np.median(rates))
 
 
 # ---------------------------------------------------------------- breakdown
@@ -402,19 +414,22 @@ def main():
         started = time.perf_counter()
         tutorial.fit(X_train[:n_fit], y_train[:n_fit])
         tutorial_fit = time.perf_counter() - started
-        tutorial_2 = _rate_in_process(tutorial.predict_proba, subset, args.n_jobs)
-        tutorial_1 = _rate_in_process(tutorial.predict_proba, subset, 1)
+        tutorial_1 = _rate_in_process(tutorial.predict_proba, subset)
+        # The tutorial on n_jobs cores, at ideal scaling: an upper bound of what
+        # it could reach, so the speed-up below is a lower bound.
+        tutorial_2 = args.n_jobs * tutorial_1
         single = _load_first(small, args.n_single_core)
         single_path = tmp / "single.npy"
         np.save(single_path, single)
         summary = score_files(model, single_path, tmp / "single.csv", n_jobs=1,
                               progress=False)  # fmt: skip
         record["tutorial"] = {
-            "pipeline": "skimage hog per image + SVC(probability=True) + "
-                        "RandomForest(100), soft vote",
+            "pipeline": "skimage hog per image, SVC(probability=True) on digits, "
+                        "RandomForest(100) on letters, higher top probability wins",
             "n_train": n_fit, "fit_seconds": tutorial_fit,
             "n_scored": len(subset),
             "images_per_second_2_cores": tutorial_2,
+            "images_per_second_2_cores_is": "ideal scaling of the 1-core rate",
             "images_per_second_1_core": tutorial_1,
         }  # fmt: skip
         record["ours_1_core"] = {"n_images": len(single),
@@ -473,7 +488,7 @@ def print_table(record, args):
          f"{big['reported_images_per_second'] or 0:,.0f} images/s", ""),
         (f"default model, {small['n_images']:,} images",
          f"{small['images_per_second']:,.0f} images/s", ""),
-        ("tutorial pipeline, same cores",
+        ("tutorial pipeline, same cores (ideal scaling of 1 core)",
          f"{record['tutorial']['images_per_second_2_cores']:,.0f} images/s", ""),
         ("speed-up over the tutorial pipeline",
          f"{record['speedup_vs_tutorial']:.1f}x", ">= 10x"),
