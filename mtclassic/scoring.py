@@ -197,12 +197,20 @@ def _final_estimator(model):
 
 
 def _label_tasks(model, labels):
-    """The task of each label, from a multi-task final step; "" otherwise."""
+    """The task of each label, from a multi-task final step; "" otherwise.
+
+    A :class:`~mtclassic.multitask.MultiTaskVotingClassifier` names its tasks
+    in ``tasks_`` and the task of each of its ``classes_`` in ``class_task_``.
+    """
     final = _final_estimator(model)
-    task_of = {}
-    for task, task_labels in (getattr(final, "task_labels_", None) or {}).items():
-        for label in task_labels:
-            task_of[str(label)] = str(task)
+    tasks = getattr(final, "tasks_", None)
+    class_task = getattr(final, "class_task_", None)
+    if tasks is None or class_task is None:
+        return [""] * len(labels)
+    task_of = {
+        str(label): str(tasks[index])
+        for label, index in zip(final.classes_, class_task, strict=True)
+    }
     return [task_of.get(label, "") for label in labels]
 
 

@@ -170,7 +170,9 @@ def test_top_k_csv_and_jsonl(tmp_path, model, images):
 
 def test_label_tasks_come_from_the_final_steps_mapping(tmp_path, images):
     model = _make_model()
-    model.steps[-1][1].task_labels_ = {"digits": ["0", "1"], "letters": ["A", "B"]}
+    # What MultiTaskVotingClassifier exposes: task names, the task of each class.
+    model.steps[-1][1].tasks_ = np.array(["digits", "letters"], dtype=object)
+    model.steps[-1][1].class_task_ = np.array([0, 0, 1, 1])
     path = str(tmp_path / "x.npy")
     np.save(path, images)
     score_files(model, path, tmp_path / "out.csv")
