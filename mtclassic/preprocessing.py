@@ -30,9 +30,10 @@ _NOISE_SIGMAS = 3.0
 # Largest shear of deskew (|alpha| = 1 is a 45 degree slant); beyond that the
 # moments describe a blob or a horizontal stroke rather than a slanted glyph.
 _MAX_SHEAR = 1.0
-# Pixels per chunk (all images of a chunk together): bounds the float64
-# working arrays of one chunk to a few tens of megabytes.
-_CHUNK_PIXELS = 1 << 22
+# Input pixels per chunk (all its images together, padding included): the
+# float64 working arrays of a chunk (2 MB each) stay in the CPU's cache, which
+# makes the whole transform about twice as fast as chunks of 8 MB and more.
+_CHUNK_PIXELS = 1 << 18
 _POLARITIES = ("auto", "bright", "dark")
 
 
@@ -82,9 +83,10 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         do not touch the border (the dot of an "i") are always kept.
     image_shape : tuple of two int, default=None
         ``(height, width)`` of flat input rows; inferred as a square when None.
-    chunk_size : int, default=1024
-        Largest number of images resampled together; chunks are also kept
-        below about four million input pixels, which bounds memory.
+    chunk_size : int, default=128
+        Largest number of images processed together. Chunks are also kept
+        below about 260,000 input pixels (a single larger image makes a chunk
+        of its own), so that their working arrays stay in the CPU's cache.
     n_jobs : int, default=None
         Number of chunks processed in parallel by joblib threads (numpy
         releases the GIL in the resampling). None means 1, -1 all processors.
@@ -160,7 +162,7 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         ink_threshold=0.2,
         max_edge_speck=0.05,
         image_shape=None,
-        chunk_size=1024,
+        chunk_size=128,
         n_jobs=None,
     ):
         self.image_size = image_size

@@ -1,0 +1,225 @@
+"""Speed and MNIST fidelity of ImageNormalizer, on one core.
+
+Speed: images per second (median of ``--repeats`` runs) on the 28 x 28 MNIST
+test images and on the variable-size handwritten62 photo crops (passed as a
+list, as users' own images are), with and without deskew, next to a peer
+measured in the same run on the same images: the per-image recipe a user would
+write with scikit-image and scipy (threshold crop, ``skimage.transform.resize``
+with anti-aliasing into the 20 x 20 box, ``scipy.ndimage.center_of_mass`` and a
+whole-pixel shift).
+
+Fidelity: MNIST test images are already in the target geometry, so normalizing
+them should change them little: mean absolute difference to ``X / 255``, the
+share of images that come out unchanged, and the centre-of-mass offsets.
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \\
+        python benchmarks/bench_normalizer.py
+
+Prints a table and writes ``benchmarks/results/bench_normalizer.json``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mtclassic import ImageNormalizer  # noqa: E402
+from mtclassic.datasets import load_idx  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULT = REPO / "benchmarks" / "results" / "bench_normalizer.json"
+
+
+def peer_normalize(image, image_size=28, box_size=20, ink_threshold=0.2):
+    """One image, the way it is usually written with scikit-image and scipy."""
+    from scipy import ndimage
+    from skimage.transform import resize
+
+    x = np.asarray(image, dtype=np.float64)
+    border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])
+    background = np.median(border)
+    if background > (x.min() + x.max()) / 2:  # dark ink on paper
+        x, background = -x, -background
+    x = np.clip(x - background, 0, None)
+    out = np.zeros((image_size, image_size))
+    if x.max() <= 0:
+        return out
+    x /= x.max()
+    rows = np.flatnonzero((x > ink_threshold).any(axis=1))
+    cols = np.flatnonzero((x > ink_threshold).any(axis=0))
+    crop = x[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = box_size / max(crop.shape)
+    shape = [max(1, round(side * scale)) for side in crop.shape]
+    glyph = resize(crop, shape, order=1, anti_aliasing=scale < 1)
+    top, left = (image_size - shape[0]) // 2, (image_size - shape[1]) // 2
+    out[top : top + shape[0], left : left + shape[1]] = glyph
+    centre = np.array(ndimage.center_of_mass(out))
+    shift = np.round(image_size // 2 - centre).astype(int)
+    return ndimage.shift(out, shift, order=0)
+
+
+def load_mnist(data_dir):
+    images = load_idx(data_dir / "mnist" / "t10k-images-idx3-ubyte.gz")
+    return images
+
+
+def load_handwritten62(data_dir):
+    with np.load(data_dir / "handwritten62_bpr" / "handwritten62_bpr.npz") as data:
+        images, sizes = data["images"], data["sizes"]
+    return [images[i, :height, :width] for i, (height, width) in enumerate(sizes)]
+
+
+def median_seconds(function, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def centre_of_mass(images):
+    mass = images.sum(axis=(1, 2))
+    index = np.arange(images.shape[1])
+    return np.stack(
+        [images.sum(axis=2) @ index / mass, images.sum(axis=1) @ index / mass], axis=1
+    )
+
+
+def mnist_fidelity(images, peer_count):
+    """How much normalizing changes MNIST, which is already normalized."""
+    before = images / 255.0
+    after = ImageNormalizer().transform(images).reshape(images.shape)
+    difference = np.abs(after - before)
+    # Unchanged up to the stretch (the brightest pixel becomes exactly 1).
+    stretched = images / images.max(axis=(1, 2), keepdims=True)
+    unchanged = np.abs(after - stretched).max(axis=(1, 2)) < 1e-12
+    com_before, com_after = centre_of_mass(before), centre_of_mass(after)
+    moved = np.abs(com_after - com_before)
+    peer = np.stack([peer_normalize(image) for image in images[:peer_count]])
+    return {
+        "n_images": len(images),
+        "mean_abs_difference": float(difference.mean()),
+        "max_image_mean_abs_difference": float(difference.mean(axis=(1, 2)).max()),
+        "share_unchanged": float(unchanged.mean()),
+        "centre_of_mass_shift_mean_px": float(moved.mean()),
+        "centre_of_mass_shift_max_px": float(moved.max()),
+        "centre_of_mass_off_centre_max_px": float(np.abs(com_after - 14).max()),
+        "mnist_centre_of_mass_mean_px": com_before.mean(axis=0).round(4).tolist(),
+        "peer_mean_abs_difference": float(np.abs(peer - before[:peer_count]).mean()),
+        "peer_n_images": peer_count,
+    }
+
+
+def speed(name, images, peer_count, repeats):
+    """Images per second: ours (with and without deskew) and the peer."""
+    rows = {}
+    for label, normalizer in [
+        ("ours", ImageNormalizer()),
+        ("ours, deskew", ImageNormalizer(deskew=True)),
+    ]:
+        normalizer.transform(images[:50])  # warm up
+        seconds = median_seconds(lambda n=normalizer: n.transform(images), repeats)
+        rows[label] = len(images) / seconds
+    subset = images[:peer_count]
+    seconds = median_seconds(
+        lambda: [peer_normalize(image) for image in subset], repeats
+    )
+    rows["peer"] = len(subset) / seconds
+    return {
+        "data": name,
+        "n_images": len(images),
+        "ours_images_per_second": rows["ours"],
+        "ours_deskew_images_per_second": rows["ours, deskew"],
+        "peer_images_per_second": rows["peer"],
+        "peer_n_images": len(subset),
+        "speedup_vs_peer": rows["ours"] / rows["peer"],
+        "speedup_deskew_vs_peer": rows["ours, deskew"] / rows["peer"],
+    }
+
+
+def write_json(record, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, suffix=".tmp", delete=False
+    ) as handle:
+        json.dump(record, handle, indent=2)
+        handle.write("\n")
+    os.replace(handle.name, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA, help="shared data directory"
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs each")
+    parser.add_argument(
+        "--peer-images", type=int, default=1000, help="images timed for the peer"
+    )
+    parser.add_argument("--output", type=Path, default=RESULT, help="JSON file")
+    args = parser.parse_args(argv)
+
+    mnist = load_mnist(args.data_dir)
+    crops = load_handwritten62(args.data_dir)
+    with threadpool_limits(limits=1):
+        results = [
+            speed("MNIST test, 28x28", mnist, args.peer_images, args.repeats),
+            speed(
+                "handwritten62 crops, 14x14 to 63x85, as a list",
+                crops,
+                args.peer_images,
+                args.repeats,
+            ),
+        ]
+        fidelity = mnist_fidelity(mnist, args.peer_images)
+
+    print(f"{'data':<50} {'ours/s':>9} {'deskew/s':>9} {'peer/s':>8} {'ratio':>6}")
+    for row in results:
+        print(
+            f"{row['data']:<50} {row['ours_images_per_second']:>9.0f} "
+            f"{row['ours_deskew_images_per_second']:>9.0f} "
+            f"{row['peer_images_per_second']:>8.0f} {row['speedup_vs_peer']:>5.1f}x"
+        )
+    print(
+        f"\nMNIST through the normalizer ({fidelity['n_images']} images): mean |diff| "
+        f"{fidelity['mean_abs_difference']:.5f} (peer "
+        f"{fidelity['peer_mean_abs_difference']:.5f}), unchanged "
+        f"{fidelity['share_unchanged']:.2%}, centre of mass moved "
+        f"{fidelity['centre_of_mass_shift_mean_px']:.4f} px on average "
+        f"(max {fidelity['centre_of_mass_shift_max_px']:.2f}), at most "
+        f"{fidelity['centre_of_mass_off_centre_max_px']:.3f} px from (14, 14)"
+    )
+    record = {
+        "benchmark": "bench_normalizer",
+        "command": "python benchmarks/bench_normalizer.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "threads": 1,
+        "repeats": args.repeats,
+        "statistic": "median",
+        "speed": results,
+        "mnist_fidelity": fidelity,
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+        },
+    }
+    write_json(record, args.output)
+    print(f"\nwrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
