@@ -183,9 +183,11 @@ def check_images(
     # A finite sum means finite values, found in one pass without an array of
     # flags as big as the batch; only an infinite or NaN sum is looked at
     # closely (it may also be an overflow of finite values).
-    if array.dtype.kind == "f" and not np.isfinite(array.sum()):
-        finite = np.isfinite(array)
-        if not finite.all():
+    if array.dtype.kind == "f":
+        with np.errstate(over="ignore", invalid="ignore"):
+            sum_is_finite = np.isfinite(array.sum())
+        finite = None if sum_is_finite else np.isfinite(array)
+        if finite is not None and not finite.all():
             bad_images = np.flatnonzero(~finite.all(axis=(1, 2)))
             n_bad = int(array.size - np.count_nonzero(finite))
             raise ValueError(

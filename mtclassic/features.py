@@ -192,15 +192,6 @@ class _HOGPlan:
             indexing="ij",
         )
         self.gather = (((br + cr) * n_cell_cols + bc + cc) * orientations + o).ravel()
-        self._chunk_slots = np.empty(0, np.intp)
-
-    def slots(self, n_images):
-        """Slot (bin 0) of every pixel of ``n_images`` images, flat."""
-        n_pixels = self.pixel_slot.size
-        if self._chunk_slots.size < n_images * n_pixels:
-            offsets = np.arange(n_images, dtype=np.intp)[:, None] * self.n_slots
-            self._chunk_slots = (offsets + self.pixel_slot).ravel()
-        return self._chunk_slots[: n_images * n_pixels]
 
 
 @lru_cache(maxsize=16)
@@ -211,8 +202,13 @@ def _hog_plan(image_shape, orientations, pixels_per_cell, cells_per_block):
 class _Workspace:
     """Arrays reused from chunk to chunk by one worker."""
 
-    def __init__(self, n_images, n_pixels, dtype):
+    def __init__(self, n_images, plan, dtype):
+        n_pixels = plan.pixel_slot.size
         size = n_images * n_pixels
+        # histogram slot (bin 0) of every pixel of a chunk, in the bincount of
+        # the whole chunk
+        offsets = np.arange(n_images, dtype=np.intp)[:, None] * plan.n_slots
+        self.slots = (offsets + plan.pixel_slot).ravel()
         self.image = np.empty(size, dtype)
         self.g_row = np.empty(size, dtype)
         self.g_col = np.empty(size, dtype)
@@ -305,7 +301,7 @@ def _hog_chunk(images, out, plan, block_norm, transform_sqrt, work):
     moving |= np.not_equal(g_col, 0, out=work.still[:size])
     pixels = np.flatnonzero(moving)
     g_row, g_col = np.take(g_row, pixels), np.take(g_col, pixels)
-    slots = np.take(plan.slots(n_images), pixels)
+    slots = np.take(work.slots, pixels)
     try:
         # a square beyond the float range (|gradient| > 1e154) needs hypot; a
         # quotient that over- or underflows would be read from the wrong table
@@ -365,7 +361,7 @@ def _hog_images(images, plan, block_norm, transform_sqrt, dtype, chunk_size, n_j
     work_dtype = _work_dtype(images.dtype, dtype, transform_sqrt)
 
     def run(first, last):
-        work = _Workspace(min(chunk_size, last - first), flat.shape[1], work_dtype)
+        work = _Workspace(min(chunk_size, last - first), plan, work_dtype)
         for start in range(first, last, chunk_size):
             stop = min(start + chunk_size, last)
             _hog_chunk(
