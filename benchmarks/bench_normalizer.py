@@ -24,7 +24,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from mtclassic import ImageNormalizer  # noqa: E402
 from mtclassic.datasets import load_idx  # noqa: E402
+from mtclassic.datasets._base import atomic_writer  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULT = REPO / "benchmarks" / "results" / "bench_normalizer.json"
@@ -149,16 +149,6 @@ def speed(name, images, peer_count, repeats):
     }
 
 
-def write_json(record, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, suffix=".tmp", delete=False
-    ) as handle:
-        json.dump(record, handle, indent=2)
-        handle.write("\n")
-    os.replace(handle.name, path)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -203,8 +193,10 @@ def main(argv=None):
     )
     record = {
         "benchmark": "bench_normalizer",
-        "command": "python benchmarks/bench_normalizer.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": " ".join(
+            ["python", "benchmarks/bench_normalizer.py"]
+            + list(argv if argv is not None else sys.argv[1:])
+        ),
         "threads": 1,
         "repeats": args.repeats,
         "statistic": "median",
@@ -217,7 +209,9 @@ def main(argv=None):
             "numpy": np.__version__,
         },
     }
-    write_json(record, args.output)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(args.output) as handle:
+        handle.write((json.dumps(record, indent=2) + "\n").encode())
     print(f"\nwrote {args.output}")
 
 

@@ -67,9 +67,9 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
     polarity : {"auto", "bright", "dark"}, default="auto"
         Ink colour of the input. "bright": bright ink on a dark background
         (MNIST); "dark": dark ink on bright paper (scans, photos), inverted.
-        "auto" decides per image: the background is the median of the border
-        pixels, and the image is inverted when that level lies above the middle
-        of the image's range, ``(min + max) / 2``.
+        "auto" decides per image: with the background (fitted to the border,
+        see Notes) subtracted, the image is inverted when its darkest pixel
+        departs further from the background than its brightest one.
     ink_threshold : float in [0, 1), default=0.2
         After background removal and contrast stretching, pixels above this
         value are ink; their bounding box is the crop that is scaled into the
@@ -107,28 +107,38 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
       is inferred when it is None);
     - a list of 2-D arrays of different sizes, such as the one returned by
       :func:`mtclassic.datasets.load_image_folder`. The images are sorted by
-      size, padded onto a common canvas per chunk (the padding never counts:
-      it takes each image's own background level) and returned in input order.
+      size and padded onto a common canvas per chunk (the padding takes part
+      in nothing: it is left out of the border statistics and set to the
+      image's background), and come back in input order.
 
     **Steps**, for each image and all of them vectorised over the batch:
 
-    1. background level ``b`` = median of the border pixels, noise ``sigma`` =
-       1.4826 times their median absolute deviation;
-    2. ink made bright (see ``polarity``), ``b + 3 sigma`` subtracted, clipped
-       at 0, and the result divided by its maximum: background 0, ink up to 1;
-    3. crop to the bounding box of the pixels above ``ink_threshold``;
-    4. scale by ``box_size / longest side of the crop``: area averaging when
+    1. background: a plane ``a + b * row + c * col`` fitted by least squares
+       to the border pixels, twice, leaving out those more than 2.5 robust
+       standard deviations from the rest (ink that touches the border), so
+       that grey and unevenly lit paper both come out black; the noise
+       ``sigma`` is 1.4826 times the median absolute deviation of the border
+       from the plane;
+    2. ink made bright (see ``polarity``), the plane and ``3 sigma`` (paper
+       grain) subtracted, clipped at 0, and divided by the maximum: background
+       0, ink up to 1;
+    3. small pieces of ink at the border dropped (see ``max_edge_speck``), and
+       a crop to the bounding box of the pixels above ``ink_threshold``;
+    4. optional deskew (see ``deskew``): the box is fitted to the sheared ink;
+    5. scale by ``box_size / longest side of the crop``: area averaging when
        shrinking (anti-aliased), linear interpolation when enlarging;
-    5. place the centre of mass on pixel ``(image_size // 2, image_size // 2)``
+    6. place the centre of mass on pixel ``(image_size // 2, image_size // 2)``
        (14, 14 in MNIST) by a whole-pixel translation, as MNIST was centred,
        so that a character already at scale 1 is moved, not blurred; the
-       centre of mass ends within half a pixel of that point;
-    6. optional deskew (see ``deskew``), and a final stretch so the brightest
-       pixel is 1.
+       centre of mass ends within half a pixel of that point (unless ink is
+       pushed out of the frame);
+    7. a final stretch, so that the brightest pixel is 1.
 
     An image with no ink (uniform after step 2) comes out all zeros. A blank
     photo with grain or specks is not recognised as blank: whatever stands out
-    of its background is treated as ink.
+    of its background is treated as ink. Specks and lines that do not touch
+    the border, or hold more than ``max_edge_speck`` of the ink, enlarge the
+    crop and so shrink the character.
 
     Examples
     --------

@@ -264,6 +264,29 @@ def test_chunks_and_jobs_give_identical_results():
     np.testing.assert_allclose(X, expected, atol=1e-12)
 
 
+def test_each_image_is_normalized_on_its_own():
+    # What sklearn's sample-order and subset-invariance checks would test, on
+    # images (their own data is not square).
+    images = np.concatenate([characters(), 1 - characters()[:3]])
+    expected = ImageNormalizer(deskew=True).transform(images)
+    order = np.random.default_rng(2).permutation(len(images))
+    np.testing.assert_array_equal(
+        ImageNormalizer(deskew=True).transform(images[order]), expected[order]
+    )
+    np.testing.assert_array_equal(
+        ImageNormalizer(deskew=True).transform(images[2:5]), expected[2:5]
+    )
+
+
+def test_read_only_input():
+    images = characters()
+    images.setflags(write=False)
+    expected = ImageNormalizer().transform(images.copy())
+    np.testing.assert_array_equal(ImageNormalizer().transform(images), expected)
+    ragged = [images[0], images[1, :30]]
+    assert ImageNormalizer().transform(ragged).shape == (2, 784)
+
+
 def test_other_output_sizes():
     X = ImageNormalizer(image_size=16, box_size=12).transform(characters())
     images = X.reshape(-1, 16, 16)
