@@ -223,7 +223,7 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         X_new : ndarray of shape (n_samples, image_size * image_size)
             The normalized images as flat float64 rows in [0, 1].
         """
-        return self.transform(X)
+        return self._transform(X)  # not transform: set_output wraps each once
 
     def transform(self, X):
         """Normalize images to ``image_size`` x ``image_size``, as flat rows.
@@ -240,6 +240,9 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
             float64 rows in [0, 1], ink bright (1) on black (0); row-major, so
             ``X_new.reshape(-1, image_size, image_size)`` gives the images.
         """
+        return self._transform(X)
+
+    def _transform(self, X):
         self._check_params()
         images, sizes = self._check_input(X)
         options = {
