@@ -515,10 +515,11 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
     image_shape : tuple of two int, default=None
         ``(height, width)`` of flat rows; square images are inferred when None.
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
-        Working and output precision. float32 is faster; its rows stay within
-        1e-4 of scikit-image's (orientation bins are decided exactly for the
-        float32-rounded image, so they may differ from the float64 ones only for
-        a pixel whose orientation lies within float32 rounding of a boundary).
+        Precision of the output and of the block normalisation; its rows stay
+        within 1e-4 of scikit-image's (in practice about 2e-7). Gradients and
+        orientation bins are computed in float32 only where that is exact (for
+        float32 images and 8- or 16-bit integer images), otherwise in float64,
+        so every pixel lands in scikit-image's bin either way.
     chunk_size : int, default=None
         Images per chunk; by default about 200,000 pixels' worth (255 images of
         28x28). Extra memory is about 60 bytes per pixel of a chunk and per
