@@ -21,11 +21,14 @@ import numpy as np
 
 # character -> tuple of (weight, strokes); the weights are relative frequencies
 # of the variants within their character.
+# fmt: off
 GLYPHS = {
     "0": (
         (3, ("50,0 22,10 9,45 16,85 45,100 76,90 90,55 84,15 50,0 z",)),
         # written in one movement that overshoots its start
         (2, ("58,2 30,4 11,35 12,75 35,98 65,97 87,70 88,30 70,5 45,6",)),
+        # narrow, with the pen starting at the top right
+        (2, ("62,4 40,0 22,18 16,55 26,90 50,100 72,86 80,50 74,16 54,2 40,6",)),
     ),
     "1": (
         (6, ("52,0 48,100",)),
@@ -35,8 +38,10 @@ GLYPHS = {
     "2": (
         (5, ("12,24 30,4 58,0 82,15 80,42 55,68 12,100! 90,100",)),
         # a small loop where the diagonal meets the base line
-        (2, ("10,25 30,4 60,1 82,18 76,45 48,74 20,96 8,88 18,80 34,92 60,100 92,96",)),
+        (3, ("10,25 30,4 60,1 82,18 76,45 48,74 20,96 8,88 18,80 34,92 60,100 92,96",)),
         (2, ("14,20 40,0 70,6 80,30 62,58 28,86 10,100! 50,96 92,100",)),
+        # a hooked start and a straight diagonal, like a Z with a round top
+        (2, ("18,30 20,10 45,0 74,4 84,24 70,48! 12,100! 88,98",)),
     ),
     "3": (
         (4, ("14,14 40,0 70,4 80,24 65,42 40,48! 72,54 88,74 76,94 46,100 12,86",)),
@@ -55,48 +60,38 @@ GLYPHS = {
         (4, ("25,2! 20,45! 45,36 74,42 88,64 78,90 50,100 16,90", "25,2! 84,0")),
         (3, ("84,0! 28,2! 20,46! 46,36 76,44 88,66 76,92 46,100 14,88",)),
         (1, ("26,0! 18,42! 50,34 82,46 86,74 64,96 34,98 14,86", "26,0! 80,4")),
+        # a round belly that comes back up towards the stem
+        (2, ("30,0! 22,40! 52,36 80,52 82,80 60,98 32,96 20,82", "30,0! 78,0")),
     ),
     "6": (
         (4, ("72,0 45,15 22,45 15,75 30,97 58,100 80,82 76,60 55,48 30,55 18,72",)),
         (3, ("64,0 36,25 18,60 22,90 50,100 78,88 80,64 58,50 32,58 22,74",)),
+        # a straight stem ending in a small loop
+        (3, ("66,0 24,70 30,94 54,100 74,86 70,66 48,60 28,72",)),
     ),
     "7": (
         (5, ("8,6! 90,4! 60,48 46,100",)),
         (3, ("8,6! 90,4! 62,46 44,100", "36,52! 80,50")),
         (2, ("6,22! 10,4! 88,2! 52,55 38,100",)),
+        # a short bar and a long, steep stem
+        (3, ("20,4! 82,0! 66,40 56,100",)),
     ),
     "8": (
-        (
-            5,
-            (
-                "80,14 50,0 20,12 24,34 50,48 80,64 84,86 52,100 18,88 20,64 50,48 76,32 80,14",
-            ),
-        ),
-        (
-            2,
-            (
-                "50,0 22,12 24,36 50,47 76,36 78,12 50,0 z",
-                "50,47 16,62 18,90 50,100 84,90 84,62 50,47 z",
-            ),
-        ),
-        (
-            2,
-            (
-                "24,16 50,0 78,14 74,34 50,48 22,64 18,86 50,100 82,86 78,64 50,48 26,32 24,16",
-            ),
-        ),
+        (5, ("80,14 50,0 20,12 24,34 50,48 80,64 84,86 52,100 18,88 20,64 50,48 76,32 80,14",)),
+        # two loops, one on top of the other
+        (2, ("50,0 22,12 24,36 50,47 76,36 78,12 50,0 z", "50,47 16,62 18,90 50,100 84,90 84,62 50,47 z")),
+        (2, ("24,16 50,0 78,14 74,34 50,48 22,64 18,86 50,100 82,86 78,64 50,48 26,32 24,16",)),
+        # narrow, with a smaller top loop
+        (3, ("68,12 50,0 32,10 34,30 50,42 70,58 72,84 50,100 28,86 30,60 50,42 64,26 68,12",)),
     ),
     "9": (
         # the tail drops straight down from the loop
         (5, ("82,22 64,2 36,0 16,18 22,42 48,50 72,40 82,22! 80,60 76,100",)),
         # a curved tail
-        (
-            3,
-            (
-                "82,20 62,2 34,2 16,22 24,42 50,48 76,36 84,20! 84,60 72,88 48,100 26,94",
-            ),
-        ),
+        (3, ("82,20 62,2 34,2 16,22 24,42 50,48 76,36 84,20! 84,60 72,88 48,100 26,94",)),
         (2, ("80,18 58,0 30,4 16,26 28,46 56,46 80,30! 76,66 70,100",)),
+        # a small loop on a long straight tail
+        (3, ("76,14 56,0 34,4 26,22 36,38 60,36 76,16! 68,60 60,100",)),
     ),
     "A": (
         (4, ("4,100! 50,0! 96,100", "24,62! 78,62")),
@@ -220,6 +215,7 @@ GLYPHS = {
         (1, ("10,0! 90,0! 10,100! 90,100", "28,50! 72,50")),
     ),
 }
+# fmt: on
 
 DIGITS = tuple("0123456789")
 LETTERS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -240,12 +236,16 @@ class CompiledVariant:
         Dense points along the strokes are ``sampling @ waypoints``.
     joined : ndarray of shape (n_points - 1,)
         Whether point ``i`` and point ``i + 1`` lie on the same stroke.
+    ends : ndarray of shape (n_ends, 2)
+        The open ends of the strokes: the index of the end point and of its
+        neighbour on the stroke (closed strokes have no ends).
     """
 
     waypoints: np.ndarray
     waypoint_stroke: np.ndarray
     sampling: np.ndarray
     joined: np.ndarray
+    ends: np.ndarray
 
     @property
     def n_strokes(self):
@@ -352,11 +352,15 @@ def compile_variant(character, variant, spacing):
     CompiledVariant
     """
     strokes = GLYPHS[character][variant][1]
-    waypoints, waypoint_stroke, blocks, joined = [], [], [], []
-    offset = 0
+    waypoints, waypoint_stroke, blocks, joined, ends = [], [], [], [], []
+    offset = row = 0
     for index, text in enumerate(strokes):
         points, corners, closed = _parse_stroke(text)
         block = _stroke_sampling(points, corners, closed, spacing)
+        if not closed:
+            last = row + len(block) - 1
+            ends.extend([(row, row + 1), (last, last - 1)])
+        row += len(block)
         blocks.append((offset, block))
         waypoints.append(points)
         waypoint_stroke.extend([index] * len(points))
@@ -372,6 +376,7 @@ def compile_variant(character, variant, spacing):
         waypoint_stroke=np.array(waypoint_stroke),
         sampling=sampling,
         joined=np.array(joined[:-1]),
+        ends=np.array(ends, dtype=np.intp).reshape(-1, 2),
     )
 
 

@@ -14,6 +14,7 @@ go through the same numpy expressions, chunked to bound memory.
 import numbers
 
 import numpy as np
+from scipy.special import ndtri
 from sklearn.utils import check_random_state
 
 from ._strokes import (
@@ -34,8 +35,15 @@ _POINT_SPACING_PX = 0.35
 _BLUR_SIGMA_PX = 0.9
 # width of the soft edge of a stroke (pixels at 28): MNIST's anti-aliasing
 _EDGE_PX = 0.55
+# the faint outer edge of the ink may spill this far (pixels) beyond the box
+# before a glyph is drawn again smaller: MNIST's strokes reach the box's sides
+_BOX_SLACK_PX = -0.7
+# times a glyph whose ink came out larger than the box is drawn again smaller
+_REFITS = 2
 # the centre of mass may be this many pixels off before the final integer shift
 _PAD_PX = 3
+# points added to prolong each stroke end (see _extend_ends)
+_CAP_POINTS = 4
 # random plane waves that make up one elastic displacement field
 _N_WAVES = 6
 # samples rendered together; bounds memory to a few tens of MB
@@ -67,23 +75,31 @@ def _check_integer(value, name, low):
     return int(value)
 
 
-def _check_stroke_width(stroke_width):
+def _check_range(value, name, *, low, high, symmetric, unit=""):
+    """A pair ``(a, b)`` with ``low <= a <= b <= high`` from a pair or a number.
+
+    A number ``v`` stands for ``(-v, v)`` when ``symmetric`` and ``(v, v)``
+    otherwise.
+    """
+    number = "a number >= 0" if symmetric else f"a number in [{low:g}, {high:g}]"
     message = (
-        "stroke_width must be a positive number or a pair (low, high) of positive "
-        f"numbers with low <= high <= 8 (pixels at image_size 28); got {stroke_width!r}."
+        f"{name} must be {number} or a pair (low, high) with {low:g} <= low <= "
+        f"high <= {high:g}{unit}; got {value!r}."
     )
-    if isinstance(stroke_width, numbers.Real) and not isinstance(stroke_width, bool):
-        stroke_width = (stroke_width, stroke_width)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if symmetric and not value >= 0:
+            raise ValueError(message)
+        value = (-value, value) if symmetric else (value, value)
     try:
-        low, high = stroke_width
+        a, b = value
     except (TypeError, ValueError):
         raise ValueError(message) from None
-    for value in (low, high):
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+    for bound in (a, b):
+        if not isinstance(bound, numbers.Real) or isinstance(bound, bool):
             raise ValueError(message)
-    if not (0 < low <= high <= 8):
+    if not (low <= a <= b <= high):
         raise ValueError(message)
-    return float(low), float(high)
+    return float(a), float(b)
 
 
 def _check_classes(classes):
@@ -127,7 +143,7 @@ def _balanced_labels(characters, n_samples, rng):
 def _affine_matrices(n, rng, rotation, shear, scale):
     """Random (n, 2, 2) maps: rotation @ shear @ anisotropic scale."""
     angle = np.deg2rad(rng.uniform(-rotation, rotation, n))
-    slant = rng.uniform(-shear, shear, n)
+    slant = rng.uniform(*shear, n)
     stretch = rng.uniform(1 - scale, 1 + scale, (n, 2))
     cos, sin = np.cos(angle), np.sin(angle)
     rotate = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)
@@ -187,19 +203,30 @@ def _splat(points, weights, canvas):
     return image.reshape(n, canvas, canvas)
 
 
-def _render_chunk(compiled, n, rng, params):
-    """Render ``n`` images of one compiled variant; returns floats in [0, 1]."""
-    size = params["image_size"]
-    px = size / _REFERENCE_SIZE  # output pixels per pixel at size 28
-    box = _BOX_FRACTION * size
-    pad = int(np.ceil(_PAD_PX * px))
-    canvas = size + 2 * pad
+def _extend_ends(points, arc, ends, length):
+    """Append points prolonging each stroke end straight on by ``length`` (n,)."""
+    if not len(ends):
+        return points, arc
+    direction = points[:, ends[:, 0]] - points[:, ends[:, 1]]
+    direction /= np.maximum(np.linalg.norm(direction, axis=2, keepdims=True), 1e-12)
+    steps = np.arange(1, _CAP_POINTS + 1) / _CAP_POINTS
+    # (n, n_ends, n_steps, 2) -> (n, n_ends * n_steps, 2)
+    extra = (
+        points[:, ends[:, 0], None, :]
+        + direction[:, :, None, :] * (length[:, None, None, None] * steps[:, None])
+    ).reshape(len(points), -1, 2)
+    extra_arc = np.repeat(length / _CAP_POINTS, len(ends) * _CAP_POINTS)
+    extra_arc = extra_arc.reshape(len(points), -1)
+    return np.concatenate([points, extra], 1), np.concatenate([arc, extra_arc], 1)
 
-    # jitter each way-point, and each stroke as a whole
+
+def _distort(compiled, n, rng, params, box_px):
+    """Jittered, affinely and elastically distorted pen paths, in template units."""
     jitter = params["jitter"]
     waypoints = compiled.waypoints + rng.normal(
         0.0, jitter, (n, *compiled.waypoints.shape)
     )
+    # each stroke also moves as a whole, as a pen lifted and set down again
     stroke_shift = rng.normal(0.0, jitter, (n, compiled.n_strokes, 2))
     waypoints += stroke_shift[:, compiled.waypoint_stroke]
     points = compiled.sampling @ waypoints - 0.5
@@ -209,49 +236,120 @@ def _render_chunk(compiled, n, rng, params):
     )
     points = points @ affine.transpose(0, 2, 1)
     if params["elastic_alpha"] > 0:
-        # the box spans about one template unit, so pixels convert through it
+        # the glyph spans about one template unit, so pixels convert through it
+        px = params["image_size"] / _REFERENCE_SIZE
         points += _elastic_displacement(
             points,
             rng,
-            params["elastic_alpha"] * px / box,
-            params["elastic_sigma"] * px / box,
+            params["elastic_alpha"] * px / box_px,
+            params["elastic_sigma"] * px / box_px,
         )
+    return points
+
+
+def _draw(paths, compiled, pen, inked, box, pad, canvas):
+    """Fit, place and draw pen paths on a canvas with ``pad`` pixels of margin.
+
+    ``pen`` holds the per-image draws: ``width``, ``target`` (the centre of
+    mass in image coordinates) and ``fraction`` (the sub-pixel part of the
+    placement). ``inked`` is the length in pixels the ink may span along the
+    glyph's longer side, centred on the ``box`` pixels it should cover. Returns the ink in [0, 1], shape (n, canvas, canvas).
+    """
+    n = len(paths)
+    rows = np.arange(n)
+    px = (canvas - 2 * pad) / _REFERENCE_SIZE
+    edge = _EDGE_PX * px
+    reach = 0.5 * pen["width"] + edge  # ink extends this far beyond the path
 
     # MNIST geometry: the inked glyph fits the box, keeping its aspect ratio
-    low, high = points.min(axis=1), points.max(axis=1)
-    width = rng.uniform(*params["stroke_width"], n) * px
-    edge = _EDGE_PX * px
-    reach = 0.5 * width + edge  # ink extends this far beyond the pen's path
-    scale = (box - 2 * reach + 1) / (high - low).max(axis=1)
-    points = (points - 0.5 * (low + high)[:, None, :]) * scale[:, None, None]
+    low, high = paths.min(axis=1), paths.max(axis=1)
+    extent = high - low
+    long_axis = extent.argmax(axis=1)
+    scale = (inked - 2 * reach) / extent.max(axis=1)
+    points = (paths - 0.5 * (low + high)[:, None, :]) * scale[:, None, None]
 
-    # place the centre of mass (estimated from the arc length around each point)
+    # place the centre of mass, estimated from the arc length around each point
     steps = np.linalg.norm(np.diff(points, axis=1), axis=2) * compiled.joined
     arc = 0.5 * (np.pad(steps, ((0, 0), (1, 0))) + np.pad(steps, ((0, 0), (0, 1))))
     mass_centre = (arc[..., None] * points).sum(1) / arc.sum(1)[:, None]
-    target = (
-        size / 2
-        + rng.uniform(-params["translation"], params["translation"], (n, 2)) * px
-    )
-    # MNIST rounds the centring shift to whole pixels: start off by up to half a pixel
-    offset = pad + target + rng.uniform(-0.5, 0.5, (n, 2)) - mass_centre
+    # MNIST shifts by whole pixels to centre the mass, so it is off by up to half
+    # a pixel; along the long axis that fraction instead lines the box up with
+    # the pixel grid, as MNIST's box is
+    offset = pad + pen["target"] + pen["fraction"] - mass_centre
+    # (the box's centre falls on a pixel centre for an odd box, between two for
+    # an even one)
+    misalignment = offset[rows, long_axis] - 0.5 * (box - 1)
+    offset[rows, long_axis] -= misalignment - np.rint(misalignment)
     points += offset[:, None, :]
-
-    density = _splat(points, arc, canvas)
-    sigma = _BLUR_SIGMA_PX * px
-    blur = _gaussian_matrix(canvas, sigma)
-    density = blur @ density @ blur.T
 
     # a straight line's density across the stroke is exp(-d^2 / 2s^2) at its
     # peak; map the distance band [w/2 - edge, w/2 + edge] to a ramp 1 -> 0
+    sigma = _BLUR_SIGMA_PX * px
     spread = np.sqrt(sigma**2 + 1 / 6)  # the bilinear splat adds variance 1/6
-    relative = density * (np.sqrt(2 * np.pi) * spread)
-    half = 0.5 * width
+    half = 0.5 * pen["width"]
     full = np.exp(-(np.maximum(half - edge, 0) ** 2) / (2 * spread**2))
     none = np.exp(-((half + edge) ** 2) / (2 * spread**2))
-    ink = np.clip(
+
+    # beyond a stroke's end the density falls as a normal CDF, so the ink would
+    # stop short of a pen's round cap; extend the ends to make up the difference
+    cap = np.maximum(reach + spread * ndtri(none), 0.0)
+    points, arc = _extend_ends(points, arc, compiled.ends, cap)
+
+    density = _splat(points, arc, canvas)
+    blur = _gaussian_matrix(canvas, sigma)
+    density = blur @ density @ blur.T
+    relative = density * (np.sqrt(2 * np.pi) * spread)
+    return np.clip(
         (relative - none[:, None, None]) / (full - none)[:, None, None], 0.0, 1.0
     )
+
+
+def _ink_extent(ink):
+    """Largest side of the bounding box of the visible ink, in pixels."""
+    visible = ink >= 0.5 / 255  # what rounds to a non-zero byte
+    extents = []
+    for axis in (1, 2):
+        seen = visible.any(axis=axis)
+        first = seen.argmax(axis=1)
+        last = seen.shape[1] - 1 - seen[:, ::-1].argmax(axis=1)
+        extents.append(np.where(seen.any(axis=1), last - first + 1, 0))
+    return np.maximum(*extents)
+
+
+def _render_chunk(compiled, n, rng, params):
+    """Render ``n`` images of one compiled variant; returns floats in [0, 1]."""
+    size = params["image_size"]
+    px = size / _REFERENCE_SIZE  # output pixels per pixel at size 28
+    box = max(round(_BOX_FRACTION * size), 1)
+    pad = int(np.ceil(_PAD_PX * px))
+    canvas = size + 2 * pad
+
+    paths = _distort(compiled, n, rng, params, box)
+    shift = params["translation"] * px
+    pen = {
+        "width": rng.uniform(*params["stroke_width"], n) * px,
+        "target": size / 2 + rng.uniform(-shift, shift, (n, 2)),
+        "fraction": rng.uniform(-0.5, 0.5, (n, 2)),
+    }
+    inked = np.full(n, box - _BOX_SLACK_PX)
+    ink = _draw(paths, compiled, pen, inked, box, pad, canvas)
+    # the fit is estimated from the pen's path; where the ink still comes out
+    # larger than the box (corners, crossings), draw it again a little smaller
+    for _ in range(_REFITS):
+        excess = _ink_extent(ink) - box
+        redo = np.flatnonzero(excess > 0)
+        if not len(redo):
+            break
+        inked[redo] -= excess[redo]
+        ink[redo] = _draw(
+            paths[redo],
+            compiled,
+            {key: value[redo] for key, value in pen.items()},
+            inked[redo],
+            box,
+            pad,
+            canvas,
+        )
 
     # shift by whole pixels so the rendered centre of mass lands on the target
     grid = np.arange(canvas)
@@ -259,10 +357,11 @@ def _render_chunk(compiled, n, rng, params):
     mass = np.where(mass > 0, mass, 1.0)
     centre_y = (ink.sum(axis=2) @ grid) / mass
     centre_x = (ink.sum(axis=1) @ grid) / mass
-    shift_y = np.clip(np.rint(centre_y - pad - target[:, 1]), -pad, pad).astype(np.intp)
-    shift_x = np.clip(np.rint(centre_x - pad - target[:, 0]), -pad, pad).astype(np.intp)
-    rows = pad + shift_y[:, None] + np.arange(size)
-    cols = pad + shift_x[:, None] + np.arange(size)
+    target = pen["target"]
+    shift_y = np.clip(np.rint(centre_y - pad - target[:, 1]), -pad, pad)
+    shift_x = np.clip(np.rint(centre_x - pad - target[:, 0]), -pad, pad)
+    rows = pad + shift_y.astype(np.intp)[:, None] + np.arange(size)
+    cols = pad + shift_x.astype(np.intp)[:, None] + np.arange(size)
     return ink[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
@@ -273,13 +372,13 @@ def make_characters(
     random_state=None,
     *,
     rotation=15.0,
-    shear=0.3,
-    scale=0.15,
+    shear=(-0.15, 0.45),
+    scale=0.25,
     translation=0.0,
-    jitter=0.03,
-    elastic_alpha=1.0,
-    elastic_sigma=4.0,
-    stroke_width=(1.6, 3.6),
+    jitter=0.025,
+    elastic_alpha=2.0,
+    elastic_sigma=10.0,
+    stroke_width=(1.5, 3.4),
 ):
     """Generate handwriting-like images of digits and upper-case letters.
 
@@ -364,7 +463,7 @@ def make_characters(
     params = {
         "image_size": image_size,
         "rotation": _check_real(rotation, "rotation", low=0, high=180, unit=" degrees"),
-        "shear": _check_real(shear, "shear", low=0, high=2),
+        "shear": _check_range(shear, "shear", low=-2, high=2, symmetric=True),
         "scale": _check_real(scale, "scale", low=0, high=0.9),
         "translation": _check_real(
             translation, "translation", low=0, high=4, unit=" pixels"
@@ -381,7 +480,14 @@ def make_characters(
             low_inclusive=False,
             unit=" pixels",
         ),
-        "stroke_width": _check_stroke_width(stroke_width),
+        "stroke_width": _check_range(
+            stroke_width,
+            "stroke_width",
+            low=0.5,
+            high=8,
+            symmetric=False,
+            unit=" pixels",
+        ),
     }
     rng = check_random_state(random_state)
 
