@@ -217,6 +217,9 @@ GLYPHS = {
 }
 # fmt: on
 
+# steps on which the length of a spline segment is measured
+_FINE_STEPS = 64
+
 DIGITS = tuple("0123456789")
 LETTERS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 CHARACTERS = DIGITS + LETTERS
@@ -270,15 +273,29 @@ def _parse_stroke(text):
     return np.array(points), corners, closed
 
 
-def _hermite_rows(n_steps, include_end):
-    """Hermite basis weights (h00, h10, h01, h11) at ``n_steps`` values of t."""
-    t = np.linspace(0.0, 1.0, n_steps + 1)
-    if not include_end:
-        t = t[:-1]
+def _hermite_rows(t):
+    """Hermite basis weights (h00, h10, h01, h11) at parameters ``t``, (len(t), 4)."""
     t2, t3 = t * t, t * t * t
     return np.stack(
         [2 * t3 - 3 * t2 + 1, t3 - 2 * t2 + t, -2 * t3 + 3 * t2, t3 - t2], axis=1
     )
+
+
+def _even_parameters(local, points, spacing, include_end):
+    """Parameters ``t`` of points evenly spaced along one spline segment.
+
+    ``local`` (4, n_waypoints) gives the segment's Hermite data over the
+    stroke's way-points; the spline is not arc-length parametrised, so t is
+    found from its length measured on a fine grid.
+    """
+    fine = np.linspace(0.0, 1.0, _FINE_STEPS + 1)
+    curve = _hermite_rows(fine) @ local @ points
+    length = np.concatenate(
+        [[0.0], np.cumsum(np.linalg.norm(np.diff(curve, axis=0), axis=1))]
+    )
+    n_steps = max(2, int(np.ceil(length[-1] / spacing)))
+    t = np.interp(np.linspace(0.0, length[-1], n_steps + 1), length, fine)
+    return t if include_end else t[:-1]
 
 
 def _run_tangents(n_run, closed):
@@ -320,17 +337,15 @@ def _stroke_sampling(points, corners, closed, spacing):
         n_segments = len(run) - 1
         for s in range(n_segments):
             i, j = s, (s + 1) % len(members) if run_closed else s + 1
-            p, q = points[run[s]], points[run[s + 1]]
-            n_steps = max(2, int(np.ceil(np.linalg.norm(q - p) / spacing)))
-            last = r == len(runs) - 1 and s == n_segments - 1
-            h = _hermite_rows(n_steps, include_end=last)
-            # express p, q and their tangents as weights over the stroke's points
+            # express the ends and their tangents as weights over the stroke's points
             local = np.zeros((4, n))
             local[0, members[i]] = 1.0
             local[2, members[j]] = 1.0
             local[1, members] = tangents[i]
             local[3, members] = tangents[j]
-            blocks.append(h @ local)
+            last = r == len(runs) - 1 and s == n_segments - 1
+            t = _even_parameters(local, points, spacing, include_end=last)
+            blocks.append(_hermite_rows(t) @ local)
     return np.vstack(blocks)
 
 

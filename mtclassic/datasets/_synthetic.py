@@ -38,8 +38,8 @@ _EDGE_PX = 0.55
 # the faint outer edge of the ink may spill this far (pixels) beyond the box
 # before a glyph is drawn again smaller: MNIST's strokes reach the box's sides
 _BOX_SLACK_PX = -0.7
-# times a glyph whose ink came out larger than the box is drawn again smaller
-_REFITS = 2
+# times a glyph whose ink missed the box's size is drawn again
+_REFITS = 4
 # the centre of mass may be this many pixels off before the final integer shift
 _PAD_PX = 3
 # points added to prolong each stroke end (see _extend_ends)
@@ -53,8 +53,7 @@ _CHUNK = 2048
 def _check_real(value, name, *, low, high=np.inf, low_inclusive=True, unit=""):
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if ok:
-        value = float(value)
-        ok = np.isfinite(value) and value <= high
+        ok = bool(np.isfinite(value)) and value <= high
         ok = ok and (value >= low if low_inclusive else value > low)
     if not ok:
         bound = ">=" if low_inclusive else ">"
@@ -62,7 +61,7 @@ def _check_real(value, name, *, low, high=np.inf, low_inclusive=True, unit=""):
         raise ValueError(
             f"{name} must be a real number {bound} {low:g}{upper}{unit}; got {value!r}."
         )
-    return value
+    return float(value)
 
 
 def _check_integer(value, name, low):
@@ -122,7 +121,7 @@ def _check_classes(classes):
             "empty selection."
         )
     for character in chosen:
-        if character not in GLYPHS:
+        if character not in CHARACTERS:
             raise ValueError(
                 f"classes contains {character!r}, which make_characters cannot draw; "
                 f"the supported characters are {supported!r} (or 'digits', 'letters')."
@@ -334,13 +333,14 @@ def _render_chunk(compiled, n, rng, params):
     inked = np.full(n, box - _BOX_SLACK_PX)
     ink = _draw(paths, compiled, pen, inked, box, pad, canvas)
     # the fit is estimated from the pen's path; where the ink still comes out
-    # larger than the box (corners, crossings), draw it again a little smaller
+    # larger or smaller than the box (corners, crossings), draw it again
     for _ in range(_REFITS):
         excess = _ink_extent(ink) - box
-        redo = np.flatnonzero(excess > 0)
+        redo = np.flatnonzero(excess != 0)
         if not len(redo):
             break
-        inked[redo] -= excess[redo]
+        # half a pixel at a time: the excess is counted in whole pixels
+        inked[redo] -= 0.5 * excess[redo]
         ink[redo] = _draw(
             paths[redo],
             compiled,
