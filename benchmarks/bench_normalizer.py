@@ -80,13 +80,19 @@ def load_handwritten62(data_dir):
     return [images[i, :height, :width] for i, (height, width) in enumerate(sizes)]
 
 
-def median_seconds(function, repeats):
-    times = []
+def median_seconds(functions, repeats):
+    """Median seconds of each function, timed in turn in every round.
+
+    Interleaving the contenders shares the machine's changing load (it is
+    shared) evenly among them, so their ratios hold even when the load moves.
+    """
+    times = {name: [] for name in functions}
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def centre_of_mass(images):
@@ -124,19 +130,23 @@ def mnist_fidelity(images, peer_count):
 
 def speed(name, images, peer_count, repeats):
     """Images per second: ours (with and without deskew) and the peer."""
-    rows = {}
-    for label, normalizer in [
-        ("ours", ImageNormalizer()),
-        ("ours, deskew", ImageNormalizer(deskew=True)),
-    ]:
-        normalizer.transform(images[:50])  # warm up
-        seconds = median_seconds(lambda n=normalizer: n.transform(images), repeats)
-        rows[label] = len(images) / seconds
+    ours, deskew = ImageNormalizer(), ImageNormalizer(deskew=True)
     subset = images[:peer_count]
+    for normalizer in (ours, deskew):
+        normalizer.transform(images[:50])  # warm up
     seconds = median_seconds(
-        lambda: [peer_normalize(image) for image in subset], repeats
+        {
+            "ours": lambda: ours.transform(images),
+            "ours, deskew": lambda: deskew.transform(images),
+            "peer": lambda: [peer_normalize(image) for image in subset],
+        },
+        repeats,
     )
-    rows["peer"] = len(subset) / seconds
+    rows = {
+        "ours": len(images) / seconds["ours"],
+        "ours, deskew": len(images) / seconds["ours, deskew"],
+        "peer": len(subset) / seconds["peer"],
+    }
     return {
         "data": name,
         "n_images": len(images),
