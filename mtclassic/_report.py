@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-from mtclassic.plotting import _check_tasks, default_tasks, task_accuracy
+from mtclassic.plotting import model_tasks, task_accuracy
 
 SYNTHETIC = "synthetic"
 # The label codes of MNIST-style IDX label files: code k is DIGIT_NAMES[k].
@@ -150,33 +150,6 @@ def _load_folder(path):
     # else a list of 2-D arrays of different sizes, as the model's normaliser
     # takes them
     return images, np.asarray(folder.target), list(folder.skipped)
-
-
-def model_tasks(model, classes):
-    """Return the task -> labels mapping of a fitted model.
-
-    A multi-task model's own mapping when it has one, otherwise the labels
-    grouped into digits and letters (:func:`~mtclassic.plotting.default_tasks`).
-
-    Examples
-    --------
-    >>> from sklearn.dummy import DummyClassifier
-    >>> model = DummyClassifier().fit([[0], [1]], ["7", "Q"])
-    >>> model_tasks(model, model.classes_)
-    {'digits': ['7'], 'letters': ['Q']}
-    """
-    final = model.steps[-1][1] if hasattr(model, "steps") else model
-    for name in ("task_labels_", "tasks_labels_", "label_tasks_"):
-        mapping = getattr(final, name, None)
-        if isinstance(mapping, dict):
-            return _check_tasks(
-                {
-                    task: [str(label) for label in labels]
-                    for task, labels in mapping.items()
-                },
-                classes,
-            )
-    return default_tasks(classes)
 
 
 def worst_confusions(y_true, y_pred, *, tasks, n=10):

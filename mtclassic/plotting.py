@@ -24,6 +24,7 @@ from mtclassic._validation import check_images
 __all__ = [
     "default_tasks",
     "hog_cell_histograms",
+    "model_tasks",
     "plot_confusion_matrix",
     "plot_hog",
     "plot_misclassified",
@@ -111,6 +112,45 @@ def default_tasks(labels):
     return {task: members for task, members in tasks.items() if members}
 
 
+def model_tasks(model, labels=None):
+    """The task -> labels mapping of a fitted classifier.
+
+    For a multi-task model (a :class:`~mtclassic.MultiTaskVotingClassifier`,
+    or a pipeline ending in one) its own tasks, from ``tasks_`` and
+    ``class_task_``; for any other classifier the labels grouped into digits
+    and letters (:func:`default_tasks`).
+
+    Parameters
+    ----------
+    model : fitted classifier or Pipeline
+        The model.
+    labels : sequence of str, default=None
+        Labels to group when the model has no tasks; ``model.classes_`` when
+        None.
+
+    Returns
+    -------
+    tasks : dict of str to list of str
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> model = DummyClassifier().fit([[0], [1]], ["7", "Q"])
+    >>> model_tasks(model)
+    {'digits': ['7'], 'letters': ['Q']}
+    """
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    tasks = getattr(final, "tasks_", None)
+    class_task = getattr(final, "class_task_", None)
+    if tasks is not None and class_task is not None:
+        classes = np.asarray(final.classes_)
+        return {
+            str(task): [str(label) for label in classes[np.asarray(class_task) == i]]
+            for i, task in enumerate(tasks)
+        }
+    return default_tasks(model.classes_ if labels is None else labels)
+
+
 def _check_tasks(tasks, labels):
     """Validate a task -> labels mapping against the labels present."""
     if tasks is None:
@@ -179,7 +219,7 @@ def plot_confusion_matrix(
         The labels to show; the union of ``y_true`` and ``y_pred`` when None.
     tasks : dict of str to list, default=None
         Task name -> its labels, for example a fitted multi-task model's
-        mapping. When None, labels are grouped into ``'digits'`` and
+        mapping (:func:`model_tasks`). When None, labels are grouped into ``'digits'`` and
         ``'letters'`` (see :func:`default_tasks`). Labels of no task come last,
         outside every block.
     normalize : {'true', 'pred', 'all'}, default=None

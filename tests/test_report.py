@@ -234,7 +234,7 @@ def test_a_crash_leaves_no_partial_report(model_path, tmp_path, monkeypatch):
     assert (report / "report.md").read_text() == "old report\n"
 
 
-def test_worst_confusions_and_model_tasks():
+def test_worst_confusions():
     tasks = {"digits": ["0", "1", "5"], "letters": ["O", "S"]}
     confusions = _report.worst_confusions(
         ["0", "0", "0", "5", "5", "S", "1"],
@@ -246,12 +246,6 @@ def test_worst_confusions_and_model_tasks():
         {"true": "0", "pred": "O", "count": 2, "rate": 2 / 3, "cross_task": True},
         {"true": "5", "pred": "1", "count": 1, "rate": 0.5, "cross_task": False},
     ]
-
-    class WithMapping:
-        classes_ = np.array(["0", "O"])
-        task_labels_ = {"round": ["O", "0"]}
-
-    assert _report.model_tasks(WithMapping(), ["0", "O"]) == {"round": ["O", "0"]}
 
 
 def test_evaluate_image_folder_skips_unreadable_files(model_path, eval_data, tmp_path):
