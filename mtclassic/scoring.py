@@ -527,6 +527,8 @@ def score_files(
     errors_path = (
         _default_errors_path(out) if errors_path is None else os.fspath(errors_path)
     )
+    if os.path.abspath(errors_path) == os.path.abspath(out):
+        raise ValueError(f"errors_path must differ from out; both are {out!r}.")
     formatter = _RowFormatter(format, labels, _label_tasks(model, labels), top_k)
     work = out + _WORK_SUFFIX
     with closing_all(open_inputs(inputs)) as sources:

@@ -373,6 +373,8 @@ def test_bad_arguments(tmp_path, model, images):
         score_files(model, tmp_path / "nope.npy", out)
     with pytest.raises(FileNotFoundError, match=r"input pattern '.*\*.png' matches"):
         score_files(model, str(tmp_path / "*.png"), out)
+    with pytest.raises(ValueError, match="errors_path must differ from out; both"):
+        score_files(model, path, out, errors_path=out)
     with pytest.raises(FileNotFoundError, match="the folder of out='.*' does not"):
         score_files(model, path, tmp_path / "no" / "out.csv")
     (tmp_path / "empty").mkdir()
