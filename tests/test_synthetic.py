@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from mtclassic.datasets import make_characters
-from mtclassic.datasets._strokes import CHARACTERS, GLYPHS, compile_variant
+from mtclassic.datasets._strokes import (
+    CHARACTERS,
+    GLYPHS,
+    compile_variant,
+    variant_table,
+)
 
 DIGITS = list("0123456789")
 LETTERS = list("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -185,8 +190,9 @@ def test_class_means_differ(all_classes):
 
 
 def test_every_variant_compiles_to_a_curve_through_its_waypoints():
-    assert sorted(GLYPHS) == sorted(CHARACTERS)
-    for character in CHARACTERS:
+    assert set(CHARACTERS) <= set(GLYPHS)
+    assert set(GLYPHS) == set(CHARACTERS) | set("abcdefghijklmnopqrstuvwxyz")
+    for character in GLYPHS:
         for variant, (weight, strokes) in enumerate(GLYPHS[character]):
             assert weight > 0
             compiled = compile_variant(character, variant, 0.02)
@@ -197,8 +203,41 @@ def test_every_variant_compiles_to_a_curve_through_its_waypoints():
             steps = np.linalg.norm(np.diff(points, axis=0), axis=1)
             # evenly spaced along the strokes
             assert steps[compiled.joined].max() < 0.021
-            assert steps[compiled.joined].min() > 0.015
+            assert steps[compiled.joined].min() > 0.01
             assert compiled.n_strokes == len(strokes)
+
+
+def test_letter_case_changes_the_letters_not_the_digits_or_labels():
+    kwargs = dict(n_samples=60, classes="ABE3", random_state=0)
+    upper, y_upper = make_characters(**kwargs)
+    lower, y_lower = make_characters(letter_case="lower", **kwargs)
+    np.testing.assert_array_equal(y_upper, y_lower)
+    assert set(y_lower) == set("ABE3")
+    letters = y_upper != "3"
+    assert _mean_correlation(
+        np.concatenate([upper[y_upper == "A"], lower[y_lower == "A"]])
+    ) < min(
+        _mean_correlation(upper[y_upper == "A"]),
+        _mean_correlation(lower[y_lower == "A"]),
+    )
+    assert not np.array_equal(upper[letters], lower[letters])
+
+
+@pytest.mark.parametrize("letter_case", ["upper", "lower", "mixed"])
+def test_variant_tables_are_distributions(letter_case):
+    for character in CHARACTERS:
+        table = variant_table(character, letter_case)
+        assert np.isclose(sum(p for _, _, p in table), 1.0)
+        keys = {key for key, _, _ in table}
+        if character.isdigit() or letter_case == "upper":
+            assert keys == {character}
+        elif letter_case == "lower":
+            assert keys == {character.lower()}
+        else:
+            assert keys == {character, character.lower()}
+    # 'mixed' draws capitals half of the time
+    mixed = variant_table("A", "mixed")
+    assert np.isclose(sum(p for key, _, p in mixed if key == "A"), 0.5)
 
 
 @pytest.mark.parametrize(
@@ -273,6 +312,10 @@ def test_every_variant_compiles_to_a_curve_through_its_waypoints():
             {"classes": 5},
             "classes must be None, 'digits', 'letters' or an iterable of "
             "characters from '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ'; got 5.",
+        ),
+        (
+            {"letter_case": "title"},
+            "letter_case must be 'upper', 'lower' or 'mixed'; got 'title'.",
         ),
         (
             {"classes": "ABA"},

@@ -97,26 +97,13 @@ GLYPHS = {
         (4, ("4,100! 50,0! 96,100", "24,62! 78,62")),
         (2, ("4,100! 46,0! 52,0! 96,100", "18,68! 82,60")),
         # with small serifs at the feet
-        (
-            1,
-            ("4,100! 50,0! 96,100", "24,62! 78,62", "0,100! 16,100", "84,100! 100,100"),
-        ),
+        (1, ("4,100! 50,0! 96,100", "24,62! 78,62", "0,100! 16,100", "84,100! 100,100")),
+        # in one movement: up, down, and back to the bar
+        (2, ("4,100! 50,0! 92,100! 74,58! 20,64",)),
     ),
     "B": (
-        (
-            3,
-            (
-                "12,0! 12,100",
-                "12,0! 58,0 80,12 78,34 56,46 12,48",
-                "12,48! 62,48 88,64 86,88 60,100 12,100",
-            ),
-        ),
-        (
-            2,
-            (
-                "12,100! 12,0! 56,0 80,10 78,32 50,47! 28,48! 64,50 88,66 86,88 60,100 12,100",
-            ),
-        ),
+        (3, ("12,0! 12,100", "12,0! 58,0 80,12 78,34 56,46 12,48", "12,48! 62,48 88,64 86,88 60,100 12,100")),
+        (2, ("12,100! 12,0! 56,0 80,10 78,32 50,47! 28,48! 64,50 88,66 86,88 60,100 12,100",)),
     ),
     "C": (
         (4, ("86,16 62,0 32,2 10,30 8,66 26,93 56,100 86,86",)),
@@ -137,24 +124,22 @@ GLYPHS = {
     "G": (
         (3, ("86,18 62,0 32,2 10,32 10,70 30,95 60,100 86,86 88,56! 54,56",)),
         # with a spur going down on the right
-        (
-            2,
-            (
-                "86,18 62,0 32,2 10,32 10,70 30,95 60,100 84,84 86,58! 86,100",
-                "56,58! 92,58",
-            ),
-        ),
+        (2, ("86,18 62,0 32,2 10,32 10,70 30,95 60,100 84,84 86,58! 86,100", "56,58! 92,58")),
         (1, ("88,16 62,0 30,4 8,36 12,76 36,98 64,98 84,80 84,56! 60,56",)),
     ),
-    "H": ((1, ("12,0! 12,100", "88,0! 88,100", "12,50! 88,50")),),
+    "H": (
+        (3, ("12,0! 12,100", "88,0! 88,100", "12,50! 88,50")),
+        # the bar and the right stem in one movement
+        (1, ("12,0! 12,100", "12,52! 86,48! 86,0! 88,100")),
+    ),
     "I": (
         (4, ("50,0 50,100",)),
         # with serifs
         (3, ("50,0 50,100", "20,0! 80,0", "20,100! 80,100")),
     ),
     "J": (
-        (3, ("72,0! 72,70 62,94 38,100 16,84",)),
-        (2, ("72,0! 72,70 62,94 38,100 16,84", "34,0! 96,0")),
+        (2, ("72,0! 72,70 62,94 38,100 16,84",)),
+        (3, ("72,0! 72,70 62,94 38,100 16,84", "34,0! 96,0")),
     ),
     "K": (
         (3, ("14,0! 14,100", "86,0! 16,58! 88,100")),
@@ -179,8 +164,9 @@ GLYPHS = {
         (2, ("12,0! 12,100", "12,0! 58,2 86,16 82,40 52,52 12,54")),
     ),
     "Q": (
-        (3, ("50,0 16,14 4,52 20,90 52,100 86,84 96,46 80,10 50,0 z", "58,68! 98,104")),
-        (1, ("50,0 16,14 4,52 20,90 52,100 86,84 96,46 80,10 50,0 z", "72,80! 88,100")),
+        (3, ("50,0 16,12 4,48 18,82 48,92 80,78 92,44 78,10 50,0 z", "56,66! 96,100")),
+        # a tail that does not cross the loop
+        (1, ("50,0 16,12 4,48 18,82 48,92 80,78 92,44 78,10 50,0 z", "70,84! 96,100")),
     ),
     "R": (
         (3, ("12,100! 12,0! 56,0 84,14 84,38 56,52 12,52! 44,52! 90,100",)),
@@ -207,15 +193,119 @@ GLYPHS = {
     "X": ((1, ("10,0! 90,100", "90,0! 10,100")),),
     "Y": (
         (3, ("6,0! 50,50! 50,100", "94,0! 50,50")),
-        (1, ("6,0! 50,52", "94,0! 28,100")),
+        (1, ("6,0! 50,52", "94,0! 50,52! 34,100")),
     ),
     "Z": (
         (4, ("10,0! 90,0! 10,100! 90,100",)),
         # with a bar across the diagonal
         (1, ("10,0! 90,0! 10,100! 90,100", "28,50! 72,50")),
     ),
+    # Lower-case forms, used through make_characters' letter_case. Letters
+    # without ascender or descender are written 100 high here and squashed
+    # below (see _X_HEIGHT); c, o, p, s, v, w, x and z take their capital's
+    # strokes.
+    "a": (
+        (3, ("84,18 60,0 28,6 8,48 20,92 48,100 74,80 84,40", "84,0! 84,84 96,100")),
+        # the two-storey a of print
+        (1, ("14,16 40,0 70,4 80,28! 80,86 92,100", "80,44 44,42 12,60 18,92 46,100 80,78")),
+    ),
+    "b": (
+        (3, ("16,0! 16,100", "16,62 40,42 72,44 86,70 74,94 44,100 16,92")),
+        (1, ("16,0! 16,100! 46,100 76,94 86,70 72,46 42,42 16,60",)),
+    ),
+    "d": (
+        (3, ("84,62 60,42 28,44 12,70 24,94 54,100 84,88", "84,0! 84,100")),
+        (1, ("84,58 60,42 28,44 12,70 24,94 54,100 84,84! 84,0! 86,100",)),
+    ),
+    "e": (
+        (3, ("12,52! 86,50 80,18 54,0 24,6 8,44 14,84 44,100 82,88",)),
+        (1, ("14,60 60,50 84,28 66,4 34,4 12,36 14,76 40,98 80,90",)),
+    ),
+    "f": (
+        (3, ("84,8 66,0 48,6 40,26! 40,100", "12,38! 74,38")),
+        (1, ("80,6 62,0 46,10 42,40 38,100", "14,42! 70,40")),
+    ),
+    "g": (
+        (3, ("80,14 58,0 28,4 14,24 26,44 54,46 80,28", "82,2! 82,76 70,96 44,100 20,88")),
+        (1, ("80,12 56,0 26,6 16,26 30,44 56,42 78,26! 80,70 60,100 36,92 40,76 62,70 88,80",)),
+    ),
+    "h": (
+        (3, ("16,0! 16,100", "16,62 40,42 70,44 82,64! 82,100")),
+        (1, ("16,0! 16,100! 18,70 40,44 68,44 82,66! 84,100",)),
+    ),
+    "i": (
+        (3, ("50,34! 50,100", "50,4 51,8")),
+        (1, ("36,46! 50,34! 50,100", "50,4 51,8")),
+    ),
+    "j": (
+        (3, ("62,34! 62,80 52,98 32,100 16,88", "62,4 63,8")),
+    ),
+    "k": (
+        (3, ("16,0! 16,100", "78,40! 16,72", "36,62! 82,100")),
+        (1, ("16,0! 16,100", "16,72 56,42 74,50 56,66 30,70! 82,100")),
+    ),
+    "l": (
+        (2, ("44,0! 44,86 56,100 72,96",)),
+        # a loop, as in joined-up writing
+        (1, ("20,86 54,46 66,14 52,0 38,16 36,60 44,94 62,100 80,90",)),
+    ),
+    "m": (
+        (3, ("6,100! 6,0", "6,36 20,3 40,6 48,36! 48,100", "48,36 62,3 84,6 92,36! 92,100")),
+        (1, ("6,100! 6,0! 8,30 22,0 40,6 48,33! 48,100! 50,33 64,0 84,6 92,36! 92,100",)),
+    ),
+    "n": (
+        (3, ("10,100! 10,0", "10,34 32,2 66,4 80,32! 80,100")),
+        (1, ("10,100! 10,0! 12,30 34,0 66,4 80,32! 80,100",)),
+    ),
+    "q": (
+        (3, ("84,14 60,0 28,4 12,26 24,48 52,52 84,38", "84,0! 84,100")),
+        (1, ("84,14 60,0 28,4 12,26 24,48 52,52 84,38", "84,0! 84,100! 98,88")),
+    ),
+    "r": (
+        (3, ("14,100! 14,0", "14,40 32,8 56,0 80,8")),
+        (1, ("14,100! 14,0! 16,36 34,6 58,0 80,10",)),
+    ),
+    "t": (
+        (3, ("40,0! 40,84 54,100 76,92", "10,30! 76,30")),
+        (1, ("46,0! 46,100", "12,30! 82,30")),
+    ),
+    "u": (
+        (3, ("10,0! 10,66 24,94 50,100 74,90 84,62! 84,0! 86,100",)),
+        (1, ("10,0! 10,66 24,94 50,100 76,92 88,66 88,0",)),
+    ),
+    "y": (
+        (2, ("14,0! 50,50", "86,0! 50,50 22,100")),
+        # a u with a tail
+        (2, ("12,0! 12,30 28,48 54,48 80,30! 80,0! 80,76 66,96 40,100 18,88",)),
+    ),
 }
 # fmt: on
+
+
+def _squash(stroke, factor):
+    """A stroke string with its y coordinates multiplied by ``factor``."""
+    tokens = []
+    for token in stroke.split():
+        if token == "z":
+            tokens.append(token)
+            continue
+        corner = "!" if token.endswith("!") else ""
+        x, y = token.rstrip("!").split(",")
+        tokens.append(f"{x},{float(y) * factor:g}{corner}")
+    return " ".join(tokens)
+
+
+# lower-case letters that share their capital's strokes
+for _letter in "copsvwxz":
+    GLYPHS[_letter] = GLYPHS[_letter.upper()]
+# letters without ascender or descender are wider than high in handwriting
+_X_HEIGHT = 0.7
+for _letter in "acemnorsuvwxz":
+    GLYPHS[_letter] = tuple(
+        (weight, tuple(_squash(stroke, _X_HEIGHT) for stroke in strokes))
+        for weight, strokes in GLYPHS[_letter]
+    )
+del _letter
 
 # steps on which the length of a spline segment is measured
 _FINE_STEPS = 64
@@ -356,7 +446,8 @@ def compile_variant(character, variant, spacing):
     Parameters
     ----------
     character : str
-        One of :data:`CHARACTERS`.
+        A key of :data:`GLYPHS`: a character, or a lower-case letter for its
+        lower-case forms.
     variant : int
         Index into ``GLYPHS[character]``.
     spacing : float
@@ -395,7 +486,31 @@ def compile_variant(character, variant, spacing):
     )
 
 
-def variant_weights(character):
-    """Relative frequencies of the variants of ``character``, summing to 1."""
-    weights = np.array([weight for weight, _ in GLYPHS[character]], dtype=float)
-    return weights / weights.sum()
+def variant_table(character, letter_case="upper"):
+    """The forms a character is drawn in, with their probabilities.
+
+    Parameters
+    ----------
+    character : str
+        One of :data:`CHARACTERS`.
+    letter_case : {"upper", "lower", "mixed"}, default="upper"
+        For letters: capitals, lower-case forms, or both with equal
+        probability, as in EMNIST's merged letter classes.
+
+    Returns
+    -------
+    table : list of (str, int, float)
+        ``(glyph key, variant index, probability)``; the probabilities sum to 1.
+    """
+    upper = _weighted(character)
+    if character in DIGITS or letter_case == "upper":
+        return upper
+    lower = _weighted(character.lower())
+    if letter_case == "lower":
+        return lower
+    return [(key, v, 0.5 * p) for key, v, p in upper + lower]
+
+
+def _weighted(key):
+    weights = np.array([weight for weight, _ in GLYPHS[key]], dtype=float)
+    return [(key, v, w) for v, w in enumerate(weights / weights.sum())]

@@ -20,10 +20,9 @@ from sklearn.utils import check_random_state
 from ._strokes import (
     CHARACTERS,
     DIGITS,
-    GLYPHS,
     LETTERS,
     compile_variant,
-    variant_weights,
+    variant_table,
 )
 
 # MNIST: a 20 x 20 box for the glyph in a 28 x 28 image.
@@ -371,6 +370,7 @@ def make_characters(
     image_size=28,
     random_state=None,
     *,
+    letter_case="upper",
     rotation=15.0,
     shear=(-0.15, 0.45),
     scale=0.25,
@@ -406,6 +406,11 @@ def make_characters(
         distortions in pixels scale with ``image_size / 28``.
     random_state : int, RandomState instance or None, default=None
         Seed for every random choice. The same seed gives identical arrays.
+    letter_case : {"upper", "lower", "mixed"}, default="upper"
+        How letters are written: as capitals, in lower case (c, o, s, v, w,
+        x and z as their capitals, but wider than high), or either with equal
+        probability, as in EMNIST's merged letter classes. The labels are
+        always the capitals. Digits are not affected.
     rotation : float, default=15.0
         Largest rotation in degrees; angles are uniform in
         ``[-rotation, rotation]``.
@@ -460,6 +465,10 @@ def make_characters(
     n_samples = _check_integer(n_samples, "n_samples", 1)
     characters = _check_classes(classes)
     image_size = _check_integer(image_size, "image_size", 8)
+    if letter_case not in ("upper", "lower", "mixed"):
+        raise ValueError(
+            f"letter_case must be 'upper', 'lower' or 'mixed'; got {letter_case!r}."
+        )
     params = {
         "image_size": image_size,
         "rotation": _check_real(rotation, "rotation", low=0, high=180, unit=" degrees"),
@@ -492,20 +501,22 @@ def make_characters(
     rng = check_random_state(random_state)
 
     labels = _balanced_labels(characters, n_samples, rng)
-    variants = np.empty(n_samples, dtype=np.intp)
-    for code, character in enumerate(characters):
+    # which form (glyph key, variant) each image is drawn in
+    tables = [variant_table(character, letter_case) for character in characters]
+    forms = np.empty(n_samples, dtype=np.intp)
+    for code, table in enumerate(tables):
         members = np.flatnonzero(labels == code)
-        weights = variant_weights(character)
-        variants[members] = rng.choice(len(weights), size=len(members), p=weights)
+        weights = [p for _, _, p in table]
+        forms[members] = rng.choice(len(table), size=len(members), p=weights)
 
     spacing = _POINT_SPACING_PX / (_BOX_FRACTION * _REFERENCE_SIZE)
     X = np.empty((n_samples, image_size, image_size), dtype=np.uint8)
-    for code, character in enumerate(characters):
-        for variant in range(len(GLYPHS[character])):
-            members = np.flatnonzero((labels == code) & (variants == variant))
+    for code, table in enumerate(tables):
+        for form, (key, variant, _) in enumerate(table):
+            members = np.flatnonzero((labels == code) & (forms == form))
             if not len(members):
                 continue
-            compiled = compile_variant(character, variant, spacing)
+            compiled = compile_variant(key, variant, spacing)
             for start in range(0, len(members), _CHUNK):
                 chunk = members[start : start + _CHUNK]
                 ink = _render_chunk(compiled, len(chunk), rng, params)
