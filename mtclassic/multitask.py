@@ -1,0 +1,525 @@
+"""MultiTaskVotingClassifier: one classifier over the union of disjoint label sets.
+
+scikit-learn's ``VotingClassifier`` needs every estimator to know every class.
+Here each head knows only its own task's labels (digits, letters, ...), and the
+vote also estimates which task an image belongs to. Built like
+``sklearn/ensemble/_voting.py`` on ``_BaseHeterogeneousEnsemble``, so nested
+``get_params``/``set_params`` (``digits__C``, ``weights``, ``gate__C``) and
+``"drop"`` work as in scikit-learn's own ensembles.
+"""
+
+import numbers
+import string
+import time
+from collections.abc import Mapping
+
+import numpy as np
+from sklearn.base import ClassifierMixin, _fit_context, clone
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import Bunch, _safe_indexing
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import (
+    _num_samples,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
+
+__all__ = ["MultiTaskVotingClassifier", "DEFAULT_TASKS", "OTHER"]
+
+#: The label sets used when ``tasks=None`` and the heads are named after them.
+DEFAULT_TASKS = {
+    "digits": tuple(string.digits),
+    "letters": tuple(string.ascii_uppercase),
+}
+
+#: Reserved class of the heads in ``membership="other"``. Heads are fitted on
+#: integer codes (code ``c`` stands for ``classes_[c]``, so codes are >= 0) and
+#: -1 can never be one of them, whatever the user's labels are.
+OTHER = -1
+
+_MAX_LISTED = 10  # labels named in an error message
+
+
+def _listed(labels):
+    labels = [str(label) for label in labels]
+    more = len(labels) - _MAX_LISTED
+    shown = ", ".join(repr(label) for label in labels[:_MAX_LISTED])
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _fit_one(estimator, X, y, message):
+    """Fit one head (or the gate) inside a joblib job; print timing if asked."""
+    start = time.perf_counter()
+    estimator.fit(X, y)
+    if message is not None:
+        print(f"[MultiTaskVoting] {message}, {time.perf_counter() - start:.1f}s")
+    return estimator
+
+
+class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
+    """Weighted vote of task heads trained on disjoint label sets.
+
+    Each head (``estimators``) is responsible for one task, i.e. one set of
+    labels (``tasks``). The vote returns one probability distribution over the
+    union of all tasks' labels.
+
+    Let ``w_t`` be the weight of task ``t`` and ``L_t`` its labels.
+
+    ``membership="other"``: head ``t`` is trained on ALL images; labels outside
+    ``L_t`` are mapped to one reserved class, :data:`OTHER`. Its output
+    ``p_t(l | x)`` for ``l`` in ``L_t`` is then a full posterior, and
+    ``s_t(x) = 1 - p_t(OTHER | x)`` is its evidence that ``x`` belongs to task
+    ``t``. The vote is::
+
+        P(task = t | x) = w_t s_t(x) / sum_u w_u s_u(x)
+        P(l | x)        = P(task = t | x) * p_t(l | x) / s_t(x)
+                        = w_t p_t(l | x) / sum_u w_u s_u(x)      for l in L_t
+
+    ``membership="gate"``: head ``t`` is trained on task ``t``'s images only and
+    gives ``p_t(l | x, t)``; a ``gate`` classifier trained on all images gives
+    ``g_t(x) = P(task = t | x)``. The vote is::
+
+        P(task = t | x) = w_t g_t(x) / sum_u w_u g_u(x)
+        P(l | x)        = P(task = t | x) * p_t(l | x, t)           for l in L_t
+
+    In both modes the rows of :meth:`predict_proba` sum to 1, summing them over
+    a task's labels gives :meth:`predict_task_proba`, and :meth:`predict` is
+    their argmax. With equal weights the vote is the plain posterior; a larger
+    ``w_t`` grows task ``t``'s share (a prior shift towards that task). A row
+    where every head says "other" (all ``w_t s_t = 0``) falls back to
+    ``w_t / |L_t|`` per label.
+
+    Parameters
+    ----------
+    estimators : list of (str, estimator) tuples
+        The heads: ``(task name, classifier)``. Each must have
+        ``predict_proba``. They are cloned in :meth:`fit`, never changed; a
+        head set to ``"drop"`` (via ``set_params``) removes its task: its labels
+        leave ``classes_`` and images with those labels are left out of fit.
+        Heads are fitted on integer codes: code ``c`` stands for
+        ``classes_[c]`` and :data:`OTHER` (-1) for "other".
+    tasks : dict, callable or None, default=None
+        Which labels each task owns.
+
+        - dict ``{task name: iterable of labels}``, one entry per estimator
+          name (a string value is read as its characters, so
+          ``{"digits": "0123456789"}`` works). ``classes_`` is the sorted union
+          of the active tasks' labels, including labels absent from ``y``
+          (their probability is 0).
+        - callable ``label -> task name`` (or None for "no task"), applied to
+          each distinct label of ``y``. Use a module-level function if the
+          model must pickle.
+        - None: if every head is named after an entry of :data:`DEFAULT_TASKS`
+          (``"digits"``: ``'0'..'9'``, ``"letters"``: ``'A'..'Z'``) those label
+          sets are used; if no head is, the sorted labels of ``y`` are split
+          into contiguous blocks of near-equal size, one per head in the order
+          of ``estimators``. A mix of the two is an error.
+
+        Labels of ``y`` that no task claims, and labels claimed by two tasks,
+        raise a ValueError naming them.
+    weights : array-like of shape (n_estimators,), default=None
+        Weight of each task's share, in the order of ``estimators`` (entries of
+        dropped heads are ignored). None means equal weights.
+    membership : {"other", "gate"}, default="other"
+        How the vote learns ``P(task | x)`` (see above). ``"other"`` makes every
+        head see every image (slower to fit, no extra model); ``"gate"`` fits
+        each head on its own task only plus one gate classifier.
+    gate : classifier or None, default=None
+        The gate of ``membership="gate"``, a classifier with ``predict_proba``
+        fitted on the task of each image. None means
+        ``make_pipeline(StandardScaler(), LogisticRegression(C=1.0,
+        max_iter=1000))``: fast to fit and to apply, and well calibrated.
+        A task whose images all share one label needs no head model: a
+        ``DummyClassifier`` stands in for it in ``estimators_``.
+    n_jobs : int, default=None
+        Heads (and the gate) fitted in parallel with joblib; also the number of
+        threads collecting the heads' probabilities in predict. None means 1.
+    verbose : bool, default=False
+        Print the time each head takes to fit.
+
+    Attributes
+    ----------
+    estimators_ : list of classifiers
+        The fitted heads of the active tasks, in the order of ``estimators``.
+    named_estimators_ : :class:`~sklearn.utils.Bunch`
+        Fitted heads by task name (``"drop"`` for dropped ones).
+    gate_ : classifier or None
+        The fitted gate (``membership="gate"`` with more than one task).
+    classes_ : ndarray of shape (n_classes,)
+        The sorted union of the active tasks' labels.
+    tasks_ : ndarray of shape (n_tasks,)
+        Names of the active tasks: the columns of :meth:`predict_task_proba`.
+    class_task_ : ndarray of shape (n_classes,)
+        Index into ``tasks_`` of the task owning each class.
+    weights_ : ndarray of shape (n_tasks,)
+        The weights of the active tasks.
+    n_features_in_ : int
+        Number of features seen during fit (from the first head).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when the heads recorded them.
+
+    See Also
+    --------
+    sklearn.ensemble.VotingClassifier : Soft vote of estimators sharing classes.
+    mtclassic.models.make_default_model : The digits + letters image model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from mtclassic.multitask import MultiTaskVotingClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> centres = rng.normal(scale=4, size=(5, 2))
+    >>> y = np.repeat(np.array(["1", "2", "3", "A", "B"]), 40)
+    >>> X = centres[np.repeat(np.arange(5), 40)] + rng.normal(size=(200, 2))
+    >>> vote = MultiTaskVotingClassifier(
+    ...     [("numbers", LogisticRegression()), ("letters", LogisticRegression())],
+    ...     tasks={"numbers": "123", "letters": "AB"},
+    ... ).fit(X, y)
+    >>> vote.classes_.tolist(), vote.tasks_.tolist()
+    (['1', '2', '3', 'A', 'B'], ['numbers', 'letters'])
+    >>> vote.predict_proba(X[:2]).sum(axis=1).round(6).tolist()
+    [1.0, 1.0]
+    >>> vote.predict_task_proba(X[:2]).shape
+    (2, 2)
+    >>> vote.set_params(letters__C=0.1, weights=[1, 2]).fit(X, y).score(X, y) > 0.8
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "estimators": [list],
+        "tasks": [Mapping, callable, None],
+        "weights": ["array-like", None],
+        "membership": [StrOptions({"other", "gate"})],
+        "gate": [HasMethods(["fit", "predict_proba"]), None],
+        "n_jobs": [None, numbers.Integral],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimators,
+        *,
+        tasks=None,
+        weights=None,
+        membership="other",
+        gate=None,
+        n_jobs=None,
+        verbose=False,
+    ):
+        super().__init__(estimators=estimators)
+        self.tasks = tasks
+        self.weights = weights
+        self.membership = membership
+        self.gate = gate
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    # -- fit ---------------------------------------------------------------
+
+    def _validate_weights(self):
+        if self.weights is None:
+            return np.ones(len(self.estimators))
+        weights = np.asarray(self.weights, dtype=np.float64)
+        if weights.ndim != 1 or weights.size != len(self.estimators):
+            raise ValueError(
+                "weights must hold one number per estimator: got "
+                f"{weights.size} weights for {len(self.estimators)} estimators."
+            )
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise ValueError(
+                f"weights must be finite and non-negative; got {weights.tolist()}."
+            )
+        return weights
+
+    def _task_labels(self, names, active, y):
+        """Labels of every task (dropped ones included when known), by name."""
+        tasks = self.tasks
+        if isinstance(tasks, Mapping):
+            unknown = sorted(set(tasks) - set(names))
+            missing = [name for name in active if name not in tasks]
+            if unknown or missing:
+                raise ValueError(
+                    "tasks must have one entry per estimator name "
+                    f"{list(names)}; "
+                    + (f"unknown task names {unknown}" if unknown else "")
+                    + ("; " if unknown and missing else "")
+                    + (f"no labels for {missing}" if missing else "")
+                    + "."
+                )
+            return {name: np.asarray(list(labels)) for name, labels in tasks.items()}
+        observed = np.unique(y)
+        if callable(tasks):
+            owner = np.array([tasks(label) for label in observed], dtype=object)
+            unknown = sorted({str(t) for t in owner if t is not None} - set(names))
+            if unknown:
+                raise ValueError(
+                    f"tasks returned task names {unknown} that are not estimator "
+                    f"names {list(names)}."
+                )
+            return {name: observed[owner == name] for name in names}
+        known = [name in DEFAULT_TASKS for name in active]
+        if all(known):
+            return {
+                name: np.asarray(DEFAULT_TASKS[name])
+                for name in names
+                if name in DEFAULT_TASKS
+            }
+        if any(known):
+            raise ValueError(
+                "tasks=None needs either every head named after a default task "
+                f"{sorted(DEFAULT_TASKS)} or none of them; got heads {list(active)}. "
+                "Pass tasks={name: labels} explicitly."
+            )
+        if observed.size < len(active):
+            raise ValueError(
+                f"y has {observed.size} class(es), fewer than the {len(active)} "
+                "tasks to split them into; every task needs at least one class."
+            )
+        blocks = np.array_split(observed, len(active))
+        return dict(zip(active, blocks, strict=True))
+
+    @_fit_context(
+        # the heads and the gate are validated by their own fit
+        prefer_skip_nested_validation=False
+    )
+    def fit(self, X, y):
+        """Fit the heads (and the gate) on their tasks' images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Input the heads accept (feature rows for the heads of mtclassic).
+        y : array-like of shape (n_samples,)
+            Labels; each must belong to exactly one task.
+
+        Returns
+        -------
+        self : MultiTaskVotingClassifier
+            The fitted vote.
+        """
+        names, heads = self._validate_estimators()
+        weights = self._validate_weights()
+        y_type = type_of_target(y, input_name="y")
+        if y_type not in ("binary", "multiclass"):
+            raise ValueError(
+                "y must hold class labels (binary or multiclass target); got a "
+                f"{y_type!r} target."
+            )
+        y = column_or_1d(y)
+        check_consistent_length(X, y)
+        active = [
+            name for name, head in zip(names, heads, strict=True) if head != "drop"
+        ]
+        labels = self._task_labels(names, active, y)
+
+        # every label in at most one task (dropped tasks included)
+        owners = {}
+        for name in names:
+            for label in labels.get(name, ()):
+                owners.setdefault(label, []).append(name)
+        shared = {label: who for label, who in owners.items() if len(who) > 1}
+        if shared:
+            raise ValueError(
+                "Labels must belong to one task only; claimed by several: "
+                + "; ".join(f"{label!r} by {who}" for label, who in shared.items())
+                + "."
+            )
+        observed = np.unique(y)
+        unclaimed = [label for label in observed if label not in owners]
+        if unclaimed:
+            raise ValueError(
+                f"Labels in y that no task claims: {_listed(unclaimed)}. Add them "
+                "to tasks or remove those samples."
+            )
+
+        self.tasks_ = np.asarray(active, dtype=object)
+        self.weights_ = np.array(
+            [w for name, w in zip(names, weights, strict=True) if name in active]
+        )
+        if not self.weights_.sum() > 0:
+            raise ValueError("weights of the active tasks must not all be zero.")
+        self.classes_ = np.unique(np.concatenate([labels[name] for name in active]))
+        self.class_task_ = np.empty(self.classes_.size, dtype=np.intp)
+        for index, name in enumerate(active):
+            self.class_task_[np.searchsorted(self.classes_, labels[name])] = index
+
+        # images of dropped tasks are left out
+        keep = np.isin(y, self.classes_)
+        if not keep.all():
+            rows = np.flatnonzero(keep)
+            X, y = _safe_indexing(X, rows), y[rows]
+        codes = np.searchsorted(self.classes_, y)
+        sample_task = self.class_task_[codes]
+        n_per_task = np.bincount(sample_task, minlength=len(active))
+        empty = [name for name, n in zip(active, n_per_task, strict=True) if n == 0]
+        if empty:
+            raise ValueError(
+                f"Tasks without training samples: {empty}; none of their labels "
+                "occurs in y, so their heads cannot be fitted."
+            )
+
+        jobs = []
+        for index, (name, head) in enumerate(
+            (name, head)
+            for name, head in zip(names, heads, strict=True)
+            if head != "drop"
+        ):
+            if self.membership == "other":
+                head_X, head_y = X, np.where(sample_task == index, codes, OTHER)
+            else:
+                rows = np.flatnonzero(sample_task == index)
+                head_X, head_y = _safe_indexing(X, rows), codes[rows]
+                if np.unique(head_y).size == 1:
+                    head = DummyClassifier(strategy="prior")
+            jobs.append((clone(head), head_X, head_y, name))
+        if self.membership == "gate" and len(active) > 1:
+            gate = self.gate if self.gate is not None else _default_gate()
+            jobs.append((clone(gate), X, sample_task, "gate"))
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_one)(
+                estimator,
+                job_X,
+                job_y,
+                f"({i + 1} of {len(jobs)}) fitted {name}" if self.verbose else None,
+            )
+            for i, (estimator, job_X, job_y, name) in enumerate(jobs)
+        )
+        self.estimators_ = fitted[: len(active)]
+        self.gate_ = fitted[len(active)] if len(fitted) > len(active) else None
+
+        self.named_estimators_ = Bunch()
+        fitted_heads = iter(self.estimators_)
+        for name, head in self.estimators:
+            self.named_estimators_[name] = (
+                head if head == "drop" else next(fitted_heads)
+            )
+        for head in self.estimators_:
+            if hasattr(head, "feature_names_in_"):
+                self.feature_names_in_ = head.feature_names_in_
+        return self
+
+    # -- predict -----------------------------------------------------------
+
+    @property
+    def n_features_in_(self):
+        """Number of features seen during :term:`fit`."""
+        try:
+            check_is_fitted(self)
+        except NotFittedError as exc:
+            raise AttributeError(
+                f"{self.__class__.__name__} object has no n_features_in_ attribute."
+            ) from exc
+        return self.estimators_[0].n_features_in_
+
+    def _collect_probas(self, X):
+        estimators = list(self.estimators_)
+        if self.gate_ is not None:
+            estimators.append(self.gate_)
+        n_jobs = 1 if self.n_jobs is None else self.n_jobs
+        return Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(estimator.predict_proba)(X) for estimator in estimators
+        )
+
+    def predict_proba(self, X):
+        """Probability of every label in ``classes_`` (the vote, see above).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Input the heads accept.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to 1; columns in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        probas = self._collect_probas(X)
+        n_samples = _num_samples(X)
+        joint = np.zeros((n_samples, self.classes_.size))
+        for index, (head, proba) in enumerate(
+            zip(self.estimators_, probas, strict=False)
+        ):
+            head_codes = np.asarray(head.classes_)
+            in_task = head_codes != OTHER
+            share = self.weights_[index] * proba[:, in_task]
+            if self.gate_ is not None:
+                gate_column = np.searchsorted(self.gate_.classes_, index)
+                share *= probas[-1][:, [gate_column]]
+            joint[:, head_codes[in_task]] = share
+        total = joint.sum(axis=1, keepdims=True)
+        degenerate = total[:, 0] <= 0
+        if degenerate.any():  # every head said "other": spread by task weights
+            task_sizes = np.bincount(self.class_task_, minlength=self.tasks_.size)
+            fallback = self.weights_[self.class_task_] / task_sizes[self.class_task_]
+            joint[degenerate] = fallback
+            total[degenerate] = fallback.sum()
+        joint /= total
+        return joint
+
+    def predict_task_proba(self, X):
+        """Probability that each row belongs to each task.
+
+        The sum of :meth:`predict_proba` over each task's labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Input the heads accept.
+
+        Returns
+        -------
+        task_proba : ndarray of shape (n_samples, n_tasks)
+            Rows sum to 1; columns in the order of ``tasks_``.
+        """
+        proba = self.predict_proba(X)
+        return proba @ np.eye(self.tasks_.size)[self.class_task_]
+
+    def predict(self, X):
+        """Most probable label of each row (argmax of :meth:`predict_proba`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Input the heads accept.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def predict_task(self, X):
+        """Most probable task of each row (argmax of :meth:`predict_task_proba`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Input the heads accept.
+
+        Returns
+        -------
+        tasks : ndarray of shape (n_samples,)
+            Task names, from ``tasks_``.
+        """
+        return self.tasks_[np.argmax(self.predict_task_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+def _default_gate():
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
