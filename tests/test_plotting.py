@@ -19,6 +19,7 @@ from sklearn.metrics import confusion_matrix  # noqa: E402
 from mtclassic.plotting import (  # noqa: E402
     default_tasks,
     hog_cell_histograms,
+    model_tasks,
     plot_confusion_matrix,
     plot_hog,
     plot_misclassified,
@@ -348,3 +349,28 @@ def test_importing_the_module_does_not_import_matplotlib():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_model_tasks_of_a_multitask_model_and_of_a_plain_one():
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mtclassic.multitask import MultiTaskVotingClassifier
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.array(["1", "2", "3", "A", "B"]), 20)
+    X = rng.normal(size=(100, 2)) + np.repeat(np.arange(5), 20)[:, None] * 3
+    vote = MultiTaskVotingClassifier(
+        [("numbers", LogisticRegression()), ("letters", LogisticRegression())],
+        tasks={"numbers": "123", "letters": "AB"},
+    )
+    model = make_pipeline(StandardScaler(), vote).fit(X, y)
+    expected = {"numbers": ["1", "2", "3"], "letters": ["A", "B"]}
+    assert model_tasks(model) == expected
+    assert model_tasks(model[-1]) == expected
+
+    plain = DummyClassifier().fit(X, y)
+    assert model_tasks(plain) == {"digits": ["1", "2", "3"], "letters": ["A", "B"]}
+    assert model_tasks(plain, labels=["7", "a"]) == {"digits": ["7"], "letters": ["a"]}
