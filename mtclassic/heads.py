@@ -280,7 +280,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         if self.classes_.size < 2:
             raise ValueError(
                 "y must hold at least two classes to fit a DigitClassifier; got "
-                f"only {self.classes_.tolist()!r}."
+                f"1 class: {self.classes_.tolist()!r}."
             )
         rng = check_random_state(self.random_state)
         self.center_ = X.mean(axis=0)
@@ -449,7 +449,8 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        return self.classes_[np.argmax(self.predict_log_proba(X), axis=1)]
+        log_proba = self.predict_log_proba(X)
+        return self.classes_[np.argmax(log_proba, axis=1)]
 
 
 def _rbf_decisions(Z, support_vectors, coef, intercept, gamma):
@@ -657,4 +658,5 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
