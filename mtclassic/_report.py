@@ -478,12 +478,18 @@ def write_report(
         index = int(wrong[np.argmax(confidence)])
     else:
         index = 0
+    hog_figure = plot_hog(
+        _features_view(model, images[index]),
+        fig=Figure(figsize=(6, 3.4), layout="constrained"),
+        **_hog_parameters(model),
+    )
+    hog_figure.suptitle(
+        f"true {y_true[index]} / predicted {result.y_pred[index]} "
+        f"(p={result.proba[index].max():.2f}), after normalisation",
+        fontsize="small",
+    )
     save(
-        plot_hog(
-            _features_view(model, images[index]),
-            fig=Figure(),
-            **_hog_parameters(model),
-        ),
+        hog_figure,
         "hog.png",
     )
 
