@@ -1,0 +1,203 @@
+"""DigitClassifier (calibrated RBF SVM) and LetterClassifier (forest)."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits, make_blobs
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.metrics import log_loss
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from mtclassic.heads import (
+    DigitClassifier,
+    LetterClassifier,
+    _expected_failed_checks,
+    _holdout_split,
+    _pairwise_log_proba,
+)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:900], y[:900], X[900:1400], y[900:1400]
+
+
+@parametrize_with_checks(
+    [
+        DigitClassifier(random_state=0),
+        DigitClassifier(calibration="cv", random_state=0),
+        DigitClassifier(solver="nystroem", n_components=30, random_state=0),
+        LetterClassifier(n_estimators=10, random_state=0),
+    ],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 10])
+def test_batched_decisions_equal_libsvm(digits, n_classes):
+    X, y, X_test, _ = digits
+    keep = y < n_classes
+    clf = DigitClassifier(random_state=0).fit(X[keep], y[keep])
+    Z = clf._scale(X_test)
+    expected = clf.svm_.decision_function(Z)  # (n, n_pairs); (n,) for two classes
+    if n_classes == 2:  # scikit-learn's binary decision is positive for class 1
+        expected = -expected[:, None]
+    np.testing.assert_allclose(clf._svm_scores(Z), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_coupling_is_a_distribution_that_follows_the_pairs():
+    # three classes; class 1 beats both others, 0 beats 2
+    decisions = np.array([[-2.0, 1.0, 3.0]])  # pairs (0,1), (0,2), (1,2)
+    log_proba = _pairwise_log_proba(decisions, 3, slope=1.0)
+    proba = np.exp(log_proba)[0]
+    assert proba.sum() == pytest.approx(1.0)
+    assert proba[1] > proba[0] > proba[2]
+    # Price et al.: p_i ~ 1 / (1 + sum_{j != i} exp(-d_ij))
+    raw = 1 / (1 + np.array([np.exp(2) + np.exp(-1), np.exp(-2) + np.exp(-3),
+                             np.exp(1) + np.exp(3)]))  # fmt: skip
+    np.testing.assert_allclose(proba, raw / raw.sum())
+
+
+def test_two_class_coupling_is_the_sigmoid():
+    log_proba = _pairwise_log_proba(np.array([[0.7]]), 2, slope=2.0)
+    assert np.exp(log_proba[0, 0]) == pytest.approx(1 / (1 + np.exp(-1.4)))
+
+
+def test_coupling_does_not_overflow_on_huge_margins():
+    log_proba = _pairwise_log_proba(np.array([[1e6, -1e6, 1e6]]), 3, slope=10.0)
+    assert np.all(np.isfinite(log_proba))
+    assert np.exp(log_proba).sum() == pytest.approx(1.0)
+
+
+def test_holdout_split_is_stratified_and_keeps_every_class():
+    y = np.array([0] * 50 + [1] * 20 + [2] * 1)
+    train, holdout = _holdout_split(y, 0.1, random_state=0)
+    assert np.bincount(y[holdout], minlength=3).tolist() == [5, 2, 0]
+    assert np.bincount(y[train]).tolist() == [45, 18, 1]
+    assert np.intersect1d(train, holdout).size == 0
+    assert train.size + holdout.size == y.size
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"calibration": "cv"},
+        {"solver": "nystroem", "n_components": 200},
+        {"scaling": "standard"},
+        {"calibration_size": 0.2},
+        {"calibration_size": 150},
+    ],
+)
+def test_probabilities_are_calibrated_and_consistent(digits, params):
+    X, y, X_test, y_test = digits
+    clf = DigitClassifier(random_state=0, **params).fit(X, y)
+    proba = clf.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.predict(X_test), clf.classes_[proba.argmax(1)])
+    assert clf.score(X_test, y_test) > 0.9
+    # calibrated: far better than the uniform guess, and not over-confident
+    assert log_loss(y_test, proba, labels=clf.classes_) < 0.4
+    assert 0 < clf.calibration_slope_ < 1e3
+
+
+def test_calibration_size_auto_holds_out_ten_percent_at_most_2000(digits):
+    X, y, _, _ = digits
+    clf = DigitClassifier(random_state=0)
+    assert clf._holdout_share(900) == pytest.approx(0.1)
+    assert clf._holdout_share(60000) == pytest.approx(2000 / 60000)
+    clf.fit(X, y)
+    # the SVM saw about 90% of the rows
+    assert clf.svm_.shape_fit_[0] == pytest.approx(0.9 * len(y), abs=10)
+
+
+def test_separable_holdout_still_gives_a_finite_slope():
+    X, y = make_blobs(200, centers=[[-10, 0], [10, 0]], random_state=0)
+    clf = DigitClassifier(random_state=0).fit(X, y)
+    assert clf.calibration_slope_ < 1e3 * 0.99
+    assert clf.predict_proba(X).max() < 1.0
+
+
+def test_global_scaling_keeps_relative_feature_weights():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3)) * [1.0, 10.0, 0.0] + [5, 0, 2]
+    y = np.arange(60) % 2
+    glob = DigitClassifier(random_state=0).fit(X, y)
+    std = DigitClassifier(scaling="standard", random_state=0).fit(X, y)
+    scaled = glob._scale(X)
+    np.testing.assert_allclose(scaled.mean(axis=0), 0, atol=1e-12)
+    ratio = scaled.std(axis=0)[1] / scaled.std(axis=0)[0]
+    assert ratio == pytest.approx(X[:, 1].std() / X[:, 0].std())
+    np.testing.assert_allclose(std._scale(X).std(axis=0), [1, 1, 0], atol=1e-12)
+    assert glob.gamma_ == pytest.approx(1 / (3 * scaled.var()))
+
+
+def test_same_seed_same_model_and_pickle_round_trip(digits):
+    X, y, X_test, _ = digits
+    a = DigitClassifier(random_state=3).fit(X, y)
+    b = DigitClassifier(random_state=3).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
+    c = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(a.predict_proba(X_test), c.predict_proba(X_test))
+
+
+def test_string_labels(digits):
+    X, y, X_test, _ = digits
+    labels = np.array(list("0123456789"))[y]
+    clf = DigitClassifier(random_state=0).fit(X, labels)
+    assert clf.classes_.tolist() == list("0123456789")
+    assert set(clf.predict(X_test)) <= set("0123456789")
+
+
+def test_one_class_is_an_error():
+    with pytest.raises(
+        ValueError,
+        match=r"y must hold at least two classes to fit a DigitClassifier; got "
+        r"1 class: \['a'\]\.",
+    ):
+        DigitClassifier().fit(np.zeros((4, 2)), ["a"] * 4)
+
+
+def test_cv_calibration_needs_two_rows_per_class():
+    X = np.arange(10.0).reshape(5, 2)
+    with pytest.raises(
+        ValueError,
+        match=r"calibration='cv' needs at least 2 rows of every class; the rarest "
+        r"class in y has 1\. Use calibration='holdout'\.",
+    ):
+        DigitClassifier(calibration="cv").fit(X, [0, 0, 1, 1, 2])
+
+
+def test_bad_parameter_names_the_parameter():
+    with pytest.raises(ValueError, match="The 'solver' parameter of DigitClassifier"):
+        DigitClassifier(solver="libsvm").fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+def test_letter_classifier_forest_kinds(digits):
+    X, y, X_test, y_test = digits
+    forest = LetterClassifier(n_estimators=30, random_state=0).fit(X, y)
+    extra = LetterClassifier(n_estimators=30, extra_trees=True, random_state=0)
+    extra.fit(X, y)
+    assert type(forest.forest_) is RandomForestClassifier
+    assert type(extra.forest_) is ExtraTreesClassifier
+    for clf in (forest, extra):
+        assert clf.score(X_test, y_test) > 0.85
+        np.testing.assert_allclose(clf.predict_proba(X_test).sum(axis=1), 1.0)
+        assert clf.forest_.n_estimators == 30
+
+
+def test_letter_classifier_passes_its_parameters_and_clones(digits):
+    X, y, _, _ = digits
+    params = dict(n_estimators=5, max_features=0.5, max_depth=4, min_samples_leaf=3,
+                  class_weight="balanced", n_jobs=2, random_state=1)  # fmt: skip
+    clf = LetterClassifier(**params).fit(X, y)
+    forest_params = clf.forest_.get_params()
+    for name in ("max_features", "max_depth", "min_samples_leaf", "class_weight"):
+        assert forest_params[name] == params[name]
+    assert clone(clf).get_params() == clf.get_params()
+    assert not hasattr(clone(clf), "forest_")

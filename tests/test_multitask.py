@@ -1,0 +1,392 @@
+"""MultiTaskVotingClassifier: the vote, task mappings, errors, sklearn citizenship."""
+
+import pickle
+import re
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from mtclassic.heads import DigitClassifier, LetterClassifier
+from mtclassic.multitask import (
+    DEFAULT_TASKS,
+    OTHER,
+    MultiTaskVotingClassifier,
+    _expected_failed_checks,
+)
+
+LABELS = np.array(["1", "2", "3", "A", "B"])
+TASKS = {"numbers": "123", "letters": "AB"}
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """Five well separated blobs, three 'numbers' and two 'letters'."""
+    rng = np.random.RandomState(0)
+    centres = rng.normal(scale=5, size=(5, 2))
+    index = np.repeat(np.arange(5), 40)
+    X = centres[index] + rng.normal(size=(200, 2))
+    return X, LABELS[index]
+
+
+def _vote(**params):
+    heads = [("numbers", LogisticRegression()), ("letters", LogisticRegression())]
+    params.setdefault("tasks", TASKS)
+    return MultiTaskVotingClassifier(heads, **params)
+
+
+def _checks_vote(membership):
+    # heads not named after DEFAULT_TASKS: the labels of y are split among them
+    return MultiTaskVotingClassifier(
+        [
+            ("svm", DigitClassifier(random_state=0)),
+            ("forest", LetterClassifier(n_estimators=10, random_state=0)),
+        ],
+        membership=membership,
+    )
+
+
+@parametrize_with_checks(
+    [_checks_vote("other"), _checks_vote("gate")],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# -- the vote ---------------------------------------------------------------
+
+
+def test_other_mode_vote_is_the_weighted_in_task_posterior(blobs):
+    X, y = blobs
+    vote = _vote(weights=[1.0, 3.0]).fit(X, y)
+    assert vote.classes_.tolist() == LABELS.tolist()
+    joint = np.zeros((len(X), 5))
+    for weight, head in zip([1.0, 3.0], vote.estimators_, strict=True):
+        codes = head.classes_
+        assert codes[0] == OTHER  # every head also learned "other"
+        joint[:, codes[1:]] = weight * head.predict_proba(X)[:, 1:]
+    expected = joint / joint.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(vote.predict_proba(X), expected)
+    # P(task) = w_t s_t / sum_u w_u s_u with s_t = 1 - P_t(other)
+    evidence = np.column_stack(
+        [
+            w * (1 - h.predict_proba(X)[:, 0])
+            for w, h in zip([1, 3], vote.estimators_, strict=True)
+        ]
+    )
+    np.testing.assert_allclose(
+        vote.predict_task_proba(X), evidence / evidence.sum(axis=1, keepdims=True)
+    )
+
+
+def test_gate_mode_vote_multiplies_gate_and_head(blobs):
+    X, y = blobs
+    vote = _vote(membership="gate", weights=[2.0, 1.0]).fit(X, y)
+    gate = vote.gate_.predict_proba(X)
+    assert vote.gate_.classes_.tolist() == [0, 1]
+    joint = np.zeros((len(X), 5))
+    for t, (weight, head) in enumerate(zip([2.0, 1.0], vote.estimators_, strict=True)):
+        assert OTHER not in head.classes_  # heads learned their own task only
+        joint[:, head.classes_] = weight * gate[:, [t]] * head.predict_proba(X)
+    expected = joint / joint.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(vote.predict_proba(X), expected)
+    task_expected = gate * [2.0, 1.0]
+    task_expected /= task_expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(vote.predict_task_proba(X), task_expected)
+
+
+@pytest.mark.parametrize("membership", ["other", "gate"])
+def test_outputs_are_consistent(blobs, membership):
+    X, y = blobs
+    vote = _vote(membership=membership).fit(X, y)
+    proba = vote.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(vote.predict(X), vote.classes_[proba.argmax(1)])
+    task_proba = vote.predict_task_proba(X)
+    assert vote.tasks_.tolist() == ["numbers", "letters"]
+    assert vote.class_task_.tolist() == [0, 0, 0, 1, 1]
+    np.testing.assert_allclose(task_proba[:, 0], proba[:, :3].sum(axis=1))
+    np.testing.assert_array_equal(
+        vote.predict_task(X), vote.tasks_[task_proba.argmax(1)]
+    )
+    assert vote.score(X, y) > 0.95
+
+
+def test_weights_shift_the_share_of_a_task(blobs):
+    X, y = blobs
+    even = _vote().fit(X, y).predict_task_proba(X)[:, 1]
+    more = _vote(weights=[1, 4]).fit(X, y).predict_task_proba(X)[:, 1]
+    assert np.all(more >= even - 1e-12) and np.any(more > even + 0.01)
+    # odds multiply by exactly the weight ratio
+    np.testing.assert_allclose(more / (1 - more), 4 * even / (1 - even), rtol=1e-6)
+    never = _vote(weights=[1, 0]).fit(X, y)
+    assert set(never.predict(X)) <= {"1", "2", "3"}
+
+
+class _AlwaysOther(ClassifierMixin, BaseEstimator):
+    """A head that puts all its probability on "other"."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        proba = np.zeros((len(X), self.classes_.size))
+        proba[:, 0] = 1.0  # OTHER sorts first
+        return proba
+
+
+def test_rows_where_every_head_says_other_fall_back_to_task_weights(blobs):
+    X, y = blobs
+    vote = MultiTaskVotingClassifier(
+        [("numbers", _AlwaysOther()), ("letters", _AlwaysOther())],
+        tasks=TASKS,
+        weights=[1, 3],
+    ).fit(X, y)
+    # w_t / |L_t|, normalised: 1/3 per number and 3/2 per letter
+    expected = np.array([1 / 3, 1 / 3, 1 / 3, 3 / 2, 3 / 2]) / 4
+    np.testing.assert_allclose(vote.predict_proba(X[:3]), np.tile(expected, (3, 1)))
+
+
+# -- tasks ------------------------------------------------------------------
+
+
+def test_tasks_callable_and_labels_absent_from_y(blobs):
+    X, y = blobs
+    by_kind = _vote(tasks=lambda label: "numbers" if label.isdigit() else "letters")
+    by_kind.fit(X, y)
+    assert by_kind.classes_.tolist() == LABELS.tolist()
+    assert by_kind.class_task_.tolist() == [0, 0, 0, 1, 1]
+    # a mapping may list labels y lacks: they get a column and probability 0
+    wide = _vote(tasks={"numbers": "1234", "letters": "ABC"}).fit(X, y)
+    assert wide.classes_.tolist() == ["1", "2", "3", "4", "A", "B", "C"]
+    proba = wide.predict_proba(X)
+    assert np.all(proba[:, [3, 6]] == 0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_default_tasks_from_head_names():
+    rng = np.random.RandomState(0)
+    y = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") * 3)
+    X = rng.normal(size=(y.size, 3))
+    vote = MultiTaskVotingClassifier(
+        [("digits", DummyClassifier()), ("letters", DummyClassifier())]
+    ).fit(X, y)
+    assert vote.classes_[vote.class_task_ == 0].tolist() == list(
+        DEFAULT_TASKS["digits"]
+    )
+    assert vote.classes_[vote.class_task_ == 1].tolist() == list(
+        DEFAULT_TASKS["letters"]
+    )
+
+
+def test_default_tasks_split_the_labels_of_y_in_order():
+    X = np.arange(14.0).reshape(7, 2)
+    y = [3, 1, 2, 5, 4, 7, 6]
+    vote = MultiTaskVotingClassifier(
+        [("a", DummyClassifier()), ("b", DummyClassifier()), ("c", DummyClassifier())]
+    ).fit(X, y)
+    # 7 labels into 3 contiguous blocks: 3, 2, 2
+    assert vote.class_task_.tolist() == [0, 0, 0, 1, 1, 2, 2]
+
+
+def test_a_single_label_task_in_gate_mode_needs_no_head(blobs):
+    X, y = blobs
+    vote = _vote(membership="gate", tasks={"numbers": "123A", "letters": "B"})
+    vote.fit(X, y)
+    assert isinstance(vote.named_estimators_["letters"], DummyClassifier)
+    assert isinstance(vote.named_estimators_["numbers"], LogisticRegression)
+    assert vote.score(X, y) > 0.95
+
+
+def test_drop_removes_the_task_and_its_images(blobs):
+    X, y = blobs
+    vote = _vote(weights=[1, 5]).set_params(letters="drop").fit(X, y)
+    assert vote.classes_.tolist() == ["1", "2", "3"]
+    assert vote.tasks_.tolist() == ["numbers"]
+    assert vote.named_estimators_["letters"] == "drop"
+    assert len(vote.estimators_) == 1
+    # the head saw only the numbers' images, with no "other" to learn
+    assert vote.estimators_[0].classes_.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(vote.predict_proba(X).sum(axis=1), 1.0)
+
+
+# -- errors -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tasks, message",
+    [
+        (
+            {"numbers": "123", "letters": "B"},
+            "Labels in y that no task claims: 'A'. Add them to tasks or remove "
+            "those samples.",
+        ),
+        (
+            {"numbers": "123A", "letters": "AB"},
+            "Labels must belong to one task only; claimed by several: 'A' by "
+            "['numbers', 'letters'].",
+        ),
+        (
+            {"numbers": "123", "letters": "AB", "extra": "Z"},
+            "tasks must have one entry per estimator name ['numbers', 'letters']; "
+            "unknown task names ['extra'].",
+        ),
+        (
+            {"numbers": "123AB"},
+            "tasks must have one entry per estimator name ['numbers', 'letters']; "
+            "no labels for ['letters'].",
+        ),
+        (
+            {"numbers": "123AB", "letters": "XY"},
+            "Tasks without training samples: ['letters']; none of their labels "
+            "occurs in y, so their heads cannot be fitted.",
+        ),
+    ],
+)
+def test_task_mapping_errors(blobs, tasks, message):
+    X, y = blobs
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _vote(tasks=tasks).fit(X, y)
+
+
+def test_many_unclaimed_labels_are_listed_briefly():
+    y = np.array([str(i) for i in range(14)] + ["a"])
+    X = np.zeros((y.size, 1))
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Labels in y that no task claims: '0', '1', '10', '11', '12', '13', "
+            "'2', '3', '4', '5' and 4 more."
+        ),
+    ):
+        _vote(tasks={"numbers": "a", "letters": "b"}).fit(X, y)
+
+
+def test_other_errors(blobs):
+    X, y = blobs
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "weights must hold one number per estimator: got 3 weights "
+            "for 2 estimators."
+        ),  # fmt: skip
+    ):
+        _vote(weights=[1, 2, 3]).fit(X, y)
+    with pytest.raises(
+        ValueError,
+        match=re.escape("weights must be finite and non-negative; got [1.0, -1.0]."),
+    ):
+        _vote(weights=[1, -1]).fit(X, y)
+    with pytest.raises(
+        ValueError, match="weights of the active tasks must not all be zero."
+    ):
+        _vote(weights=[0, 0]).fit(X, y)
+    with pytest.raises(ValueError, match="tasks=None needs either every head named"):
+        MultiTaskVotingClassifier(
+            [("digits", DummyClassifier()), ("other", DummyClassifier())]
+        ).fit(X, y)
+    with pytest.raises(
+        ValueError,
+        match=re.escape("tasks returned task names ['vowels'] that are not estimator"),
+    ):
+        _vote(tasks=lambda label: "vowels").fit(X, y)
+    with pytest.raises(ValueError, match="All estimators are dropped"):
+        _vote().set_params(numbers="drop", letters="drop").fit(X, y)
+    with pytest.raises(ValueError, match="The 'membership' parameter"):
+        _vote(membership="soft").fit(X, y)
+
+
+# -- sklearn citizenship ----------------------------------------------------
+
+
+def test_heads_are_cloned_never_mutated(blobs):
+    X, y = blobs
+    head = LogisticRegression()
+    vote = MultiTaskVotingClassifier(
+        [("numbers", head), ("letters", LogisticRegression())], tasks=TASKS
+    ).fit(X, y)
+    assert not hasattr(head, "coef_")
+    assert vote.named_estimators_["numbers"] is not head
+    assert vote.named_estimators_["numbers"] is vote.estimators_[0]
+
+
+def test_nested_parameters(blobs):
+    X, y = blobs
+    vote = _vote(membership="gate", gate=LogisticRegression())
+    params = vote.get_params()
+    for key in ("numbers__C", "letters__C", "weights", "gate__C", "tasks"):
+        assert key in params
+    vote.set_params(numbers__C=0.01, gate__C=0.5, weights=[2, 1]).fit(X, y)
+    assert vote.estimators_[0].C == 0.01
+    assert vote.gate_.C == 0.5
+    assert vote.weights_.tolist() == [2.0, 1.0]
+
+
+def test_parallel_fit_gives_the_same_model(blobs):
+    X, y = blobs
+    one = _vote(membership="gate").fit(X, y).predict_proba(X)
+    two = _vote(membership="gate", n_jobs=2).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(one, two)
+
+
+def test_verbose_prints_each_fit(blobs, capsys):
+    X, y = blobs
+    _vote(membership="gate", verbose=True).fit(X, y)
+    out = capsys.readouterr().out
+    for text in ("(1 of 3) fitted numbers", "(2 of 3) fitted letters",
+                 "(3 of 3) fitted gate"):  # fmt: skip
+        assert text in out
+
+
+def test_cross_val_and_grid_search(blobs):
+    X, y = blobs
+    scores = cross_val_score(_vote(), X, y, cv=3)
+    assert scores.mean() > 0.9
+    grid = GridSearchCV(
+        _vote(), {"weights": [[1, 1], [1, 0.01]], "numbers__C": [0.01, 1.0]}, cv=3
+    ).fit(X, y)
+    assert grid.best_params_["weights"] == [1, 1]
+    assert grid.best_estimator_.estimators_[0].C == grid.best_params_["numbers__C"]
+
+
+@pytest.mark.parametrize("membership", ["other", "gate"])
+def test_pickle_and_joblib_round_trips(blobs, tmp_path, membership):
+    X, y = blobs
+    vote = _vote(membership=membership).fit(X, y)
+    expected = vote.predict_proba(X)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(vote)).predict_proba(X), expected
+    )
+    joblib.dump(vote, tmp_path / "vote.joblib")
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "vote.joblib").predict_proba(X), expected
+    )
+    assert clone(vote).get_params()["tasks"] == TASKS
+
+
+def test_heads_may_be_whole_pipelines_on_raw_input():
+    # X is a 3-D batch of images: the vote passes it on untouched
+    rng = np.random.RandomState(0)
+    y = np.repeat(LABELS, 8)
+    X = rng.normal(size=(y.size, 4, 4)) + np.searchsorted(LABELS, y)[:, None, None]
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    flat = FunctionTransformer(lambda images: images.reshape(len(images), -1))
+    vote = MultiTaskVotingClassifier(
+        [
+            ("numbers", make_pipeline(flat, LogisticRegression())),
+            ("letters", make_pipeline(flat, LogisticRegression())),
+        ],  # fmt: skip
+        tasks=TASKS,
+        membership="gate",
+        gate=make_pipeline(flat, LogisticRegression()),
+    ).fit(X, y)
+    assert vote.score(X, y) > 0.9
