@@ -287,15 +287,13 @@ def _dask_client(args):
 
 
 def _run_score(args):
-    from mtclassic.persistence import load_model
     from mtclassic.scoring import score_files
 
     client = None
     try:
-        model = load_model(args.model, trusted=args.trusted)
         client = _dask_client(args)
         summary = score_files(
-            model,
+            args.model,
             args.inputs,
             args.out,
             format=args.format,
@@ -306,6 +304,7 @@ def _run_score(args):
             errors_path=args.errors,
             progress=False if args.quiet else None,
             client=client,
+            trusted=args.trusted,
         )
     except (FileNotFoundError, ValueError, TypeError) as exc:
         # Bad input or options: the message says what to fix, a traceback not.

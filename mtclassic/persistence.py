@@ -81,31 +81,44 @@ def metadata_path(path):
 
 
 def _file_sha256(path):
-    digest = hashlib.sha256()
+    """SHA-256 and size of a file, read in blocks (not held in memory)."""
+    digest, size = hashlib.sha256(), 0
     with open(path, "rb") as file:
         while block := file.read(_HASH_BLOCK):
             digest.update(block)
-    return digest.hexdigest()
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def _check_payload(path, metadata, actual, size):
+    if actual != metadata["sha256"]:
+        raise ValueError(
+            f"{path}: the model file does not match its metadata record "
+            f"{metadata_path(path)}: SHA-256 {actual} ({size} bytes), "
+            f"expected {metadata['sha256']} "
+            f"({metadata.get('payload_bytes', '?')} bytes). The file was "
+            "changed or truncated after it was saved; refusing to load it."
+        )
+    _warn_on_versions(metadata.get("versions", {}), path)
 
 
 def _library_versions():
     from importlib import metadata
 
-    import numpy
-    import sklearn
-
     import mtclassic
 
-    try:
-        # From the installed metadata: importing scikit-image costs time and RAM.
-        skimage_version = metadata.version("scikit-image")
-    except metadata.PackageNotFoundError:
-        skimage_version = None
+    def installed(distribution):
+        # From the installed metadata: importing the libraries costs time and RAM.
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            return None
+
     return {
         "mtclassic": mtclassic.__version__,
-        "scikit-learn": sklearn.__version__,
-        "numpy": numpy.__version__,
-        "scikit-image": skimage_version,
+        "scikit-learn": installed("scikit-learn"),
+        "numpy": installed("numpy"),
+        "scikit-image": installed("scikit-image"),
         "python": platform.python_version(),
     }
 
@@ -113,6 +126,37 @@ def _library_versions():
 def _final_estimator(model):
     steps = getattr(model, "steps", None)
     return steps[-1][1] if steps else model
+
+
+def class_tasks(model):
+    """The task of each of a fitted classifier's ``classes_``, or None.
+
+    A :class:`~mtclassic.multitask.MultiTaskVotingClassifier` (alone or as the
+    last step of a pipeline) names its tasks in ``tasks_`` and the task of
+    each class in ``class_task_``; other classifiers have no tasks.
+
+    Parameters
+    ----------
+    model : classifier
+        A fitted classifier.
+
+    Returns
+    -------
+    tasks : list of str or None
+        One task name per entry of ``model.classes_``.
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> print(class_tasks(DummyClassifier().fit([[0], [1]], ["a", "b"])))
+    None
+    """
+    final = _final_estimator(model)
+    tasks = getattr(final, "tasks_", None)
+    class_task = getattr(final, "class_task_", None)
+    if tasks is None or class_task is None:
+        return None
+    return [str(tasks[index]) for index in class_task]
 
 
 def _model_summary(model):
@@ -123,6 +167,7 @@ def _model_summary(model):
         "estimator": f"{type(model).__module__}.{type(model).__qualname__}",
         "classes": None if classes is None else [str(c) for c in classes],
         "tasks": None if tasks is None else [str(t) for t in tasks],
+        "class_tasks": class_tasks(model),
     }
 
 
@@ -214,7 +259,7 @@ def save_model(model, path, *, format=None, compress=3):
         "format": format,
         "payload": os.path.basename(path),
         "payload_bytes": os.path.getsize(path),
-        "sha256": _file_sha256(path),
+        "sha256": _file_sha256(path)[0],
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         ),
@@ -287,6 +332,45 @@ def read_metadata(path):
     return metadata
 
 
+def check_model_file(path):
+    """Check a model file against its metadata record without loading it.
+
+    The same checks as :func:`load_model` (SHA-256, versions), reading the file
+    in blocks: for a process that needs the record (classes, tasks, hash) but
+    not the model itself.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file (payload).
+
+    Returns
+    -------
+    metadata : dict
+        The metadata record.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load_model`.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.dummy import DummyClassifier
+    >>> model = DummyClassifier().fit([[0], [1]], ["a", "b"])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "m.joblib")
+    ...     _ = save_model(model, path)
+    ...     check_model_file(path)["classes"]
+    ['a', 'b']
+    """
+    path = os.fspath(path)
+    metadata = read_metadata(path)
+    _check_payload(path, metadata, *_file_sha256(path))
+    return metadata
+
+
 def _warn_on_versions(saved, path):
     running = _library_versions()
     differences = []
@@ -303,7 +387,7 @@ def _warn_on_versions(saved, path):
             + "; ".join(differences)
             + ". Check its predictions, then re-save it with the running versions.",
             ModelVersionWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
@@ -407,16 +491,7 @@ def load_model(path, *, trusted=None, verify=True):
         # file could change between the check and the load.
         data = file.read()
     if metadata is not None:
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != metadata["sha256"]:
-            raise ValueError(
-                f"{path}: the model file does not match its metadata record "
-                f"{metadata_path(path)}: SHA-256 {actual} ({len(data)} bytes), "
-                f"expected {metadata['sha256']} "
-                f"({metadata.get('payload_bytes', '?')} bytes). The file was "
-                "changed or truncated after it was saved; refusing to load it."
-            )
-        _warn_on_versions(metadata.get("versions", {}), path)
+        _check_payload(path, metadata, hashlib.sha256(data).hexdigest(), len(data))
     if data[:4] == _ZIP_MAGIC:
         sio = _import_skops()
         types = _skops_trusted_types(sio, data, trusted, path)

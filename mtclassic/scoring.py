@@ -49,6 +49,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -191,29 +192,6 @@ def _join_columns(strings, separator):
     return joined
 
 
-def _final_estimator(model):
-    steps = getattr(model, "steps", None)
-    return steps[-1][1] if steps else model
-
-
-def _label_tasks(model, labels):
-    """The task of each label, from a multi-task final step; "" otherwise.
-
-    A :class:`~mtclassic.multitask.MultiTaskVotingClassifier` names its tasks
-    in ``tasks_`` and the task of each of its ``classes_`` in ``class_task_``.
-    """
-    final = _final_estimator(model)
-    tasks = getattr(final, "tasks_", None)
-    class_task = getattr(final, "class_task_", None)
-    if tasks is None or class_task is None:
-        return [""] * len(labels)
-    task_of = {
-        str(label): str(tasks[index])
-        for label, index in zip(final.classes_, class_task, strict=True)
-    }
-    return [task_of.get(label, "") for label in labels]
-
-
 def _score_chunk(model, images, ids, formatter):
     """Score one chunk; return its output text and the records the model refused.
 
@@ -256,16 +234,68 @@ def _check_params(format, top_k, chunk_size, n_classes):
 
 
 def _check_model(model):
-    if isinstance(model, (str, os.PathLike)):
-        from mtclassic.persistence import load_model
-
-        model = load_model(model)
     if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
         raise TypeError(
             "model must be a fitted classifier with predict_proba and classes_, or "
             f"the path of a saved one; got {type(model).__name__}."
         )
     return model
+
+
+@dataclass
+class _ModelRef:
+    """The model as the calling process knows it.
+
+    ``model`` is None when the process only read the record of a saved model
+    (``path``) that the workers load themselves; ``token`` identifies the model
+    (in the resume manifest and the workers' cache).
+    """
+
+    model: object
+    path: str
+    token: str
+    labels: list
+    tasks: list
+
+
+def _is_zip(path):
+    with open(path, "rb") as file:
+        return file.read(4) == b"PK\x03\x04"
+
+
+def _open_model(model, trusted, load):
+    """A _ModelRef; with ``load=False`` a saved model is checked, not loaded."""
+    from mtclassic.persistence import (
+        check_model_file,
+        class_tasks,
+        load_model,
+        read_metadata,
+    )
+
+    if not isinstance(model, (str, os.PathLike)):
+        _check_model(model)
+        labels = [str(label) for label in model.classes_]
+        tasks = class_tasks(model) or [""] * len(labels)
+        return _ModelRef(model, None, joblib.hash(model), labels, tasks)
+    path = os.fspath(model)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"model file {path!r} does not exist.")
+    if trusted is not None or _is_zip(path):
+        load = True  # skops files: check their types here, before any worker
+    metadata = None if load else check_model_file(path)
+    if (
+        metadata is None
+        or metadata.get("classes") is None
+        or ("class_tasks" not in metadata)
+    ):
+        model = _check_model(load_model(path, trusted=trusted))
+        metadata = read_metadata(path)
+        labels = [str(label) for label in model.classes_]
+        tasks = class_tasks(model)
+    else:
+        model, labels, tasks = None, metadata["classes"], metadata["class_tasks"]
+    return _ModelRef(model, path, metadata["sha256"], labels,
+                     tasks or [""] * len(labels))  # fmt: skip
 
 
 def _default_errors_path(out):
@@ -361,38 +391,66 @@ def _chunk_tasks(sources, plan, todo):
 class _SharedModel:
     """The model, sent to each worker process once per run, not with every chunk.
 
-    Pickled, a handle is only the path of a copy of the model in the work
-    folder and the model's hash; a worker loads that copy the first time it
-    sees the hash and keeps it for the following chunks. Pickling a large
+    Pickled, a handle is only a path and the model's token: a saved model
+    file (checked against its record, and against the token), or a copy of an
+    in-memory model in the work folder. A worker loads the model the first time
+    it sees the token and keeps it for the following chunks. Pickling a large
     model (a forest of full-depth trees is hundreds of MB) with every chunk
-    would cost more than scoring the chunk. Unpickled in the same process
-    (sequential runs), the handle keeps the model itself.
+    would cost more than scoring the chunk.
     """
 
-    def __init__(self, model, path, token):
-        self.model, self.path, self.token = model, path, token
+    def __init__(self, path, token, *, saved, trusted=None, model=None):
+        self.path, self.token, self.saved, self.trusted = path, token, saved, trusted
+        self.model = model
 
     def __reduce__(self):
-        return _load_shared_model, (self.path, self.token)
+        # Never the model itself: the worker loads it (once) from the path.
+        return _SharedModel._unpickle, (self.path, self.token, self.saved, self.trusted)
+
+    @staticmethod
+    def _unpickle(path, token, saved, trusted):
+        return _SharedModel(path, token, saved=saved, trusted=trusted)
+
+    def get(self):
+        if self.model is None:
+            self.model = _worker_model(self)
+        return self.model
 
 
-_WORKER_MODELS = {}  # model hash -> model, in each worker process
+_WORKER_MODELS = {}  # token -> model, in each worker process
+_WORKER_LOCK = threading.Lock()  # thread-based backends share the cache
 
 
-def _load_shared_model(path, token):
-    model = _WORKER_MODELS.get(token)
-    if model is None:
-        _WORKER_MODELS.clear()  # one model at a time per worker
-        model = _WORKER_MODELS[token] = joblib.load(path)
-    return _SharedModel(model, path, token)
+def _worker_model(handle):
+    from mtclassic.persistence import load_model, read_metadata
+
+    with _WORKER_LOCK:
+        model = _WORKER_MODELS.get(handle.token)
+        if model is None:
+            _WORKER_MODELS.clear()  # one model at a time per worker
+            if handle.saved:
+                model = load_model(handle.path, trusted=handle.trusted)
+                if read_metadata(handle.path)["sha256"] != handle.token:
+                    raise ValueError(
+                        f"{handle.path} was replaced during the scoring run; "
+                        "run the command again (with resume to keep the work "
+                        "done)."
+                    )
+            else:
+                model = joblib.load(handle.path)
+            _WORKER_MODELS[handle.token] = model
+        return model
 
 
-def _run_joblib(model, tasks, formatter, n_jobs, work, token):
-    shared = model
-    if joblib.effective_n_jobs(n_jobs) > 1:
+def _run_joblib(ref, tasks, formatter, n_jobs, work, trusted):
+    if joblib.effective_n_jobs(n_jobs) <= 1:
+        shared = ref.model
+    elif ref.path is not None:  # the workers load the saved model themselves
+        shared = _SharedModel(ref.path, ref.token, saved=True, trusted=trusted)
+    else:
         path = os.path.join(work, "model.joblib")
-        joblib.dump(model, path)  # uncompressed: fast to load
-        shared = _SharedModel(model, path, token)
+        joblib.dump(ref.model, path)  # uncompressed: fast to load
+        shared = _SharedModel(path, ref.token, saved=False, model=ref.model)
     parallel = joblib.Parallel(
         n_jobs=n_jobs, return_as="generator_unordered", pre_dispatch="2*n_jobs"
     )
@@ -402,7 +460,7 @@ def _run_joblib(model, tasks, formatter, n_jobs, work, token):
 
 def _score_indexed(model, formatter, index, n_records, chunk):
     if isinstance(model, _SharedModel):
-        model = model.model
+        model = model.get()
     text, refused = _score_chunk(model, chunk.images, chunk.ids, formatter)
     return index, n_records, chunk.errors + refused, text
 
@@ -442,6 +500,7 @@ def score_files(
     errors_path=None,
     progress=None,
     client=None,
+    trusted=None,
 ):
     """Score image files with a fitted classifier and write one row per image.
 
@@ -482,6 +541,8 @@ def score_files(
         standard error is a terminal and tqdm is installed.
     client : distributed.Client, default=None
         Score the chunks on this Dask cluster instead of joblib workers.
+    trusted : list of str, default=None
+        Passed to :func:`~mtclassic.load_model` when ``model`` is a path.
 
     Returns
     -------
@@ -517,9 +578,11 @@ def score_files(
     ./x.npy:2,b,,0.666667,a,0.333333
     """
     started = time.perf_counter()
-    model = _check_model(model)
-    labels = [str(label) for label in model.classes_]
-    _check_params(format, top_k, chunk_size, len(labels))
+    # With worker processes the model stays out of this process when it can:
+    # one copy fewer in memory.
+    ref = _open_model(model, trusted,
+                      load=client is not None or joblib.effective_n_jobs(n_jobs) <= 1)  # fmt: skip
+    _check_params(format, top_k, chunk_size, len(ref.labels))
     out = os.fspath(out)
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
@@ -529,7 +592,7 @@ def score_files(
     )
     if os.path.abspath(errors_path) == os.path.abspath(out):
         raise ValueError(f"errors_path must differ from out; both are {out!r}.")
-    formatter = _RowFormatter(format, labels, _label_tasks(model, labels), top_k)
+    formatter = _RowFormatter(format, ref.labels, ref.tasks, top_k)
     work = out + _WORK_SUFFIX
     with closing_all(open_inputs(inputs)) as sources:
         plan = [
@@ -543,7 +606,7 @@ def score_files(
             "chunk_size": int(chunk_size),
             "format": format,
             "top_k": int(top_k),
-            "model": joblib.hash(model),
+            "model": ref.token,
         }
         done = _prepare_work_folder(work, manifest, resume)
         todo = [index for index in range(len(plan)) if index not in done]
@@ -551,10 +614,9 @@ def score_files(
         n_done = sum(plan[i][2] - plan[i][1] for i in done)
         tasks = _chunk_tasks(sources, plan, todo)
         if client is not None:
-            results = _run_dask(model, tasks, formatter, client)
+            results = _run_dask(ref.model, tasks, formatter, client)
         else:
-            results = _run_joblib(model, tasks, formatter, n_jobs, work,
-                                  manifest["model"])  # fmt: skip
+            results = _run_joblib(ref, tasks, formatter, n_jobs, work, trusted)
         with _progress_bar(progress, n_records, n_done) as bar:
             for index, n_chunk, errors, text in results:
                 if errors:

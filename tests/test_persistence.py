@@ -17,6 +17,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 import mtclassic
 from mtclassic.persistence import (
     ModelVersionWarning,
+    check_model_file,
     load_model,
     metadata_path,
     read_metadata,
@@ -65,9 +66,14 @@ def test_joblib_round_trip_writes_payload_and_record(tmp_path, model, data):
 def test_record_lists_tasks_of_a_multitask_final_step(tmp_path, data):
     X, y = data
     clf = LogisticRegression().fit(X, y)
-    clf.tasks_ = ["digits", "letters"]
+    clf.tasks_ = np.array(["digits", "letters"], dtype=object)
+    clf.class_task_ = np.array([0, 1])  # '7' is a digit, 'A' a letter
     meta = save_model(clf, tmp_path / "m.joblib")
     assert meta["tasks"] == ["digits", "letters"]
+    assert meta["class_tasks"] == ["digits", "letters"]
+    assert save_model(make_pipeline(StandardScaler(), clf), tmp_path / "p.joblib")[
+        "class_tasks"
+    ] == ["digits", "letters"]
 
 
 def _flip_byte(path, offset):
@@ -91,6 +97,8 @@ def test_flipped_byte_is_refused_with_both_hashes(tmp_path, model, format):
     )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         load_model(path)
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        check_model_file(path)  # the same check, without loading
 
 
 def test_truncated_file_is_refused_not_unpickled(tmp_path, model):

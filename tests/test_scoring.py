@@ -353,6 +353,13 @@ def test_saved_model_path_is_loaded_with_checks(tmp_path, model, images):
     score_files(str(tmp_path / "m.joblib"), path, tmp_path / "a.csv")
     score_files(model, path, tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    # With worker processes only the workers load it; this process reads the record.
+    score_files(str(tmp_path / "m.joblib"), path, tmp_path / "c.csv", n_jobs=2,
+                chunk_size=20)  # fmt: skip
+    assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    (tmp_path / "m.joblib.meta.json").unlink()
+    with pytest.raises(FileNotFoundError, match="metadata record of the model file"):
+        score_files(str(tmp_path / "m.joblib"), path, tmp_path / "d.csv", n_jobs=2)
 
 
 def test_bad_arguments(tmp_path, model, images):
@@ -482,7 +489,8 @@ def test_cli_score_reports_bad_input_without_a_traceback(tmp_path, model):
             ]
         )
     with pytest.raises(
-        SystemExit, match="^mtclassic score: .*metadata record .* is missing"
+        SystemExit,
+        match="^mtclassic score: model file '.*nope.joblib' does not exist.$",
     ):
         main(
             [
@@ -504,12 +512,36 @@ def test_workers_get_the_model_once_not_with_every_chunk(tmp_path, model):
 
     path = str(tmp_path / "model.joblib")
     joblib.dump(model, path)
-    handle = _SharedModel(model, path, token="abc")
+    handle = _SharedModel(path, "abc", saved=False, model=model)
+    assert handle.get() is model
     data = pickle.dumps(handle)
     assert len(data) < len(pickle.dumps(model)) // 4  # a path, not the model
     _WORKER_MODELS.clear()
     first, second = pickle.loads(data), pickle.loads(data)
-    assert first.model is second.model  # loaded once, then from the cache
-    assert first.model is not model
-    np.testing.assert_array_equal(first.model[-1].coef_, model[-1].coef_)
+    assert first.get() is second.get()  # loaded once, then from the cache
+    assert first.get() is not model
+    np.testing.assert_array_equal(first.get()[-1].coef_, model[-1].coef_)
+    _WORKER_MODELS.clear()
+
+
+def test_workers_load_a_saved_model_and_check_it_is_the_same(tmp_path, model):
+    import pickle
+
+    from mtclassic.persistence import read_metadata
+    from mtclassic.scoring import _WORKER_MODELS, _SharedModel
+
+    path = str(tmp_path / "m.joblib")
+    token = save_model(model, path)["sha256"]
+    handle = pickle.loads(pickle.dumps(_SharedModel(path, token, saved=True)))
+    _WORKER_MODELS.clear()
+    np.testing.assert_array_equal(handle.get()[-1].coef_, model[-1].coef_)
+    other = (
+        _make_model().set_params(logisticregression__C=1.0).fit(*_make_images(50, 3))
+    )
+    save_model(other, path)  # replaced while a run uses it
+    assert read_metadata(path)["sha256"] != token
+    _WORKER_MODELS.clear()
+    stale = pickle.loads(pickle.dumps(_SharedModel(path, token, saved=True)))
+    with pytest.raises(ValueError, match="was replaced during the scoring run"):
+        stale.get()
     _WORKER_MODELS.clear()
