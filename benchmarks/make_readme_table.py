@@ -17,9 +17,7 @@ in README.md; the README is written to a temporary file and renamed into place.
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -236,17 +234,11 @@ def replace_block(text, block, readme_name="README.md"):
 
 
 def _write_atomically(path, text):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=".README.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
+    sys.path.insert(0, str(REPO))  # the checkout's mtclassic, installed or not
+    from mtclassic.datasets._base import atomic_writer
+
+    with atomic_writer(path) as file:
+        file.write(text.encode("utf-8"))
 
 
 def main(argv=None):

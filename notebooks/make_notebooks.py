@@ -10,9 +10,7 @@ the cells here and run
 (``MTCLASSIC_NOTEBOOK_SMALL=1``) and checks that they match this script.
 """
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from textwrap import dedent
 
@@ -497,8 +495,11 @@ BATCH_SCORING = _cells(
     (
         "code",
         """
+        import shutil
+
         client.close()
         cluster.close()
+        shutil.rmtree(workdir)  # the model, the images and the scores
         """,
     ),
 )
@@ -535,19 +536,13 @@ def render(cells):
 
 
 def main():
+    sys.path.insert(0, str(HERE.parent))  # the checkout's mtclassic
+    from mtclassic.datasets._base import atomic_writer
+
     for name, cells in NOTEBOOKS.items():
-        path = HERE / name
-        fd, temp = tempfile.mkstemp(dir=HERE, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                file.write(render(cells))
-            os.chmod(temp, 0o644)
-            os.replace(temp, path)
-        except BaseException:
-            if os.path.exists(temp):
-                os.remove(temp)
-            raise
-        print("wrote", path.relative_to(HERE.parent))
+        with atomic_writer(HERE / name) as file:
+            file.write(render(cells).encode("utf-8"))
+        print("wrote", f"notebooks/{name}")
     return 0
 
 
