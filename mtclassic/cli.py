@@ -181,15 +181,19 @@ def _run_evaluate(args):
         raise SystemExit(
             f"mtclassic evaluate: --n-samples must be at least 1; got {args.n_samples}."
         )
-    run_evaluate(
-        args.model,
-        data if len(data) > 1 else data[0],
-        report=args.report,
-        n_samples=args.n_samples,
-        random_state=args.random_state,
-        idx_label_names=args.idx_label_names,
-        max_images=args.max_images,
-    )
+    try:
+        run_evaluate(
+            args.model,
+            data if len(data) > 1 else data[0],
+            report=args.report,
+            n_samples=args.n_samples,
+            random_state=args.random_state,
+            idx_label_names=args.idx_label_names,
+            max_images=args.max_images,
+        )
+    except (OSError, ValueError, TypeError, ImportError) as exc:
+        # bad files, bad data and a missing 'plot' extra: a message, no traceback
+        raise SystemExit(f"mtclassic evaluate: {exc}") from exc
 
 
 def _add_score(subparsers):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 import matplotlib
 
@@ -191,6 +192,33 @@ def test_bad_data_arguments(tmp_path, model_path):
         main(["evaluate", str(path), "synthetic", "--demo"])
     with pytest.raises(SystemExit, match=r"DATA is missing"):
         main(["evaluate", str(path)])
+    with pytest.raises(
+        SystemExit, match=r"mtclassic evaluate: data 'nothing\.csv' is neither"
+    ):
+        main(["evaluate", str(path), "nothing.csv"])
+    with pytest.raises(SystemExit, match=r"mtclassic evaluate: .*missing\.joblib"):
+        main(["evaluate", str(tmp_path / "missing.joblib"), "synthetic"])
+
+
+def test_report_without_matplotlib_names_the_extra(model_path, tmp_path, monkeypatch):
+    path, _ = model_path
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(
+        SystemExit,
+        match=r'mtclassic evaluate: .*install it with: pip install "mtclassic\[plot\]"',
+    ):
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--demo",
+                "--n-samples",
+                "36",
+                "--report",
+                str(tmp_path / "report"),
+            ]
+        )
+    assert not (tmp_path / "report").exists()
 
 
 def test_a_crash_leaves_no_partial_report(model_path, tmp_path, monkeypatch):
