@@ -84,13 +84,27 @@ def synthetic_images(n_images):
     return images
 
 
-def median_seconds(function, repeats):
-    times = []
+def interleaved_timings(methods, repeats, n_images):
+    """Median wall-clock and CPU microseconds per image of every method.
+
+    The methods take turns within each repeat, so that a change of load on a
+    shared machine hits all of them alike and their ratios stay fair.
+    """
+    wall = {name: [] for name in methods}
+    cpu = {name: [] for name in methods}
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, function in methods.items():
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
+            function()
+            wall[name].append(time.perf_counter() - start_wall)
+            cpu[name].append(time.process_time() - start_cpu)
+    return {
+        name: {
+            "us_per_image": statistics.median(wall[name]) / n_images * 1e6,
+            "cpu_us_per_image": statistics.median(cpu[name]) / n_images * 1e6,
+        }
+        for name in methods
+    }
 
 
 def skimage_hog(images):
@@ -233,59 +247,50 @@ def main(argv=None):
     load_before = os.getloadavg()
 
     with threadpool_limits(limits=1):
-        ours = {}
-        for label, transformer, batch in [
-            ("float64", HOGTransformer(**HOG_PARAMS), flat),
-            ("float32", HOGTransformer(**HOG_PARAMS, dtype=np.float32), flat),
-            ("uint8_input", HOGTransformer(**HOG_PARAMS), images),
-        ]:
-            transformer.transform(batch[:500])  # warm up: tables, plans
-            seconds = median_seconds(
-                lambda t=transformer, b=batch: t.transform(b), args.repeats
-            )
-            ours[label] = {
-                "us_per_image": seconds / n_images * 1e6,
-                "features": transformer.transform(batch),
-            }
-        reference = skimage_hog(unit)
-        skimage_us = (
-            median_seconds(lambda: skimage_hog(unit), args.repeats) / n_images * 1e6
-        )
-        reference_uint8 = skimage_hog(images)
+        transformers = {
+            "float64": (HOGTransformer(**HOG_PARAMS), flat),
+            "float32": (HOGTransformer(**HOG_PARAMS, dtype=np.float32), flat),
+            "uint8_input": (HOGTransformer(**HOG_PARAMS), images),
+        }
+        methods = {
+            f"ours_{label}": (lambda t=transformer, b=batch: t.transform(b))
+            for label, (transformer, batch) in transformers.items()
+        }
+        methods["skimage"] = lambda: skimage_hog(unit)
         descriptor, opencv_version = opencv_descriptor()
-        opencv = {"version": opencv_version}
         if descriptor is not None:
             mosaic = np.ascontiguousarray(images.transpose(1, 0, 2).reshape(28, -1))
-            opencv["us_per_image"] = (
-                median_seconds(
-                    lambda: opencv_per_image(descriptor, images), args.repeats
-                )
-                / n_images
-                * 1e6
+            methods["opencv"] = lambda: opencv_per_image(descriptor, images)
+            methods["opencv_mosaic"] = lambda: opencv_mosaic(
+                descriptor, mosaic, n_images
             )
-            opencv["mosaic_us_per_image"] = (
-                median_seconds(
-                    lambda: opencv_mosaic(descriptor, mosaic, n_images), args.repeats
-                )
-                / n_images
-                * 1e6
-            )
-            same = opencv_mosaic(descriptor, mosaic, n_images)
-            opencv["mosaic_equals_per_image"] = bool(
-                np.allclose(same, opencv_per_image(descriptor, images[:n_images]))
-            )
-            opencv["features"] = same.shape[1]
+        features = {name: function() for name, function in methods.items()}  # warm up
+        timings = interleaved_timings(methods, args.repeats, n_images)
         load_after = os.getloadavg()
+        reference_uint8 = skimage_hog(images)
         memory_record = memory_in_subprocess(args)
 
+    reference = features["skimage"]
     max_diff = {
-        "float64": float(np.abs(ours["float64"]["features"] - reference).max()),
-        "float32": float(np.abs(ours["float32"]["features"] - reference).max()),
+        "float64": float(np.abs(features["ours_float64"] - reference).max()),
+        "float32": float(np.abs(features["ours_float32"] - reference).max()),
         "uint8_input": float(
-            np.abs(ours["uint8_input"]["features"] - reference_uint8).max()
+            np.abs(features["ours_uint8_input"] - reference_uint8).max()
         ),
     }
-    headline = ours["float64"]["us_per_image"]
+    ours = timings["ours_float64"]
+    opencv = {"version": opencv_version}
+    if descriptor is not None:
+        opencv.update(timings["opencv"])
+        opencv["mosaic"] = timings["opencv_mosaic"]
+        opencv["mosaic_equals_per_image"] = bool(
+            np.allclose(features["opencv_mosaic"], features["opencv"])
+        )
+        opencv["n_features"] = features["opencv"].shape[1]
+
+    def speedup(name, key="us_per_image"):
+        return timings[name][key] / ours[key] if name in timings else None
+
     record = {
         "benchmark": "bench_features",
         "command": "python benchmarks/bench_features.py "
@@ -296,27 +301,21 @@ def main(argv=None):
         },
         "threads": 1,
         "repeats": args.repeats,
-        "statistic": "median wall-clock time",
+        "statistic": "median over interleaved repeats; wall-clock (us_per_image) "
+        "and CPU time of the process (cpu_us_per_image)",
         "ours": {
-            "us_per_image": headline,
+            **ours,
             "input": "float64 rows in [0, 1] (as ImageNormalizer gives them)",
-            "float32_us_per_image": ours["float32"]["us_per_image"],
-            "uint8_input_us_per_image": ours["uint8_input"]["us_per_image"],
+            "float32": timings["ours_float32"],
+            "uint8_input": timings["ours_uint8_input"],
         },
-        "skimage": {
-            "us_per_image": skimage_us,
-            "call": "skimage.feature.hog per image",
-        },
+        "skimage": {**timings["skimage"], "call": "skimage.feature.hog per image"},
         "opencv": opencv,
-        "speedup_vs_skimage": skimage_us / headline,
-        "speedup_vs_opencv": (
-            opencv["us_per_image"] / headline if "us_per_image" in opencv else None
-        ),
-        "speedup_vs_opencv_mosaic": (
-            opencv["mosaic_us_per_image"] / headline
-            if "mosaic_us_per_image" in opencv
-            else None
-        ),
+        "speedup_vs_skimage": speedup("skimage"),
+        "speedup_vs_opencv": speedup("opencv"),
+        "speedup_vs_opencv_mosaic": speedup("opencv_mosaic"),
+        "cpu_speedup_vs_skimage": speedup("skimage", "cpu_us_per_image"),
+        "cpu_speedup_vs_opencv": speedup("opencv", "cpu_us_per_image"),
         "max_abs_diff_vs_skimage": max_diff,
         "memory": memory_record,
         "load_average_1min": {"before": load_before[0], "after_speed": load_after[0]},
@@ -329,31 +328,29 @@ def main(argv=None):
     }
 
     print(f"{data}; default HOG (9 bins, 7x7 cells, 2x2 blocks, L2-Hys); one core")
-    print(f"{'method':<44} {'us/image':>9} {'ours faster by':>15}")
-    rows = [
-        ("ours, float64 rows (exact)", headline),
-        ("ours, float32 output", ours["float32"]["us_per_image"]),
-        ("ours, uint8 images", ours["uint8_input"]["us_per_image"]),
-        ("skimage hog, per image", skimage_us),
-    ]
-    if "us_per_image" in opencv:
-        rows += [
-            (
-                f"OpenCV {opencv_version} HOGDescriptor, per image",
-                opencv["us_per_image"],
-            ),
-            ("OpenCV HOGDescriptor, one mosaic", opencv["mosaic_us_per_image"]),
-        ]
-    for name, value in rows:
-        print(f"{name:<44} {value:>9.2f} {value / headline:>14.1f}x")
+    print(f"{'method':<42} {'us/image':>9} {'ratio':>7} {'CPU us':>8} {'ratio':>7}")
+    labels = {
+        "ours_float64": "ours, float64 rows (exact)",
+        "ours_float32": "ours, float32 output",
+        "ours_uint8_input": "ours, uint8 images",
+        "skimage": "skimage hog, per image",
+        "opencv": f"OpenCV {opencv_version} HOGDescriptor, per image",
+        "opencv_mosaic": "OpenCV HOGDescriptor, one mosaic",
+    }
+    for name, timing in timings.items():
+        wall, cpu = timing["us_per_image"], timing["cpu_us_per_image"]
+        print(
+            f"{labels[name]:<42} {wall:>9.2f} {speedup(name):>6.1f}x {cpu:>8.2f} "
+            f"{speedup(name, 'cpu_us_per_image'):>6.1f}x"
+        )
     print(
         "max |ours - skimage|: float64 {float64:.2e}, float32 {float32:.2e}, "
         "uint8 input {uint8_input:.2e}".format(**max_diff)
     )
     mem = memory_record
     print(
-        f"memory, {mem['n_images']:,} images ({mem['input']}, {mem['input_mb']:.0f} MB in, "
-        f"{mem['output_mb']:.0f} MB out): peak extra "
+        f"memory, {mem['n_images']:,} images ({mem['input']}, "
+        f"{mem['input_mb']:.0f} MB in, {mem['output_mb']:.0f} MB out): peak extra "
         f"{mem['peak_extra_tracemalloc_mb']:.1f} MB (tracemalloc)"
         + (
             f", {mem['peak_extra_rss_mb']:.1f} MB (peak RSS)"
