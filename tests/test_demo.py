@@ -1,0 +1,50 @@
+"""``mtclassic demo`` through the command line's main()."""
+
+import re
+
+import pytest
+
+from mtclassic._demo import task_report
+from mtclassic.cli import main
+
+
+def test_demo_prints_per_task_combined_routing_and_timings(capsys):
+    status = main(["demo", "--n-train", "360", "--n-test", "72", "--random-state", "1"])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "(360 training, 72 test images, seed 1)" in out
+    figures = {}
+    for name in ("digits accuracy", "letters accuracy", "combined accuracy",
+                 "task-routing error"):  # fmt: skip
+        match = re.search(rf"{name}\s+(\d+\.\d\d)%", out)
+        assert match, name
+        figures[name] = float(match.group(1))
+    # 72 balanced test images: 20 digits and 52 letters
+    assert "(20 images)" in out and "(52 images)" in out
+    combined = (20 * figures["digits accuracy"] + 52 * figures["letters accuracy"]) / 72
+    assert figures["combined accuracy"] == pytest.approx(combined, abs=0.01)
+    assert figures["combined accuracy"] > 30  # far above the 1/36 of guessing
+    assert re.search(r"time: generate \d+\.\d s, fit \d+\.\d s, predict", out)
+
+
+def test_demo_rejects_empty_sets():
+    with pytest.raises(
+        SystemExit, match="mtclassic demo: --n-test must be >= 1; got 0."
+    ):
+        main(["demo", "--n-train", "10", "--n-test", "0"])
+
+
+def test_task_report_counts_routing_errors():
+    report = task_report(
+        ["0", "O", "O", "1", "A"],
+        ["O", "O", "0", "1", "A"],
+        class_task=[0, 0, 1, 1],
+        classes=["0", "1", "A", "O"],
+        tasks=["digits", "letters"],
+    )
+    assert report["routing_error"] == pytest.approx(2 / 5)
+    assert report["accuracy"] == pytest.approx(3 / 5)
+    assert report["tasks"] == {
+        "digits": {"n": 2, "accuracy": 0.5},
+        "letters": {"n": 3, "accuracy": pytest.approx(2 / 3)},
+    }

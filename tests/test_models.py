@@ -1,0 +1,123 @@
+"""make_default_model: the whole chain as one scikit-learn Pipeline."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+from mtclassic import ImageNormalizer, make_default_model
+from mtclassic.datasets import make_characters
+from mtclassic.heads import DigitClassifier, LetterClassifier
+from mtclassic.multitask import MultiTaskVotingClassifier
+
+ALL_LABELS = list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+@pytest.fixture(scope="module")
+def characters():
+    X, y = make_characters(432, random_state=0)  # 12 per class
+    return X[:360], y[:360], X[360:], y[360:]
+
+
+@pytest.fixture(scope="module")
+def fitted(characters):
+    X, y, _, _ = characters
+    return make_default_model(random_state=0, n_estimators=30).fit(X, y)
+
+
+def test_structure_and_grid_keys():
+    model = make_default_model(random_state=0)
+    assert [name for name, _ in model.steps] == ["normalize", "features", "vote"]
+    assert isinstance(model.named_steps["normalize"], ImageNormalizer)
+    assert model.named_steps["normalize"].deskew is True
+    vote = model.named_steps["vote"]
+    assert isinstance(vote, MultiTaskVotingClassifier)
+    assert vote.membership == "gate"
+    assert isinstance(vote.gate, DigitClassifier)
+    heads = dict(vote.estimators)
+    assert isinstance(heads["digits"], DigitClassifier)
+    assert isinstance(heads["letters"], LetterClassifier)
+    assert vote.tasks == {"digits": ALL_LABELS[:10], "letters": ALL_LABELS[10:]}
+    params = model.get_params()
+    for key in (
+        "vote__weights",
+        "vote__digits__C",
+        "vote__letters__n_estimators",
+        "vote__gate__C",
+        "features__hog__pixels_per_cell",
+        "normalize__deskew",
+    ):
+        assert key in params
+    assert params["vote__digits__random_state"] == 0
+
+
+def test_fits_raw_images_and_predicts_36_labels(characters, fitted):
+    _, _, X_test, y_test = characters
+    proba = fitted.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 36)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert fitted.classes_.tolist() == ALL_LABELS
+    assert fitted.named_steps["vote"].tasks_.tolist() == ["digits", "letters"]
+    # 10 training images per class of a hard synthetic set: far above 1/36
+    assert fitted.score(X_test, y_test) > 0.5
+
+
+def test_accepts_images_of_any_size(fitted, characters):
+    _, _, X_test, _ = characters
+    ragged = [np.pad(image, ((0, k), (3, 0))) for k, image in enumerate(X_test[:4])]
+    # the normalizer crops the padding away: same characters, same answers
+    np.testing.assert_array_equal(fitted.predict(ragged), fitted.predict(X_test[:4]))
+
+
+def test_same_seed_same_model_and_round_trips(characters, fitted, tmp_path):
+    X, y, X_test, _ = characters
+    expected = fitted.predict_proba(X_test)
+    again = make_default_model(random_state=0, n_estimators=30).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X_test), expected)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(fitted)).predict_proba(X_test), expected
+    )
+    joblib.dump(fitted, tmp_path / "model.joblib")
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "model.joblib").predict_proba(X_test), expected
+    )
+
+
+def test_other_membership(characters):
+    X, y, X_test, _ = characters
+    model = make_default_model(random_state=0, membership="other", n_estimators=10)
+    model.fit(X, y)
+    vote = model.named_steps["vote"]
+    assert vote.gate_ is None
+    assert -1 in vote.estimators_[0].classes_  # the reserved "other" class
+    np.testing.assert_allclose(model.predict_proba(X_test).sum(axis=1), 1.0)
+
+
+def test_clone_cross_val_and_grid_search_over_vote_head_and_features(characters):
+    X, y, _, _ = characters
+    model = make_default_model(random_state=0, n_estimators=10)
+    copy = clone(model)
+    assert copy.get_params().keys() == model.get_params().keys()
+    assert copy.named_steps["vote"] is not model.named_steps["vote"]
+    scores = cross_val_score(model, X, y, cv=2)
+    assert scores.shape == (2,) and scores.min() > 0.3
+    grid = GridSearchCV(
+        model,
+        {
+            "vote__weights": [[1, 1], [1, 1.5]],
+            "vote__digits__C": [1.0, 10.0],
+            "features__hog__pixels_per_cell": [(7, 7), (14, 14)],
+        },
+        cv=2,
+    ).fit(X[:240], y[:240])
+    assert len(grid.cv_results_["params"]) == 8
+    best = grid.best_estimator_
+    assert (
+        best.named_steps["vote"].estimators_[0].C
+        == grid.best_params_["vote__digits__C"]
+    )
+    hog = best.named_steps["features"].transformer_list[0][1]
+    assert hog.pixels_per_cell == grid.best_params_["features__hog__pixels_per_cell"]
