@@ -27,7 +27,6 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -44,6 +43,7 @@ from sklearn.svm import SVC  # noqa: E402
 
 from mtclassic import HOGTransformer  # noqa: E402
 from mtclassic.datasets import load_idx, make_characters  # noqa: E402
+from mtclassic.datasets._base import atomic_writer  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULT = REPO / "benchmarks" / "results" / "bench_synthetic.json"
@@ -82,16 +82,6 @@ def choose_C(candidates, X_train, y_train, X_val, y_val):
         scores[C] = accuracy_score(y_val, model.predict(X_val))
     best = max(candidates, key=lambda C: (scores[C], -C))
     return best, scores
-
-
-def write_json(record, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, suffix=".tmp", delete=False
-    ) as handle:
-        json.dump(record, handle, indent=2)
-        handle.write("\n")
-    os.replace(handle.name, path)
 
 
 def main(argv=None):
@@ -201,7 +191,9 @@ def main(argv=None):
             "numpy": np.__version__,
         },
     }
-    write_json(record, args.output)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(args.output) as handle:
+        handle.write((json.dumps(record, indent=2) + "\n").encode())
     print(f"\nwrote {args.output}")
 
 
