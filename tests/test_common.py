@@ -1,0 +1,58 @@
+"""scikit-learn's estimator checks on every estimator and transformer of mtclassic.
+
+Each module states the checks its estimators fail by design, with the reason,
+in a module-level ``_expected_failed_checks(estimator)``; they run here as
+strict expected failures, so a check that starts passing is noticed too.
+"""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from mtclassic import features, heads, multitask, preprocessing
+from mtclassic.features import HOGTransformer, PixelTransformer
+from mtclassic.heads import DigitClassifier, LetterClassifier
+from mtclassic.multitask import MultiTaskVotingClassifier
+from mtclassic.preprocessing import ImageNormalizer
+
+_MODULE_OF = {
+    ImageNormalizer: preprocessing,
+    HOGTransformer: features,
+    PixelTransformer: features,
+    DigitClassifier: heads,
+    LetterClassifier: heads,
+    MultiTaskVotingClassifier: multitask,
+}
+
+
+def _vote(membership):
+    # heads not named after the default tasks: the labels of y are split among them
+    return MultiTaskVotingClassifier(
+        [
+            ("svm", DigitClassifier(random_state=0)),
+            ("forest", LetterClassifier(n_estimators=10, random_state=0)),
+        ],
+        membership=membership,
+    )
+
+
+ESTIMATORS = [
+    ImageNormalizer(),
+    HOGTransformer(),
+    PixelTransformer(),
+    DigitClassifier(random_state=0),
+    DigitClassifier(calibration="cv", random_state=0),
+    DigitClassifier(solver="nystroem", n_components=30, random_state=0),
+    LetterClassifier(n_estimators=10, random_state=0),
+    _vote("other"),
+    _vote("gate"),
+]
+
+
+def _expected_failed_checks(estimator):
+    return _MODULE_OF[type(estimator)]._expected_failed_checks(estimator)
+
+
+@parametrize_with_checks(
+    ESTIMATORS, expected_failed_checks=_expected_failed_checks, xfail_strict=True
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
