@@ -192,6 +192,15 @@ def _status_kb(pid, field):
     return 0
 
 
+def _process_name(pid):
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    text = " ".join(w.decode(errors="replace") for w in words if w)
+    return text[:80]
+
+
 def run_measured(command, env):
     """Run a command; return wall seconds, stdout and peak RSS figures (MB).
 
@@ -199,11 +208,11 @@ def run_measured(command, env):
     tree: an upper bound of the whole run's simultaneous peak (pages shared
     between processes count once per process). ``tree_sampled_mb`` is the
     largest sum of current RSS seen at the 0.1 s samples. ``main_peak_mb`` is
-    the main process's own peak, from wait4.
+    the main process's own peak (its last VmHWM sample).
     """
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    peaks, sampled = {}, 0
+    peaks, names, sampled = {}, {}, 0
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
@@ -213,6 +222,8 @@ def run_measured(command, env):
         for member in tree:
             peaks[member] = max(peaks.get(member, 0), _status_kb(member, "VmHWM"))
             current += _status_kb(member, "VmRSS")
+            if member not in names:
+                names[member] = _process_name(member)
         sampled = max(sampled, current)
         time.sleep(0.1)
     seconds = time.perf_counter() - started
@@ -220,14 +231,19 @@ def run_measured(command, env):
     stdout = process.stdout.read()
     if process.returncode:
         raise RuntimeError(f"{command} failed with {process.returncode}:\n{stdout}")
-    peaks[process.pid] = max(peaks.get(process.pid, 0), usage.ru_maxrss)
     return {
         "seconds": seconds,
         "stdout": stdout.strip(),
-        "main_peak_mb": usage.ru_maxrss / 1024,
+        "main_peak_mb": peaks.get(process.pid, 0) / 1024,
         "tree_peak_mb": sum(peaks.values()) / 1024,
         "tree_sampled_mb": sampled / 1024,
-        "n_processes": len(peaks),
+        "process_peaks_mb": {
+            f"{pid} {names.get(pid, '?')}": round(kb / 1024, 1)
+            for pid, kb in peaks.items()
+        },
+        # wait4: the largest peak among the main process and the children
+        # it reaped (its workers), as the kernel accounts it.
+        "wait4_maxrss_mb": usage.ru_maxrss / 1024,
     }
 
 

@@ -29,9 +29,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Decoding as load_image_folder does: any mode to 8-bit grey, EXIF, transparency.
-from mtclassic.datasets._folder import _read_grey
-
 # The IDX format's type table and gzip sniffing, shared with load_idx.
 from mtclassic.datasets._idx import _CODE_TO_DTYPE as _IDX_DTYPES
 from mtclassic.datasets._idx import _GZIP_MAGIC
@@ -368,6 +365,10 @@ class ImageFilesSource(_Source):
         return digest.hexdigest()
 
     def read(self, start, stop):
+        # Decoded as load_image_folder does: any mode to 8-bit grey, EXIF,
+        # transparency. (Imported here: it brings scikit-learn along.)
+        from mtclassic.datasets._folder import _read_grey
+
         ids, images, errors = [], [], []
         for path in self.paths[start:stop]:
             try:

@@ -240,7 +240,7 @@ def _add_score(subparsers):
         "--n-jobs", type=int, default=None, help="parallel scoring processes"
     )
     parser.add_argument(
-        "--chunk-size", type=int, default=4096, help="images per chunk (default: 4096)"
+        "--chunk-size", type=int, default=2048, help="images per chunk (default: 2048)"
     )
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bar and no summary"

@@ -59,7 +59,7 @@ import numpy as np
 from mtclassic._readers import closing_all, open_inputs
 from mtclassic.datasets._base import atomic_writer
 
-DEFAULT_CHUNK_SIZE = 4096
+DEFAULT_CHUNK_SIZE = 2048  # a worker needs ~16 KB per image in flight
 _FORMATS = ("csv", "jsonl")
 _WORK_SUFFIX = ".parts"
 _MANIFEST = "manifest.json"
@@ -525,7 +525,7 @@ def score_files(
         has no tasks.
     top_k : int, default=1
         How many of the most probable labels to write per image.
-    chunk_size : int, default=4096
+    chunk_size : int, default=2048
         Images read and scored at a time; memory grows with it.
     n_jobs : int, default=None
         Parallel joblib workers scoring chunks (None: 1 unless in a
