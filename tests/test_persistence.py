@@ -224,3 +224,59 @@ def test_skops_missing_is_a_clear_import_error(tmp_path, model, monkeypatch):
     with pytest.raises(ImportError, match=r"pip install mtclassic\[skops\]"):
         save_model(model, tmp_path / "m.skops")
     assert not os.listdir(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    from mtclassic import make_default_model
+    from mtclassic.datasets import make_characters
+
+    X, y = make_characters(300, random_state=0)
+    return make_default_model(random_state=0, n_estimators=10).fit(X, y), X
+
+
+def test_default_model_round_trips_through_skops_without_naming_types(
+    tmp_path, default_model
+):
+    model, X = default_model
+    path = tmp_path / "default.skops"
+    meta = save_model(model, path)
+    assert meta["tasks"] == ["digits", "letters"]
+    assert meta["class_tasks"] == ["digits"] * 10 + ["letters"] * 26
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(file=path)
+    assert "mtclassic.multitask.MultiTaskVotingClassifier" in untrusted
+    loaded = load_model(path)  # every type is on the allow-list
+    np.testing.assert_array_equal(loaded.predict_proba(X[:20]),
+                                  model.predict_proba(X[:20]))  # fmt: skip
+
+
+def test_cli_train_saves_a_checked_model(tmp_path, capsys):
+    from mtclassic.cli import main
+
+    out = tmp_path / "model.joblib"
+    assert main(["train", str(out), "--n-train", "120"]) in (0, None)
+    assert re.match(r"trained on 120 synthetic images in [0-9.]+ s; saved ",
+                    capsys.readouterr().out)  # fmt: skip
+    meta = read_metadata(out)
+    assert len(meta["classes"]) == 36 and meta["tasks"] == ["digits", "letters"]
+    assert load_model(out).predict_proba(np.zeros((1, 28, 28))).shape == (1, 36)
+
+
+def test_cli_train_on_an_image_folder(tmp_path, capsys):
+    from PIL import Image
+
+    from mtclassic.cli import main
+    from mtclassic.datasets import make_characters
+
+    X, y = make_characters(40, classes="07AZ", random_state=1)
+    for i, (image, label) in enumerate(zip(X, y, strict=True)):
+        (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / "data" / label / f"{i}.png")
+    out = tmp_path / "model.joblib"
+    main(["train", str(out), "--data", str(tmp_path / "data")])
+    assert f"40 images from {tmp_path / 'data'}" in capsys.readouterr().out
+    # The default tasks own all 36 labels; the absent ones get probability 0.
+    assert len(read_metadata(out)["classes"]) == 36
+    assert set(load_model(out).predict(X)) <= {"0", "7", "A", "Z"}

@@ -545,3 +545,30 @@ def test_workers_load_a_saved_model_and_check_it_is_the_same(tmp_path, model):
     with pytest.raises(ValueError, match="was replaced during the scoring run"):
         stale.get()
     _WORKER_MODELS.clear()
+
+
+def test_default_model_end_to_end_with_tasks(tmp_path, capsys):
+    """`mtclassic train`, then `mtclassic score` on a folder of PNGs and an IDX file."""
+    from mtclassic.datasets import make_characters
+
+    model_path = str(tmp_path / "model.joblib")
+    main(["train", model_path, "--n-train", "180"])
+    X, y = make_characters(30, random_state=5)
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for i, image in enumerate(X[:10]):
+        Image.fromarray(image).resize((40, 34)).save(folder / f"{i:02d}.png")
+    save_idx(str(tmp_path / "more-idx3-ubyte.gz"), X[10:])
+    out = tmp_path / "scores.csv"
+    main(["score", model_path, str(folder), str(tmp_path / "more-idx3-ubyte.gz"),
+          "--out", str(out), "--top-k", "3", "--n-jobs", "2", "--quiet"])  # fmt: skip
+    rows = _read_csv(out)
+    assert len(rows) == 30
+    digits = set("0123456789")
+    for row in rows:
+        assert row["task"] == ("digits" if row["label"] in digits else "letters")
+        assert float(row["probability"]) >= float(row["probability_2"])
+    from mtclassic.persistence import load_model
+
+    model = load_model(model_path)
+    assert [row["label"] for row in rows[10:]] == list(model.predict(X[10:]))
