@@ -31,11 +31,14 @@ the output of an uninterrupted run.
 Parallelism
 -----------
 The calling process reads the chunks and writes the parts; the scoring runs in
-``n_jobs`` joblib workers (at most ``2 * n_jobs`` chunks in flight, so memory
-stays bounded), or on a Dask ``distributed`` cluster given as ``client``: the
-model is scattered to every worker once and each task carries one chunk's
-pixels, so the workers need no access to the files. Grid searches spread over
-the same cluster through joblib's Dask backend::
+``n_jobs`` joblib worker processes (at most ``2 * n_jobs`` chunks in flight, so
+memory stays bounded). A task carries one chunk's pixels, never the model:
+each worker loads the model once per run, from the saved file when ``model``
+is a path (the calling process then only checks the file against its record
+and never holds the model itself), else from a copy in the work folder. On a
+Dask ``distributed`` cluster given as ``client`` the model is scattered to
+every worker once and the workers need no access to the files. Grid searches
+spread over the same cluster through joblib's Dask backend::
 
     from distributed import Client
     import joblib
