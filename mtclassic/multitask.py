@@ -137,9 +137,15 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
 
         Labels of ``y`` that no task claims, and labels claimed by two tasks,
         raise a ValueError naming them.
-    weights : array-like of shape (n_estimators,), default=None
+    weights : array-like of shape (n_estimators,), "balanced" or None, default=None
         Weight of each task's share, in the order of ``estimators`` (entries of
-        dropped heads are ignored). None means equal weights.
+        dropped heads are ignored). None means equal weights: the vote keeps
+        the task mix of the training data as its prior. ``"balanced"`` divides
+        each task's share by its share of the training images
+        (``n_samples / (n_tasks * n_samples_t)``, as ``class_weight="balanced"``
+        does for classes), so that every task is equally likely a priori
+        whatever the training mix (60,000 MNIST digits beside a few thousand
+        letters, say).
     membership : {"other", "gate"}, default="other"
         How the vote learns ``P(task | x)`` (see above). ``"other"`` makes every
         head see every image (slower to fit, no extra model); ``"gate"`` fits
@@ -176,7 +182,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
     class_task_ : ndarray of shape (n_classes,)
         Index into ``tasks_`` of the task owning each class.
     weights_ : ndarray of shape (n_tasks,)
-        The weights of the active tasks.
+        The weights of the active tasks (computed from y for ``"balanced"``).
     n_features_in_ : int
         Number of features seen during fit (from the first head).
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -213,7 +219,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
     _parameter_constraints: dict = {
         "estimators": [list],
         "tasks": [Mapping, callable, None],
-        "weights": ["array-like", None],
+        "weights": ["array-like", StrOptions({"balanced"}), None],
         "membership": [StrOptions({"other", "gate"})],
         "gate": [HasMethods(["fit", "predict_proba"]), None],
         "n_jobs": [None, numbers.Integral],
@@ -242,8 +248,10 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
     # -- fit ---------------------------------------------------------------
 
     def _validate_weights(self):
-        if self.weights is None:
-            return np.ones(len(self.estimators))
+        if self.weights is None or (
+            isinstance(self.weights, str) and self.weights == "balanced"
+        ):
+            return np.ones(len(self.estimators))  # "balanced": set once y is known
         weights = np.asarray(self.weights, dtype=np.float64)
         if weights.ndim != 1 or weights.size != len(self.estimators):
             raise ValueError(
@@ -362,8 +370,6 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         self.weights_ = np.array(
             [w for name, w in zip(names, weights, strict=True) if name in active]
         )
-        if not self.weights_.sum() > 0:
-            raise ValueError("weights of the active tasks must not all be zero.")
         self.classes_ = np.unique(np.concatenate([labels[name] for name in active]))
         self.class_task_ = np.empty(self.classes_.size, dtype=np.intp)
         for index, name in enumerate(active):
@@ -383,6 +389,10 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
                 f"Tasks without training samples: {empty}; none of their labels "
                 "occurs in y, so their heads cannot be fitted."
             )
+        if isinstance(self.weights, str):  # "balanced": undo the training mix
+            self.weights_ = n_per_task.sum() / (len(active) * n_per_task)
+        if not self.weights_.sum() > 0:
+            raise ValueError("weights of the active tasks must not all be zero.")
 
         jobs = []
         for index, (name, head) in enumerate(

@@ -129,6 +129,18 @@ def test_weights_shift_the_share_of_a_task(blobs):
     assert set(never.predict(X)) <= {"1", "2", "3"}
 
 
+def test_balanced_weights_undo_the_training_task_mix(blobs):
+    X, y = blobs
+    keep = np.r_[0:120, 120:200:4]  # 120 numbers, 20 letters
+    vote = _vote(weights="balanced").fit(X[keep], y[keep])
+    np.testing.assert_allclose(vote.weights_, [140 / (2 * 120), 140 / (2 * 20)])
+    plain = _vote().fit(X[keep], y[keep])
+    even, balanced = plain.predict_task_proba(X)[:, 1], vote.predict_task_proba(X)[:, 1]
+    np.testing.assert_allclose(
+        balanced / (1 - balanced), 6 * even / (1 - even), rtol=1e-6
+    )
+
+
 class _AlwaysOther(ClassifierMixin, BaseEstimator):
     """A head that puts all its probability on "other"."""
 
