@@ -163,6 +163,13 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         rest). Classes too small to lose a row keep all of theirs; if nothing
         can be held out the slope is fitted on the training decisions
         (over-confident).
+    kernel_dtype : {"float64", "float32"}, default="float64"
+        Precision of the kernel products in predict. ``"float32"`` is about
+        twice as fast (MNIST, 7,000 support vectors: 8,400 vs 4,000 rows/s on
+        one core); its decision values differ from libsvm's by up to about 1e-4,
+        and, as with any float32 BLAS product, by as much between the same row
+        scored in batches of different composition (rounding depends on the
+        row's position in the block). ``"float64"`` equals libsvm to rounding.
     cache_size : float, default=500
         libsvm kernel cache in MB (``solver="exact"``); larger speeds up fit.
     n_jobs : int, default=None
@@ -228,6 +235,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             Interval(numbers.Real, 0, 1, closed="neither"),
             Interval(numbers.Integral, 1, None, closed="left"),
         ],
+        "kernel_dtype": [StrOptions({"float64", "float32"})],
         "cache_size": [Interval(numbers.Real, 0, None, closed="neither")],
         "n_jobs": [None, numbers.Integral],
         "random_state": ["random_state"],
@@ -243,6 +251,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         n_components=2000,
         calibration="holdout",
         calibration_size="auto",
+        kernel_dtype="float64",
         cache_size=500,
         n_jobs=None,
         random_state=None,
@@ -254,6 +263,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         self.n_components = n_components
         self.calibration = calibration
         self.calibration_size = calibration_size
+        self.kernel_dtype = kernel_dtype
         self.cache_size = cache_size
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -396,7 +406,14 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             svm, coef, intercept = self.svm_, self.pair_coef_, self.pair_intercept_
         else:
             coef, intercept = _pair_coefficients(svm)
-        return _rbf_decisions(Z, svm.support_vectors_, coef, intercept, self.gamma_)
+        return _rbf_decisions(
+            Z,
+            svm.support_vectors_,
+            coef,
+            intercept,
+            self.gamma_,
+            dtype=np.dtype(self.kernel_dtype),
+        )
 
     def _log_proba_from_scores(self, scores, slope):
         if self.solver == "nystroem":
@@ -453,18 +470,23 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(log_proba, axis=1)]
 
 
-def _rbf_decisions(Z, support_vectors, coef, intercept, gamma):
+def _rbf_decisions(Z, support_vectors, coef, intercept, gamma, dtype=np.float64):
     """One-vs-one decisions of an RBF SVM, batched through BLAS.
 
     ``exp(-gamma |z - s|^2)`` for a chunk of rows against all support vectors is
     one matrix product; the decisions are a second one. Chunks bound the kernel
-    block to ``_KERNEL_CHUNK_BYTES``.
+    block to ``_KERNEL_CHUNK_BYTES``. float32 halves the time of both products;
+    on centred, globally scaled features the rounding of ``|z - s|^2`` then
+    moves the kernel by about 1e-7 and the decisions by about 1e-4 at most.
     """
+    support_vectors = support_vectors.astype(dtype, copy=False)
+    coef = coef.astype(dtype, copy=False)
     sv_sq = np.einsum("ij,ij->i", support_vectors, support_vectors)
-    rows = max(1, _KERNEL_CHUNK_BYTES // (8 * max(1, support_vectors.shape[0])))
+    itemsize = np.dtype(dtype).itemsize
+    rows = max(1, _KERNEL_CHUNK_BYTES // (itemsize * max(1, support_vectors.shape[0])))
     out = np.empty((Z.shape[0], coef.shape[1]))
     for start in range(0, Z.shape[0], rows):
-        block = Z[start : start + rows]
+        block = Z[start : start + rows].astype(dtype, copy=False)
         kernel = block @ support_vectors.T
         kernel *= -2.0
         kernel += np.einsum("ij,ij->i", block, block)[:, None]
@@ -472,7 +494,8 @@ def _rbf_decisions(Z, support_vectors, coef, intercept, gamma):
         np.maximum(kernel, 0.0, out=kernel)  # rounding can make d^2 slightly < 0
         kernel *= -gamma
         np.exp(kernel, out=kernel)
-        out[start : start + rows] = kernel @ coef + intercept
+        out[start : start + rows] = kernel @ coef
+    out += intercept
     return out
 
 
@@ -665,7 +688,16 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
 def _expected_failed_checks(estimator):
     """scikit-learn estimator checks expected to fail: ``{check name: reason}``.
 
-    None: DigitClassifier and LetterClassifier pass every check of ``parametrize_with_checks`` (scikit-learn
-    1.9). Kept so that tests/test_common.py collects every module's list alike.
+    DigitClassifier and LetterClassifier pass every check of
+    ``parametrize_with_checks`` (scikit-learn 1.9), except one, by design, for
+    ``DigitClassifier(kernel_dtype="float32")``.
     """
+    if getattr(estimator, "kernel_dtype", None) == "float32":
+        return {
+            "check_methods_subset_invariance": (
+                "float32 kernel products round differently for a row depending "
+                "on its position in the batch (about 1e-7 relative); the check "
+                "needs 1e-7. kernel_dtype='float64' passes it."
+            )
+        }
     return {}

@@ -27,6 +27,7 @@ def make_default_model(
     n_jobs=None,
     *,
     membership="gate",
+    weights="balanced",
     deskew=True,
     n_estimators=300,
 ):
@@ -36,7 +37,8 @@ def make_default_model(
     digits head (:class:`~mtclassic.heads.DigitClassifier`, RBF SVM, labels
     ``'0'..'9'``) and a letters head (:class:`~mtclassic.heads.LetterClassifier`,
     extra-trees, labels ``'A'..'Z'``). The features are computed once and shared
-    by both heads. The steps are named ``normalize``, ``features`` and ``vote``,
+    by both heads. The SVMs compute their kernels in float32 (twice as fast to
+    predict as float64; see ``DigitClassifier.kernel_dtype``). The steps are named ``normalize``, ``features`` and ``vote``,
     so grid-search keys read ``vote__weights``, ``vote__digits__C``,
     ``vote__letters__n_estimators``, ``features__hog__pixels_per_cell``.
 
@@ -53,6 +55,13 @@ def make_default_model(
         learns digit vs letter. ``"other"``: each head also learns an "other"
         class from the other task's images; slower to fit, and the forest then
         grows on all images, which makes it several times larger.
+    weights : "balanced", None or array-like of shape (2,), default="balanced"
+        Task weights of the vote (digits, letters). ``"balanced"`` makes digits
+        and letters equally likely a priori, whatever the training mix: trained
+        on 60,000 MNIST digits beside 6,900 real letters and scored on MNIST
+        test + held-out letters (bench_accuracy, fold 0), equal weights routed
+        5.9% of the images to the wrong task, balanced ones 3.4%, and combined
+        accuracy rose from 90.9% to 92.7% (a flat 36-class SVC: 92.5%, 5.1%).
     deskew : bool, default=True
         Straighten slanted characters in the normalizer (about +0.9 points of
         MNIST accuracy with 10k training images).
@@ -80,7 +89,9 @@ def make_default_model(
     ['digits', 'letters']
     """
     seed = _seed(random_state)
-    digits = DigitClassifier(random_state=seed)
+    # float32 kernels: twice the predict throughput of float64 (see
+    # DigitClassifier.kernel_dtype); labels agree, probabilities to ~1e-6
+    digits = DigitClassifier(kernel_dtype="float32", random_state=seed)
     letters = LetterClassifier(
         n_estimators=n_estimators,
         extra_trees=True,
@@ -88,10 +99,15 @@ def make_default_model(
         n_jobs=n_jobs,
         random_state=seed,
     )
-    gate = DigitClassifier(random_state=seed) if membership == "gate" else None
+    gate = (
+        DigitClassifier(kernel_dtype="float32", random_state=seed)
+        if membership == "gate"
+        else None
+    )
     vote = MultiTaskVotingClassifier(
         [("digits", digits), ("letters", letters)],
         tasks={name: list(labels) for name, labels in DEFAULT_TASKS.items()},
+        weights=weights,
         membership=membership,
         gate=gate,
         n_jobs=n_jobs,

@@ -16,6 +16,7 @@ from mtclassic.heads import (
     _expected_failed_checks,
     _holdout_split,
     _pairwise_log_proba,
+    _rbf_decisions,
 )
 
 
@@ -29,6 +30,7 @@ def digits():
     [
         DigitClassifier(random_state=0),
         DigitClassifier(calibration="cv", random_state=0),
+        DigitClassifier(kernel_dtype="float32", random_state=0),
         DigitClassifier(solver="nystroem", n_components=30, random_state=0),
         LetterClassifier(n_estimators=10, random_state=0),
     ],
@@ -48,6 +50,12 @@ def test_batched_decisions_equal_libsvm(digits, n_classes):
     if n_classes == 2:  # scikit-learn's binary decision is positive for class 1
         expected = -expected[:, None]
     np.testing.assert_allclose(clf._svm_scores(Z), expected, rtol=1e-9, atol=1e-9)
+    # the float32 kernel: the same decisions to about 1e-4
+    sv = clf.svm_.support_vectors_
+    fast = _rbf_decisions(Z, sv, clf.pair_coef_, clf.pair_intercept_, clf.gamma_,
+                          dtype=np.float32)  # fmt: skip
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-3)
+    assert not np.array_equal(fast, expected)
 
 
 def test_coupling_is_a_distribution_that_follows_the_pairs():
@@ -92,6 +100,7 @@ def test_holdout_split_is_stratified_and_keeps_every_class():
         {"scaling": "standard"},
         {"calibration_size": 0.2},
         {"calibration_size": 150},
+        {"kernel_dtype": "float32"},
     ],
 )
 def test_probabilities_are_calibrated_and_consistent(digits, params):

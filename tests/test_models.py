@@ -36,7 +36,9 @@ def test_structure_and_grid_keys():
     vote = model.named_steps["vote"]
     assert isinstance(vote, MultiTaskVotingClassifier)
     assert vote.membership == "gate"
+    assert vote.weights == "balanced"
     assert isinstance(vote.gate, DigitClassifier)
+    assert vote.gate.kernel_dtype == "float32"
     heads = dict(vote.estimators)
     assert isinstance(heads["digits"], DigitClassifier)
     assert isinstance(heads["letters"], LetterClassifier)
