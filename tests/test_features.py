@@ -12,14 +12,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 from skimage.feature import hog
 from sklearn.base import clone
 from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mtclassic.datasets import make_characters
 from mtclassic.features import (
     HOGTransformer,
     PixelTransformer,
     _exact_bins,
-    _expected_failed_checks,
     _orientation_table,
     _skimage_orientation,
     make_features,
@@ -461,10 +459,4 @@ def test_clone_and_pickle_keep_the_results(digits):
     assert clone(transformer).get_params() == transformer.get_params()
 
 
-@parametrize_with_checks(
-    [HOGTransformer(), PixelTransformer()],
-    expected_failed_checks=_expected_failed_checks,
-    xfail_strict=True,
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
+# scikit-learn's estimator checks run in tests/test_common.py

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 from sklearn.base import clone
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mtclassic.preprocessing import ImageNormalizer, _expected_failed_checks
+from mtclassic.preprocessing import ImageNormalizer
 
 SIZE = 28
 CENTRE = SIZE // 2  # MNIST puts the centre of mass on pixel (14, 14)
@@ -416,8 +415,4 @@ def test_bad_parameters(params, message):
             method(characters())
 
 
-@parametrize_with_checks(
-    [ImageNormalizer()], expected_failed_checks=_expected_failed_checks
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
+# scikit-learn's estimator checks run in tests/test_common.py
