@@ -40,6 +40,8 @@ ESTIMATORS = [
     PixelTransformer(),
     DigitClassifier(random_state=0),
     DigitClassifier(calibration="cv", random_state=0),
+    DigitClassifier(kernel_dtype="float32", random_state=0),
+    DigitClassifier(max_samples_per_class=20, random_state=0),
     DigitClassifier(solver="nystroem", n_components=30, random_state=0),
     LetterClassifier(n_estimators=10, random_state=0),
     _vote("other"),

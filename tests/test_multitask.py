@@ -10,14 +10,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mtclassic.heads import DigitClassifier, LetterClassifier
 from mtclassic.multitask import (
     DEFAULT_TASKS,
     OTHER,
     MultiTaskVotingClassifier,
-    _expected_failed_checks,
 )
 
 LABELS = np.array(["1", "2", "3", "A", "B"])
@@ -38,25 +35,6 @@ def _vote(**params):
     heads = [("numbers", LogisticRegression()), ("letters", LogisticRegression())]
     params.setdefault("tasks", TASKS)
     return MultiTaskVotingClassifier(heads, **params)
-
-
-def _checks_vote(membership):
-    # heads not named after DEFAULT_TASKS: the labels of y are split among them
-    return MultiTaskVotingClassifier(
-        [
-            ("svm", DigitClassifier(random_state=0)),
-            ("forest", LetterClassifier(n_estimators=10, random_state=0)),
-        ],
-        membership=membership,
-    )
-
-
-@parametrize_with_checks(
-    [_checks_vote("other"), _checks_vote("gate")],
-    expected_failed_checks=_expected_failed_checks,
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
 
 
 # -- the vote ---------------------------------------------------------------
