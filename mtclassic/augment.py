@@ -407,6 +407,8 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         )
         n_copies = self.n_copies if magnitudes is not None else 0
         rng = check_random_state(self.random_state)
+        # the labels first: a wrong target is told apart from wrong images
+        check_classification_targets(y)
         if _is_image_list(X):
             images = [_as_image_array(image, f"X[{i}]") for i, image in enumerate(X)]
             if len({image.shape for image in images}) > 1:
@@ -550,7 +552,6 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
 def _check_labels(y, n_images):
     """y as an array with one label per image."""
-    check_classification_targets(y)
     y = np.asarray(y)
     if y.ndim == 0 or len(y) != n_images:
         raise ValueError(
@@ -583,14 +584,41 @@ def _distort_list(images, sizes, n_copies, magnitudes, rng):
 def _expected_failed_checks(estimator):
     """The checks of scikit-learn's suite that AugmentedClassifier fails by design.
 
+    Used by ``parametrize_with_checks(..., expected_failed_checks=...)``. Most
+    checks fit on 2-D data with 2 to 10 features per row: not square images,
+    which ``fit`` rejects (it must know the image size to distort).
+
     Parameters
     ----------
     estimator : AugmentedClassifier
-        The instance under test.
+        The instance under test (its parameters do not change the answer).
 
     Returns
     -------
     failed : dict of str to str
         Check name -> why it fails.
     """
-    return {}
+    names = """
+        check_fit_score_takes_y check_estimators_overwrite_params
+        check_dont_overwrite_parameters check_estimators_fit_returns_self
+        check_readonly_memmap_input check_estimators_dtypes check_dtype_object
+        check_pipeline_consistency check_estimators_nan_inf
+        check_estimators_pickle check_estimators_pickle(readonly_memmap=True)
+        check_f_contiguous_array_estimator check_classifier_data_not_an_array
+        check_classifiers_one_label check_classifiers_classes
+        check_classifiers_train check_classifiers_train(readonly_memmap=True)
+        check_classifiers_train(readonly_memmap=True,X_dtype=float32)
+        check_supervised_y_2d check_methods_sample_order_invariance
+        check_methods_subset_invariance check_fit2d_1sample check_dict_unchanged
+        check_fit_idempotent check_fit_check_is_fitted check_n_features_in
+        check_fit2d_predict1d
+    """.split()
+    failed = dict.fromkeys(
+        names,
+        "the check's rows have 2-10 features, which is not a square image; fit "
+        "must know the image size to distort, so it asks for image_shape",
+    )
+    failed["check_estimators_empty_data_messages"] = (
+        "check_images reports images without pixels in its own words"
+    )
+    return failed
