@@ -38,9 +38,12 @@ from .preprocessing import _as_image_array, _check_image_list, _is_image_list
 
 __all__ = ["AugmentedClassifier", "distort"]
 
-# The magnitudes at strength=1, for a 28 x 28 image (MNIST). Close to the
-# distortions of the best published MNIST results (Simard et al. 2003: elastic
-# alpha=34, sigma=4; Ciresan et al. 2010: rotation and scale up to 15%).
+# The magnitudes at strength=1, for a 28 x 28 image (MNIST): affine ranges like
+# those of the best classical MNIST results, and Simard's alpha=34 with a
+# smoother field than his sigma=4 (sigma=6 moves pixels by about 0.9 px rms
+# instead of 1.4). Measured (bench_augment, 5,000 MNIST digits, 2 copies):
+# sigma=4 at full strength left 105 test errors of 5,000, sigma=6 93, no
+# augmentation 111; sigma=4 with 1 copy (123) was worse than none.
 ROTATION = 10.0
 """Largest rotation, in degrees, at ``strength=1``."""
 SHEAR = 0.2
@@ -49,8 +52,8 @@ SCALE = 0.15
 """Largest relative change of each axis' scale (up to 1.15 or 1/1.15), at ``strength=1``."""
 ELASTIC_ALPHA = 34.0
 """Elastic ``alpha`` (Simard et al.), in pixels of a 28 x 28 image, at ``strength=1``."""
-ELASTIC_SIGMA = 4.0
-"""Elastic smoothing ``sigma`` (Simard et al.), in pixels of a 28 x 28 image."""
+ELASTIC_SIGMA = 6.0
+"""Elastic smoothing ``sigma``, in pixels of a 28 x 28 image (Simard et al.: 4)."""
 
 # Elastic parameters are given for 28 x 28 images and scaled with the size, so
 # that an image of another size is distorted alike relative to its own size.
@@ -121,9 +124,11 @@ def distort(
         ``s ** 2`` with ``s = sqrt(height * width) / 28`` (the smoothed field
         shrinks as ``1 / sigma``), so the distortion looks the same relative
         to the image.
-    elastic_sigma : float > 0, default=4.0
+    elastic_sigma : float > 0, default=6.0
         Smoothness of the elastic field in pixels of a 28 x 28 image (scaled
-        by ``s`` for other sizes). Not scaled by ``strength``.
+        by ``s`` for other sizes); larger is smoother and, for the same
+        ``elastic_alpha``, weaker (Simard et al. used 4). Not scaled by
+        ``strength``.
     image_shape : tuple of two int, default=None
         ``(height, width)`` of flat rows; a square is inferred when None.
     chunk_size : int, default=4096
