@@ -25,11 +25,13 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import scipy  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -55,7 +57,7 @@ def parse_args(argv=None):
     parser.add_argument("--n-test", type=int, default=5000, help="first n MNIST test")
     parser.add_argument("--copies", default="0,1,2", help="n_copies values")
     parser.add_argument(
-        "--strengths", default="1.0", help="strength values (for n_copies > 0)"
+        "--strengths", default="0.5,1.0,1.5", help="strength values (for n_copies > 0)"
     )
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -131,9 +133,9 @@ def main(argv=None):
         )
     record = {
         "benchmark": "bench_augment",
-        "command": " ".join(
+        "command": shlex.join(
             ["python", "benchmarks/bench_augment.py"]
-            + list(argv if argv is not None else sys.argv[1:])
+            + list(sys.argv[1:] if argv is None else argv)
         ),
         "model": "AugmentedClassifier(ImageNormalizer(deskew=True) -> make_features()"
         " -> DigitClassifier(kernel_dtype='float32'))",
@@ -142,17 +144,23 @@ def main(argv=None):
         "random_state": args.random_state,
         "threads": 1,
         "results": rows,
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-        },
+        "machine": machine_record(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(record, indent=2) + "\n"
     with atomic_writer(args.out) as handle:
-        handle.write((json.dumps(record, indent=2) + "\n").encode())
+        handle.write(text.encode())
     print(f"\nwrote {args.out}")
+
+
+def machine_record():
+    return dict(
+        cpu=platform.processor() or platform.machine(),
+        cores=os.cpu_count(),
+        python=platform.python_version(),
+        numpy=np.__version__,
+        scipy=scipy.__version__,
+    )
 
 
 if __name__ == "__main__":

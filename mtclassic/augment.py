@@ -191,8 +191,15 @@ def distort(
 
 
 def _keep_dtype(images):
-    """The dtype to validate ``images`` in: its own when numeric, else float64."""
+    """The dtype to validate ``images`` in: its own when numeric, else float64.
+
+    A list of arrays keeps their common dtype, so that a list of uint8 images
+    is not turned into float64 (8 times the memory).
+    """
     dtype = getattr(images, "dtype", None)
+    if dtype is None and isinstance(images, list | tuple) and images:
+        if all(isinstance(image, np.ndarray) for image in images):
+            dtype = np.result_type(*(image.dtype for image in images))
     if dtype is not None and np.dtype(dtype).kind in "biuf":
         return dtype
     return np.float64
@@ -280,6 +287,28 @@ def _estimator_has(attr):
         return hasattr(estimator, attr)
 
     return check
+
+
+def _delegate(method, summary, returns):
+    """``method(X)`` of the fitted estimator, where the estimator has it."""
+
+    def delegated(self, X):
+        check_is_fitted(self)
+        return getattr(self.estimator_, method)(X)
+
+    delegated.__name__ = delegated.__qualname__ = method
+    delegated.__doc__ = f"""{summary} the fitted estimator (no distortion).
+
+        Parameters
+        ----------
+        X : array-like
+            Images, in any form the estimator accepts.
+
+        Returns
+        -------
+        {returns}
+        """
+    return available_if(_estimator_has(method))(delegated)
 
 
 class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -459,69 +488,22 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Number of features the fitted estimator saw, where it has one."""
         return self.estimator_.n_features_in_
 
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict with the fitted estimator (no distortion).
-
-        Parameters
-        ----------
-        X : array-like
-            Images, in any form the estimator accepts.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities of the fitted estimator.
-
-        Parameters
-        ----------
-        X : array-like
-            Images, in any form the estimator accepts.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities of the fitted estimator.
-
-        Parameters
-        ----------
-        X : array-like
-            Images, in any form the estimator accepts.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict_log_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision values of the fitted estimator.
-
-        Parameters
-        ----------
-        X : array-like
-            Images, in any form the estimator accepts.
-
-        Returns
-        -------
-        decision : ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        return self.estimator_.decision_function(X)
+    predict = _delegate("predict", "Predict", "y_pred : ndarray of shape (n_samples,)")
+    predict_proba = _delegate(
+        "predict_proba",
+        "Class probabilities of",
+        "proba : ndarray of shape (n_samples, n_classes)",
+    )
+    predict_log_proba = _delegate(
+        "predict_log_proba",
+        "Log class probabilities of",
+        "log_proba : ndarray of shape (n_samples, n_classes)",
+    )
+    decision_function = _delegate(
+        "decision_function",
+        "Decision values of",
+        "decision : ndarray of shape (n_samples,) or (n_samples, n_classes)",
+    )
 
     @available_if(_estimator_has("score"))
     def score(self, X, y, sample_weight=None):
@@ -587,21 +569,12 @@ def _distort_list(images, sizes, n_copies, magnitudes, rng):
 
 
 def _expected_failed_checks(estimator):
-    """The checks of scikit-learn's suite that AugmentedClassifier fails by design.
+    """``{check name: reason}`` of sklearn's checks that fail by design.
 
-    Used by ``parametrize_with_checks(..., expected_failed_checks=...)``. Most
-    checks fit on 2-D data with 2 to 10 features per row: not square images,
-    which ``fit`` rejects (it must know the image size to distort).
-
-    Parameters
-    ----------
-    estimator : AugmentedClassifier
-        The instance under test (its parameters do not change the answer).
-
-    Returns
-    -------
-    failed : dict of str to str
-        Check name -> why it fails.
+    For ``parametrize_with_checks(..., expected_failed_checks=...)``; the
+    answer is the same for every ``estimator``. Most checks fit on rows of 2
+    to 10 features, not square images, which ``fit`` rejects: it must know
+    the image size to distort.
     """
     names = """
         check_fit_score_takes_y check_estimators_overwrite_params

@@ -194,6 +194,14 @@ def test_predict_never_distorts():
     assert np.array_equal(probe.predict(images), images.sum(axis=(1, 2)))
 
 
+def test_list_of_images_of_one_size_is_a_batch():
+    images, y = _strokes(6), np.arange(6) % 2
+    clf = AugmentedClassifier(_Probe(), random_state=0).fit(list(images), y)
+    seen = clf.estimator_.X_seen_
+    assert seen.shape == (12, 28, 28) and seen.dtype == np.uint8
+    assert np.array_equal(seen[:6], images)
+
+
 def test_list_of_images_of_different_sizes():
     small, large = _strokes(4, size=(20, 20)), _strokes(3, size=(30, 40), seed=1)
     images = [small[0], large[0], small[1], small[2], large[1], large[2], small[3]]
