@@ -368,6 +368,14 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     Integer images stay integer: the copies of 60,000 uint8 MNIST images take
     47 MB each.
 
+    Measured (``benchmarks/bench_augment.py``: the digits chain
+    ``ImageNormalizer(deskew=True) -> make_features() -> DigitClassifier`` on
+    the first 5,000 MNIST training digits, scored on 5,000 test digits, one
+    seed): 111 errors without augmentation (97.78%), 102 with one copy and
+    93 with two (98.14%) at ``strength=1``; fit time 1.4 s, 4.9 s and 9.9 s.
+    With two copies, ``strength`` 0.5 and 1.5 left 102 and 103 errors.
+    Differences of about 10 errors are within the noise of one run.
+
     Examples
     --------
     >>> from sklearn.pipeline import make_pipeline
