@@ -7,7 +7,8 @@ strict expected failures, so a check that starts passing is noticed too.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mtclassic import features, heads, multitask, preprocessing
+from mtclassic import augment, features, heads, multitask, preprocessing
+from mtclassic.augment import AugmentedClassifier
 from mtclassic.features import HOGTransformer, PixelTransformer
 from mtclassic.heads import DigitClassifier, LetterClassifier
 from mtclassic.multitask import MultiTaskVotingClassifier
@@ -20,6 +21,7 @@ _MODULE_OF = {
     DigitClassifier: heads,
     LetterClassifier: heads,
     MultiTaskVotingClassifier: multitask,
+    AugmentedClassifier: augment,
 }
 
 
@@ -46,6 +48,7 @@ ESTIMATORS = [
     LetterClassifier(n_estimators=10, random_state=0),
     _vote("other"),
     _vote("gate"),
+    AugmentedClassifier(DigitClassifier(random_state=0), random_state=0),
 ]
 
 

@@ -1,0 +1,167 @@
+"""Does training-time augmentation help the digits head? MNIST, N training images.
+
+``DigitClassifier`` (RBF SVM) on ``ImageNormalizer(deskew=True) ->
+make_features()``, the digits path of the default model, is fitted on the first
+``--n-train`` MNIST training images (``mnist_train/mnist_train.npz``) with and
+without :class:`mtclassic.AugmentedClassifier` around the whole chain (so the
+raw images are distorted before the normalizer), for each ``--copies`` and
+``--strengths``, and scored on the first ``--n-test`` MNIST test images
+(``mnist/t10k-*``). ``n_copies=0`` is the plain fit. BLAS is pinned to one
+thread, so fit times compare.
+
+Prints a table (accuracy, fit and predict seconds) and writes
+``benchmarks/results/bench_augment.json``.
+
+    nice -n 10 python benchmarks/bench_augment.py --data-dir ../shared/data
+"""
+
+import os
+
+# BLAS/OpenMP on one thread each, set before numpy is imported: timings that
+# repeat on a shared machine
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import shlex  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sklearn.pipeline import Pipeline  # noqa: E402
+
+from mtclassic import AugmentedClassifier, ImageNormalizer, make_features  # noqa: E402
+from mtclassic.datasets import load_idx  # noqa: E402
+from mtclassic.datasets._base import atomic_writer  # noqa: E402
+from mtclassic.heads import DigitClassifier  # noqa: E402
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULTS = REPO / "benchmarks" / "results" / "bench_augment.json"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--n-train", type=int, default=5000, help="first n MNIST train")
+    parser.add_argument("--n-test", type=int, default=5000, help="first n MNIST test")
+    parser.add_argument("--copies", default="0,1,2", help="n_copies values")
+    parser.add_argument(
+        "--strengths", default="0.5,1.0,1.5", help="strength values (for n_copies > 0)"
+    )
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+def load_mnist(data_dir, n_train, n_test):
+    with np.load(data_dir / "mnist_train" / "mnist_train.npz") as data:
+        X_train, y_train = data["images"][:n_train], data["labels"][:n_train]
+    X_test = load_idx(data_dir / "mnist" / "t10k-images-idx3-ubyte.gz")[:n_test]
+    y_test = load_idx(data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz")[:n_test]
+    # the training labels are the strings '0'..'9', the test labels integers
+    y_test = y_test.astype(str)
+    return X_train, y_train, X_test, y_test
+
+
+def digits_chain(seed):
+    return Pipeline(
+        [
+            ("normalize", ImageNormalizer(deskew=True)),
+            ("features", make_features()),
+            ("digits", DigitClassifier(kernel_dtype="float32", random_state=seed)),
+        ]
+    )
+
+
+def run(n_copies, strength, data, seed):
+    X_train, y_train, X_test, y_test = data
+    model = AugmentedClassifier(
+        digits_chain(seed), n_copies=n_copies, strength=strength, random_state=seed
+    )
+    start = time.perf_counter()
+    model.fit(X_train, y_train)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    accuracy = float(np.mean(model.predict(X_test) == y_test))
+    predict_seconds = time.perf_counter() - start
+    return {
+        "n_copies": n_copies,
+        "strength": strength if n_copies else 0.0,
+        "n_rows_fitted": model.n_augmented_,
+        "accuracy": accuracy,
+        "errors": int(round((1 - accuracy) * len(y_test))),
+        "fit_seconds": fit_seconds,
+        "predict_seconds": predict_seconds,
+        "n_support": int(model.estimator_[-1].svm_.support_.size),
+    }
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    data = load_mnist(args.data_dir, args.n_train, args.n_test)
+    copies = [int(value) for value in args.copies.split(",")]
+    strengths = [float(value) for value in args.strengths.split(",")]
+    configs = [(0, 0.0)] if 0 in copies else []
+    configs += [(c, s) for c in copies if c > 0 for s in strengths]
+    rows = []
+    header = (
+        f"{'n_copies':>8} {'strength':>8} {'rows':>6} {'accuracy':>9} "
+        f"{'errors':>6} {'fit s':>7} {'predict s':>9}"
+    )
+    print(
+        f"MNIST: {len(data[1])} training images, {len(data[3])} test images\n{header}"
+    )
+    for n_copies, strength in configs:
+        row = run(n_copies, strength, data, args.random_state)
+        rows.append(row)
+        print(
+            f"{row['n_copies']:>8} {row['strength']:>8.2f} {row['n_rows_fitted']:>6} "
+            f"{row['accuracy']:>9.2%} {row['errors']:>6} {row['fit_seconds']:>7.1f} "
+            f"{row['predict_seconds']:>9.1f}",
+            flush=True,
+        )
+    record = {
+        "benchmark": "bench_augment",
+        "command": shlex.join(
+            ["python", "benchmarks/bench_augment.py"]
+            + list(sys.argv[1:] if argv is None else argv)
+        ),
+        "model": "AugmentedClassifier(ImageNormalizer(deskew=True) -> make_features()"
+        " -> DigitClassifier(kernel_dtype='float32'))",
+        "n_train": len(data[1]),
+        "n_test": len(data[3]),
+        "random_state": args.random_state,
+        "threads": 1,
+        "results": rows,
+        "machine": machine_record(),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(record, indent=2) + "\n"
+    with atomic_writer(args.out) as handle:
+        handle.write(text.encode())
+    print(f"\nwrote {args.out}")
+
+
+def machine_record():
+    return dict(
+        cpu=platform.processor() or platform.machine(),
+        cores=os.cpu_count(),
+        python=platform.python_version(),
+        numpy=np.__version__,
+        scipy=scipy.__version__,
+    )
+
+
+if __name__ == "__main__":
+    main()
