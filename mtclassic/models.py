@@ -10,7 +10,27 @@ from .heads import DigitClassifier, LetterClassifier
 from .multitask import DEFAULT_TASKS, MultiTaskVotingClassifier
 from .preprocessing import ImageNormalizer
 
-__all__ = ["make_default_model"]
+__all__ = ["PRESETS", "make_default_model"]
+
+#: Settings of each preset of :func:`make_default_model` (any of them can be
+#: overridden by the keyword of the same name). ``"accurate"``: every digit
+#: trains the digits SVM, deskewed images, 100 trees. ``"fast"``: cheaper to
+#: fit and to score: no deskew, SVMs fitted on at most 2,000 rows per class or
+#: task (fewer support vectors), 50 trees.
+PRESETS = {
+    "accurate": {
+        "deskew": True,
+        "n_estimators": 100,
+        "gate_max_samples": 10_000,
+        "digits_max_samples": "all",
+    },
+    "fast": {
+        "deskew": False,
+        "n_estimators": 50,
+        "gate_max_samples": 2_000,
+        "digits_max_samples": 2_000,
+    },
+}
 
 
 def _seed(random_state):
@@ -26,11 +46,13 @@ def make_default_model(
     random_state=None,
     n_jobs=None,
     *,
+    preset="accurate",
     membership="gate",
     weights="balanced",
-    deskew=True,
-    n_estimators=100,
-    gate_max_samples=10_000,
+    deskew=None,
+    n_estimators=None,
+    gate_max_samples=None,
+    digits_max_samples=None,
 ):
     """The whole chain as one scikit-learn ``Pipeline``.
 
@@ -47,6 +69,11 @@ def make_default_model(
     ----------
     random_state : int, RandomState instance or None, default=None
         Seeds every randomised step; the same int gives the same model.
+    preset : {"accurate", "fast"}, default="accurate"
+        Named settings (:data:`PRESETS`) for ``deskew``, ``n_estimators``,
+        ``gate_max_samples`` and ``digits_max_samples``; a value given for one
+        of those keywords overrides the preset's. The measured accuracy and
+        speed of each preset are in the README's benchmark table.
     n_jobs : int, default=None
         Parallel jobs of the normalizer, the HOG features, the forest and the
         vote (heads fitted side by side). None means 1.
@@ -63,22 +90,25 @@ def make_default_model(
         test + held-out letters (bench_accuracy, fold 0), equal weights routed
         5.9% of the images to the wrong task, balanced ones 3.4%, and combined
         accuracy rose from 90.9% to 92.7% (a flat 36-class SVC: 92.5%, 5.1%).
-    deskew : bool, default=True
+    deskew : bool, default=None (the preset's)
         Straighten slanted characters in the normalizer (about +0.9 points of
         MNIST accuracy with 10k training images).
-    n_estimators : int, default=100
+    n_estimators : int, default=None (the preset's)
         Trees of the letters forest. The trees stop at leaves of 3 rows and
         draw ``sqrt`` features per split: on EMNIST letters a-m (5,000
         training images) 100 such trees scored 89.6% against 90.0% for 300
         fully grown ``log2`` trees, at a sixth of the size (31 MB vs 207 MB
         pickled) and a fifth of the predict time.
-    gate_max_samples : int or None, default=10_000
+    gate_max_samples : int or "all", default=None (the preset's)
         Rows of each task the gate SVM is fitted on (``membership="gate"``;
-        see ``DigitClassifier.max_samples_per_class``); None uses all. On
+        see ``DigitClassifier.max_samples_per_class``); ``"all"`` uses all. On
         20,000 MNIST digits + 5,000 EMNIST letters, capping the digits at
         10,000 cost 0.15 points of routing error (5.08% vs 4.93% on a
         half-letters test set) and cut the gate's predict time by a third
         (3,200 support vectors instead of 4,000).
+    digits_max_samples : int or "all", default=None (the preset's)
+        Rows of each digit class the digits SVM is fitted on; ``"all"`` uses
+        all. Fewer rows, fewer support vectors: faster to fit and to score.
 
     Returns
     -------
@@ -100,12 +130,30 @@ def make_default_model(
     >>> model.named_steps["vote"].tasks_.tolist()
     ['digits', 'letters']
     """
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {preset!r}.")
+    settings = dict(PRESETS[preset])
+    given = {
+        "deskew": deskew,
+        "n_estimators": n_estimators,
+        "gate_max_samples": gate_max_samples,
+        "digits_max_samples": digits_max_samples,
+    }
+    settings.update({key: value for key, value in given.items() if value is not None})
+    cap = {
+        key: None if settings[key] == "all" else settings[key]
+        for key in ("gate_max_samples", "digits_max_samples")
+    }
     seed = _seed(random_state)
     # float32 kernels: twice the predict throughput of float64 (see
     # DigitClassifier.kernel_dtype); labels agree, probabilities to ~1e-6
-    digits = DigitClassifier(kernel_dtype="float32", random_state=seed)
+    digits = DigitClassifier(
+        kernel_dtype="float32",
+        max_samples_per_class=cap["digits_max_samples"],
+        random_state=seed,
+    )
     letters = LetterClassifier(
-        n_estimators=n_estimators,
+        n_estimators=settings["n_estimators"],
         extra_trees=True,
         max_features="sqrt",
         min_samples_leaf=3,
@@ -115,7 +163,7 @@ def make_default_model(
     gate = (
         DigitClassifier(
             kernel_dtype="float32",
-            max_samples_per_class=gate_max_samples,
+            max_samples_per_class=cap["gate_max_samples"],
             random_state=seed,
         )
         if membership == "gate"
@@ -131,7 +179,7 @@ def make_default_model(
     )
     return Pipeline(
         [
-            ("normalize", ImageNormalizer(deskew=deskew, n_jobs=n_jobs)),
+            ("normalize", ImageNormalizer(deskew=settings["deskew"], n_jobs=n_jobs)),
             ("features", make_features(n_jobs=n_jobs)),
             ("vote", vote),
         ]

@@ -11,6 +11,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from mtclassic import ImageNormalizer, make_default_model
 from mtclassic.datasets import make_characters
 from mtclassic.heads import DigitClassifier, LetterClassifier
+from mtclassic.models import PRESETS
 from mtclassic.multitask import MultiTaskVotingClassifier
 
 ALL_LABELS = list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -123,3 +124,38 @@ def test_clone_cross_val_and_grid_search_over_vote_head_and_features(characters)
     )
     hog = best.named_steps["features"].transformer_list[0][1]
     assert hog.pixels_per_cell == grid.best_params_["features__hog__pixels_per_cell"]
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_presets_set_their_settings(preset):
+    params = make_default_model(preset=preset).get_params()
+    settings = PRESETS[preset]
+    assert params["normalize__deskew"] is settings["deskew"]
+    assert params["vote__letters__n_estimators"] == settings["n_estimators"]
+    for key, step in [("gate_max_samples", "gate"), ("digits_max_samples", "digits")]:
+        expected = None if settings[key] == "all" else settings[key]
+        assert params[f"vote__{step}__max_samples_per_class"] == expected
+
+
+def test_keywords_override_the_preset():
+    params = make_default_model(
+        preset="fast", deskew=True, n_estimators=7, gate_max_samples="all"
+    ).get_params()
+    assert params["normalize__deskew"] is True
+    assert params["vote__letters__n_estimators"] == 7
+    assert params["vote__gate__max_samples_per_class"] is None
+    assert params["vote__digits__max_samples_per_class"] == 2_000
+
+
+def test_fast_preset_fits_and_predicts():
+    X, y = make_characters(300, random_state=0)
+    model = make_default_model(preset="fast", random_state=0).fit(X, y)
+    proba = model.predict_proba(X[:5])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_unknown_preset_is_named():
+    with pytest.raises(
+        ValueError, match=r"preset must be one of \['accurate', 'fast'\]; got 'turbo'"
+    ):
+        make_default_model(preset="turbo")
