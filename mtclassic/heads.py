@@ -207,6 +207,10 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features, when X had string column names.
+    class_count_ : ndarray of shape (n_classes,)
+        Rows of each class the model was fitted on (after
+        ``max_samples_per_class``): the class mix its probabilities carry as
+        their prior.
     center_ : ndarray of shape (n_features_in_,)
         Feature means subtracted before the SVM.
     scale_ : ndarray of shape (n_features_in_,)
@@ -324,6 +328,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         if self.max_samples_per_class is not None:
             keep = _cap_per_class(y_codes, self.max_samples_per_class, rng)
             X, y_codes = X[keep], y_codes[keep]
+        self.class_count_ = np.bincount(y_codes, minlength=self.classes_.size)
         self.center_ = X.mean(axis=0)
         spread = X.std(axis=0)
         if self.scaling == "global":

@@ -145,7 +145,9 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         (``n_samples / (n_tasks * n_samples_t)``, as ``class_weight="balanced"``
         does for classes), so that every task is equally likely a priori
         whatever the training mix (60,000 MNIST digits beside a few thousand
-        letters, say).
+        letters, say). With a gate that reports the rows it was fitted on
+        (``class_count_``, as :class:`~mtclassic.heads.DigitClassifier` does),
+        the mix undone is the gate's own.
     membership : {"other", "gate"}, default="other"
         How the vote learns ``P(task | x)`` (see above). ``"other"`` makes every
         head see every image (slower to fit, no extra model); ``"gate"`` fits
@@ -422,6 +424,15 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         )
         self.estimators_ = fitted[: len(active)]
         self.gate_ = fitted[len(active)] if len(fitted) > len(active) else None
+        if isinstance(self.weights, str) and hasattr(self.gate_, "class_count_"):
+            # The gate's P(task | x) carries the task mix the gate was fitted
+            # on, which differs from y's when it subsampled (for example
+            # DigitClassifier(max_samples_per_class=...)): undo that mix.
+            seen = np.zeros(len(active))
+            seen[np.asarray(self.gate_.classes_, dtype=np.intp)] = (
+                self.gate_.class_count_
+            )
+            self.weights_ = seen.sum() / (len(active) * seen)
 
         self.named_estimators_ = Bunch()
         fitted_heads = iter(self.estimators_)

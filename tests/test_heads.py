@@ -213,3 +213,11 @@ def test_max_samples_per_class_must_be_positive(digits):
     X, y, _, _ = digits
     with pytest.raises(ValueError, match="max_samples_per_class"):
         DigitClassifier(max_samples_per_class=0).fit(X, y)
+
+
+def test_class_count_is_the_rows_fitted_on(digits):
+    X, y, _, _ = digits
+    plain = DigitClassifier(random_state=0).fit(X, y)
+    np.testing.assert_array_equal(plain.class_count_, np.bincount(y))
+    capped = DigitClassifier(max_samples_per_class=30, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(capped.class_count_, np.minimum(np.bincount(y), 30))

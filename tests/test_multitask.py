@@ -11,6 +11,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
+from mtclassic.heads import DigitClassifier
 from mtclassic.multitask import (
     DEFAULT_TASKS,
     OTHER,
@@ -380,3 +381,24 @@ def test_heads_may_be_whole_pipelines_on_raw_input():
         gate=make_pipeline(flat, LogisticRegression()),
     ).fit(X, y)
     assert vote.score(X, y) > 0.9
+
+
+def test_balanced_weights_undo_the_mix_a_capped_gate_saw():
+    # 300 "numbers" rows beside 40 "letters" rows; the gate keeps 50 per task,
+    # so its P(task | x) carries a 50:40 prior, not y's 300:40
+    rng = np.random.RandomState(0)
+    labels = np.array(["1"] * 150 + ["2"] * 150 + ["A"] * 20 + ["B"] * 20)
+    centres = {"1": (0, 0), "2": (0, 6), "A": (6, 0), "B": (6, 6)}
+    X = np.array([centres[label] for label in labels]) + rng.normal(size=(340, 2))
+    vote = MultiTaskVotingClassifier(
+        [("numbers", LogisticRegression()), ("letters", LogisticRegression())],
+        tasks={"numbers": "12", "letters": "AB"},
+        membership="gate",
+        gate=DigitClassifier(max_samples_per_class=50, random_state=0),
+        weights="balanced",
+    ).fit(X, labels)
+    np.testing.assert_allclose(vote.gate_.class_count_, [50, 40])
+    np.testing.assert_allclose(vote.weights_, [90 / 100, 90 / 80])
+    # without a cap the mix undone is y's
+    vote.set_params(gate=DigitClassifier(random_state=0)).fit(X, labels)
+    np.testing.assert_allclose(vote.weights_, [340 / 600, 340 / 80])
