@@ -107,13 +107,15 @@ CONFIGS = {
     "fast": ("preset='fast'", {"preset": "fast"}),
 }  # fmt: skip
 
-# the scale: flag -> (default, help); the defaults fit the whole run into
-# about half an hour on 2 cores
+# the scale: flag -> (default, help). With the defaults the whole run took
+# about 10 minutes on an idle 2-core machine (augmentation and membership
+# "other" fit 3-4 times longer than the baseline); expect twice that when
+# another benchmark shares the cores
 SIZES = {
-    "--n-digits": (10_000, "MNIST training digits (first n)"),
-    "--n-digits-test": (5_000, "MNIST test digits (first n)"),
+    "--n-digits": (20_000, "MNIST training digits (first n)"),
+    "--n-digits-test": (10_000, "MNIST test digits (first n)"),
     "--n-emnist": (10_000, "EMNIST letters images used (first n; even/odd split)"),
-    "--n-synthetic": (5_000, "synthetic letters (all 26 classes, both cases)"),
+    "--n-synthetic": (10_000, "synthetic letters (all 26 classes, both cases)"),
 }
 
 
@@ -250,6 +252,8 @@ def run_config(name, sets, args):
         fit_seconds=fit_seconds,
         predict_seconds=predict_seconds,
         n_predicted=len(images),
+        n_handwritten62_a_m=int(first_half.sum()),
+        n_handwritten62_n_z=int((~first_half).sum()),
         predict_images_per_second=len(images) / predict_seconds,
         load_average_before_fit=load_before,
         load_average_after=os.getloadavg(),
@@ -276,6 +280,26 @@ COLUMNS = {
     "predict_images_per_second": "img/s",
 }
 TIMES = {"fit_seconds": "{:9.1f}", "predict_images_per_second": "{:9,.0f}"}
+
+
+def standard_errors(record, protocol):
+    """Binomial standard error, in points, of each accuracy of one configuration.
+
+    A guide to the noise of one seed and these test sizes (two configurations
+    scored on the same images differ by less than two independent samples).
+    """
+    n_in_source = protocol["n_test_mnist"] + protocol["n_test_emnist"]
+    sizes = {"digits_mnist": protocol["n_test_mnist"],
+             "digits_head_mnist": protocol["n_test_mnist"],
+             "letters_emnist": protocol["n_test_emnist"],
+             "combined": n_in_source, "routing_error": n_in_source,
+             "digits_handwritten62": protocol["n_test_hw_digits"],
+             "letters_handwritten62": protocol["n_test_hw_letters"],
+             "letters_handwritten62_a_m": record["n_handwritten62_a_m"],
+             "letters_handwritten62_n_z": record["n_handwritten62_n_z"],
+             "letters_head_handwritten62_n_z": record["n_handwritten62_n_z"]}  # fmt: skip
+    return {key: 100 * float(np.sqrt(record[key] * (1 - record[key]) / n))
+            for key, n in sizes.items()}  # fmt: skip
 
 
 def deltas(results):
@@ -321,6 +345,14 @@ def other_benchmarks():
 
 
 def write(args, argv, sets, results, started, load_start, complete):
+    protocol = {
+        "n_digits_train": len(sets["train_real"][0][1]),
+        "n_emnist_train": len(sets["train_real"][1][1]),
+        "n_synthetic_letters": len(sets["train_synthetic"][1]),
+        **{f"n_test_{part}": len(y) for part, (_, y) in sets["tests"].items()},
+        "random_state": args.random_state,
+        "n_jobs": args.n_jobs,
+    }
     record = {
         "benchmark": "bench_ablation",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -329,16 +361,12 @@ def write(args, argv, sets, results, started, load_start, complete):
         "complete": complete,
         "note": args.note,
         "scale": "reduced: a subset of MNIST train, one fit per configuration, one seed",
-        "protocol": {
-            "n_digits_train": len(sets["train_real"][0][1]),
-            "n_emnist_train": len(sets["train_real"][1][1]),
-            "n_synthetic_letters": len(sets["train_synthetic"][1]),
-            **{f"n_test_{part}": len(y) for part, (_, y) in sets["tests"].items()},
-            "random_state": args.random_state, "n_jobs": args.n_jobs,
-        },
+        "protocol": protocol,
         "configs": {name: CONFIGS[name][0] for name in results},
         "results": results,
         "deltas_vs_baseline": deltas(results),
+        "standard_errors_baseline_points": standard_errors(results["baseline"],
+                                                           protocol),  # fmt: skip
         "table": format_table(results),
         "load_average_start": load_start,
         "load_average_end": os.getloadavg(),
