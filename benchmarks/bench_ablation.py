@@ -108,9 +108,8 @@ CONFIGS = {
 }  # fmt: skip
 
 # the scale: flag -> (default, help). With the defaults the whole run took
-# about 10 minutes on an idle 2-core machine (augmentation and membership
-# "other" fit 3-4 times longer than the baseline); expect twice that when
-# another benchmark shares the cores
+# 366 s on an idle 2-core machine (augmentation and membership "other" fit
+# about twice as long as the baseline), 640 s with a test suite beside it
 SIZES = {
     "--n-digits": (20_000, "MNIST training digits (first n)"),
     "--n-digits-test": (10_000, "MNIST test digits (first n)"),
