@@ -1,0 +1,420 @@
+"""What each ingredient of the default model adds: an ablation at reduced scale.
+
+Every configuration differs from the baseline in ONE ingredient, and all of
+them are fitted and scored on the same images (``--random-state`` 0):
+
+- training: the first ``--n-digits`` MNIST training digits
+  (``mnist_train/mnist_train.npz``), the EMNIST letters a-m at even indices
+  (``emnist_letters/derived/*first10000*``, stored transposed, labels 1..26 ->
+  'A'..'Z'; loaded by bench_accuracy's ``load_data``), and, where the
+  configuration uses them, ``--n-synthetic`` synthetic letters of all 26
+  classes (:func:`mtclassic.datasets.make_characters`, ``letter_case="mixed"``:
+  capitals and lower-case forms). Letters N-Z have no real training image: only
+  the synthetic ones;
+- tests: the first ``--n-digits-test`` MNIST test digits, the EMNIST letters
+  a-m at odd indices, and, out of source (never trained on here), the
+  handwritten62 pen-on-paper photos (each cropped to ``images[i, :h, :w]``
+  with its ``sizes`` entry, letter case merged into the capital): its digits
+  and its letters (A-M and N-Z also reported apart).
+
+Figures per configuration: digits accuracy on MNIST test (in the 36-class
+vote, and the digits head alone), letters accuracy on EMNIST a-m odd, the
+combined 36-class accuracy and the task-routing error on MNIST test + EMNIST
+odd (bench_accuracy's ``score``), handwritten62 digits and letters accuracy
+(and the letters head alone on them, among letters only: a miss there is the
+head's, not the routing's), fit seconds, and predict images per second (one
+``predict`` call over every test image, handwritten62 included). The times
+follow an untimed warm-up fit, so the first configuration pays no one-off
+costs; the load average before each fit, at the start and at the end, and
+any other benchmark running meanwhile are stored with the figures.
+
+Configurations (``--configs``; the baseline is always run first):
+
+=================  =========================================================
+baseline           ``make_default_model(preset="accurate")``, synthetic letters
+no_normalizer      the ImageNormalizer step replaced by what a tutorial does:
+                   resize to 28 x 28 and scale to [0, 1] (no background,
+                   polarity, crop, box, centring or deskew)
+no_deskew          ``deskew=False``
+augmentation       ``AugmentedClassifier(baseline, n_copies=1, strength=1.0)``
+no_synthetic       baseline model, trained without the synthetic letters
+membership_other   ``membership="other"``
+weights_equal      ``weights=None`` (the baseline's are ``"balanced"``)
+fast               ``preset="fast"``
+=================  =========================================================
+
+BLAS is pinned to one thread; ``--n-jobs`` (2) goes to the models. Prints the
+table (and the deltas against the baseline) and writes
+``benchmarks/results/bench_ablation.json`` after every configuration, so an
+interrupted run leaves the configurations it finished (``"complete": false``).
+
+    python benchmarks/bench_ablation.py --data-dir ../shared/data
+    python benchmarks/bench_ablation.py --n-digits 500 --n-synthetic 260 \\
+        --n-digits-test 300 --out /tmp/x.json              # a quick look
+"""
+
+import os
+
+# BLAS/OpenMP on one thread each, set before numpy is imported: parallelism
+# only where it is asked for (--n-jobs), and timings that repeat
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import shlex  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import types  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_accuracy import (  # noqa: E402
+    DEFAULT_DATA_DIR,
+    DIGITS,
+    REPO,
+    _tutorial_images,
+    head_alone,
+    load_data,
+    machine,
+    score,
+)
+from sklearn.preprocessing import FunctionTransformer  # noqa: E402
+
+from mtclassic import AugmentedClassifier, make_default_model  # noqa: E402
+from mtclassic.datasets import make_characters  # noqa: E402
+from mtclassic.datasets._base import atomic_writer  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results" / "bench_ablation.json"
+FIRST_HALF = set("ABCDEFGHIJKLM")  # the letters EMNIST gives us real images of
+
+# name -> (what differs from the baseline, keywords of make_default_model)
+CONFIGS = {
+    "baseline": ("make_default_model(preset='accurate'), with synthetic letters", {}),
+    "no_normalizer": ("ImageNormalizer replaced by resize to 28x28 + scale to [0, 1]",
+                      {}),
+    "no_deskew": ("deskew=False", {"deskew": False}),
+    "augmentation": ("AugmentedClassifier(baseline, n_copies=1, strength=1.0, "
+                     "random_state=0)", {}),
+    "no_synthetic": ("trained without the synthetic letters", {}),
+    "membership_other": ("membership='other'", {"membership": "other"}),
+    "weights_equal": ("weights=None (equal) instead of 'balanced'", {"weights": None}),
+    "fast": ("preset='fast'", {"preset": "fast"}),
+}  # fmt: skip
+
+# the scale: flag -> (default, help). With the defaults the whole run took
+# 366 s on an idle 2-core machine (augmentation and membership "other" fit
+# about twice as long as the baseline), 640 s with a test suite beside it
+SIZES = {
+    "--n-digits": (20_000, "MNIST training digits (first n)"),
+    "--n-digits-test": (10_000, "MNIST test digits (first n)"),
+    "--n-emnist": (10_000, "EMNIST letters images used (first n; even/odd split)"),
+    "--n-synthetic": (10_000, "synthetic letters (all 26 classes, both cases)"),
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--random-state", type=int, default=0)
+    for flag, (default, text) in SIZES.items():
+        parser.add_argument(flag, type=int, default=default, help=text)
+    parser.add_argument(
+        "--configs",
+        default=",".join(CONFIGS),
+        help="configurations, comma-separated (baseline always runs)",
+    )
+    parser.add_argument(
+        "--note", default="", help="free text stored in the JSON (e.g. what else ran)"
+    )
+    return parser.parse_args(argv)  # fmt: skip
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_sets(args):
+    """Training parts and test sets, the same for every configuration."""
+    data = load_data(
+        args.data_dir,
+        types.SimpleNamespace(n_digits_train=args.n_digits,
+                              n_digits_test=args.n_digits_test, n_emnist=args.n_emnist),
+    )  # fmt: skip
+    synthetic = make_characters(args.n_synthetic, classes="letters",
+                                letter_case="mixed", random_state=args.random_state)  # fmt: skip
+    hw_letters, hw_letter_labels, _ = data["hw_letters"]
+    return {
+        "train_real": [data["digits_train"], data["emnist_train"]],
+        "train_synthetic": synthetic,
+        "tests": {"mnist": data["digits_test"], "emnist": data["emnist_test"],
+                  "hw_digits": data["hw_digits"],
+                  "hw_letters": (hw_letters, hw_letter_labels)},
+    }  # fmt: skip
+
+
+def training_set(sets, synthetic):
+    parts = sets["train_real"] + ([sets["train_synthetic"]] if synthetic else [])
+    X = np.concatenate([np.asarray(X, dtype=np.uint8) for X, _ in parts])
+    y = np.concatenate([np.asarray(y).astype(str) for _, y in parts])
+    return X, y
+
+
+# ---------------------------------------------------------------- models
+
+
+def tutorial_resize(images):
+    """Resize to 28 x 28 and scale to [0, 1], as a tutorial does; flat rows."""
+    return np.array(_tutorial_images(images), dtype=np.float64).reshape(len(images), -1)
+
+
+def make_config(name, args):
+    """The unfitted model of a configuration."""
+    keywords = CONFIGS[name][1]
+    model = make_default_model(random_state=args.random_state, n_jobs=args.n_jobs,
+                               **keywords)  # fmt: skip
+    if name == "no_normalizer":
+        model.set_params(normalize=FunctionTransformer(tutorial_resize))
+    elif name == "augmentation":
+        model = AugmentedClassifier(model, n_copies=1, strength=1.0,
+                                    random_state=args.random_state)  # fmt: skip
+    return model
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def run_config(name, sets, args):
+    X_train, y_train = training_set(sets, synthetic=name != "no_synthetic")
+    model = make_config(name, args)
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    model.fit(X_train, y_train)
+    fit_seconds = time.perf_counter() - started
+
+    tests = sets["tests"]
+    order = ["mnist", "emnist", "hw_digits", "hw_letters"]
+    images = [image for part in order for image in tests[part][0]]
+    # predict as the pipeline does (features, then the vote), keeping the
+    # features for the heads alone below
+    pipeline = model.estimator_ if name == "augmentation" else model
+    vote = pipeline.named_steps["vote"]
+    started = time.perf_counter()
+    features = pipeline[:-1].transform(images)
+    predicted = vote.predict(features)
+    predict_seconds = time.perf_counter() - started
+    bounds = np.cumsum([0] + [len(tests[part][1]) for part in order])
+    rows = {part: slice(bounds[i], bounds[i + 1]) for i, part in enumerate(order)}
+    pred = {part: predicted[rows[part]] for part in order}
+    true = {part: np.asarray(tests[part][1]).astype(str) for part in order}
+
+    # MNIST test + EMNIST odd as one 36-class problem (bench_accuracy's score)
+    n_in_source = bounds[2]
+    source = np.repeat(["mnist", "emnist"], [bounds[1], bounds[2] - bounds[1]])
+    with warnings.catch_warnings():  # its handwritten62 figures: empty, NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        record = score(np.concatenate([true["mnist"], true["emnist"]]),
+                       predicted[:n_in_source], source)  # fmt: skip
+    for key in ("letters", "letters_handwritten62", "routing_error_handwritten62"):
+        record.pop(key)  # dropped: handwritten62 is scored below, apart
+
+    record["digits_head_mnist"] = float(np.mean(
+        head_alone(vote, "digits", features[rows["mnist"]]) == true["mnist"]))  # fmt: skip
+    # the letters head alone on the handwritten62 letters: is a miss the
+    # routing's or the head's?
+    head_correct = (head_alone(vote, "letters", features[rows["hw_letters"]])
+                    == true["hw_letters"])  # fmt: skip
+    hw_true = np.concatenate([true["hw_digits"], true["hw_letters"]])
+    hw_pred = np.concatenate([pred["hw_digits"], pred["hw_letters"]])
+    first_half = np.isin(true["hw_letters"], list(FIRST_HALF))
+    hw_correct = pred["hw_letters"] == true["hw_letters"]
+    record.update(
+        digits_handwritten62=float(np.mean(pred["hw_digits"] == true["hw_digits"])),
+        letters_handwritten62=float(hw_correct.mean()),
+        letters_handwritten62_a_m=float(hw_correct[first_half].mean()),
+        letters_handwritten62_n_z=float(hw_correct[~first_half].mean()),
+        letters_head_handwritten62_a_m=float(head_correct[first_half].mean()),
+        letters_head_handwritten62_n_z=float(head_correct[~first_half].mean()),
+        routing_error_handwritten62=float(np.mean(np.isin(hw_true, list(DIGITS))
+                                                  != np.isin(hw_pred, list(DIGITS)))),
+        n_train=len(y_train),
+        n_fitted=int(getattr(model, "n_augmented_", len(y_train))),
+        fit_seconds=fit_seconds,
+        predict_seconds=predict_seconds,
+        n_predicted=len(images),
+        n_handwritten62_a_m=int(first_half.sum()),
+        n_handwritten62_n_z=int((~first_half).sum()),
+        predict_images_per_second=len(images) / predict_seconds,
+        load_average_before_fit=load_before,
+        load_average_after=os.getloadavg(),
+        description=CONFIGS[name][0],
+    )  # fmt: skip
+    return record
+
+
+# ---------------------------------------------------------------- output
+
+# figure -> column heading; figures are accuracies or errors unless in TIMES
+COLUMNS = {
+    "digits_mnist": "MNIST",
+    "digits_head_mnist": "head",
+    "letters_emnist": "EMNIST",
+    "combined": "comb36",
+    "routing_error": "route",
+    "digits_handwritten62": "hw dig",
+    "letters_handwritten62": "hw let",
+    "letters_handwritten62_a_m": "hw a-m",
+    "letters_handwritten62_n_z": "hw n-z",
+    "letters_head_handwritten62_n_z": "hd n-z",
+    "fit_seconds": "fit s",
+    "predict_images_per_second": "img/s",
+}
+TIMES = {"fit_seconds": "{:9.1f}", "predict_images_per_second": "{:9,.0f}"}
+
+
+def standard_errors(record, protocol):
+    """Binomial standard error, in points, of each accuracy of one configuration.
+
+    A guide to the noise of one seed and these test sizes (two configurations
+    scored on the same images differ by less than two independent samples).
+    """
+    n_in_source = protocol["n_test_mnist"] + protocol["n_test_emnist"]
+    sizes = {"digits_mnist": protocol["n_test_mnist"],
+             "digits_head_mnist": protocol["n_test_mnist"],
+             "letters_emnist": protocol["n_test_emnist"],
+             "combined": n_in_source, "routing_error": n_in_source,
+             "digits_handwritten62": protocol["n_test_hw_digits"],
+             "letters_handwritten62": protocol["n_test_hw_letters"],
+             "letters_handwritten62_a_m": record["n_handwritten62_a_m"],
+             "letters_handwritten62_n_z": record["n_handwritten62_n_z"],
+             "letters_head_handwritten62_n_z": record["n_handwritten62_n_z"]}  # fmt: skip
+    return {key: 100 * float(np.sqrt(record[key] * (1 - record[key]) / n))
+            for key, n in sizes.items()}  # fmt: skip
+
+
+def deltas(results):
+    """Each figure minus the baseline's (points for accuracies, ratios for times)."""
+    base = results["baseline"]
+    return {
+        name: {key: (record[key] / base[key] if key in TIMES
+                     else 100 * (record[key] - base[key])) for key in COLUMNS}
+        for name, record in results.items()
+    }  # fmt: skip
+
+
+def format_table(results):
+    width = max(len(name) for name in results) + 2
+    head = "".join(f"{heading:>9}" for heading in COLUMNS.values())
+    lines = ["configuration".ljust(width) + head]
+    for name, record in results.items():
+        lines.append(name.ljust(width) + "".join(
+            TIMES[key].format(value) if key in TIMES else f"{100 * value:8.2f}%"
+            for key, value in ((key, record[key]) for key in COLUMNS)))  # fmt: skip
+    lines += ["", "delta vs baseline (accuracies: points; times: ratios)",
+              "configuration".ljust(width) + head]  # fmt: skip
+    for name, row in deltas(results).items():
+        if name != "baseline":
+            lines.append(name.ljust(width) + "".join(
+                f"{row[key]:8.2f}x" if key in TIMES else f"{row[key]:+9.2f}"
+                for key in COLUMNS))  # fmt: skip
+    return "\n".join(lines)
+
+
+def other_benchmarks():
+    """Command lines of other benchmark processes running now (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = entry.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue  # gone, or not ours to read
+        line = " ".join(w for w in words if w)
+        if "benchmarks/bench_" in line and "bench_ablation" not in line:
+            found.append(line)
+    return sorted(found)
+
+
+def write(args, argv, sets, results, started, load_start, complete):
+    protocol = {
+        "n_digits_train": len(sets["train_real"][0][1]),
+        "n_emnist_train": len(sets["train_real"][1][1]),
+        "n_synthetic_letters": len(sets["train_synthetic"][1]),
+        **{f"n_test_{part}": len(y) for part, (_, y) in sets["tests"].items()},
+        "random_state": args.random_state,
+        "n_jobs": args.n_jobs,
+    }
+    record = {
+        "benchmark": "bench_ablation",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": shlex.join(["python", "benchmarks/bench_ablation.py",
+                               *(sys.argv[1:] if argv is None else argv)]),
+        "complete": complete,
+        "note": args.note,
+        "scale": "reduced: a subset of MNIST train, one fit per configuration, one seed",
+        "protocol": protocol,
+        "configs": {name: CONFIGS[name][0] for name in results},
+        "results": results,
+        "deltas_vs_baseline": deltas(results),
+        "standard_errors_baseline_points": standard_errors(results["baseline"],
+                                                           protocol),  # fmt: skip
+        "table": format_table(results),
+        "load_average_start": load_start,
+        "load_average_end": os.getloadavg(),
+        "other_benchmarks_at_start": args.others_at_start,
+        "other_benchmarks_at_end": other_benchmarks(),
+        "machine": machine(),
+        "total_seconds": time.perf_counter() - started,
+    }  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(args.out) as file:
+        file.write((json.dumps(record, indent=2) + "\n").encode())
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    names = [n for n in args.configs.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(CONFIGS))
+    if unknown:
+        raise SystemExit(f"--configs: unknown {unknown}; choose from {list(CONFIGS)}.")
+    names = ["baseline"] + [n for n in names if n != "baseline"]
+    load_start = os.getloadavg()
+    args.others_at_start = other_benchmarks()
+    started = time.perf_counter()
+    sets = load_sets(args)
+    print(f"training: {args.n_digits} MNIST digits, "
+          f"{len(sets['train_real'][1][1])} EMNIST letters, "
+          f"{len(sets['train_synthetic'][1])} synthetic letters; tests: "
+          + ", ".join(f"{part} {len(y)}" for part, (_, y) in sets["tests"].items())
+          + f"; load {load_start[0]:.2f}", flush=True)  # fmt: skip
+
+    # untimed warm-up (imports, lookup tables, thread pools), so that the
+    # first configuration's times are not inflated by one-off costs
+    X_warm, y_warm = training_set(sets, synthetic=True)
+    warm = np.r_[0:150, len(y_warm) - 150 : len(y_warm)]
+    make_config("baseline", args).fit(X_warm[warm], y_warm[warm]).predict(
+        sets["tests"]["hw_letters"][0][:50]
+    )
+    results = {}
+    for name in names:
+        results[name] = run_config(name, sets, args)
+        r = results[name]
+        print(f"  {name}: combined {r['combined']:.4f}, routing {r['routing_error']:.4f}, "
+              f"hw62 letters {r['letters_handwritten62']:.4f}, "
+              f"fit {r['fit_seconds']:.0f} s", flush=True)  # fmt: skip
+        write(args, argv, sets, results, started, load_start,
+              complete=len(results) == len(names))  # fmt: skip
+    print("\n" + format_table(results))
+    print(f"\nwrote {args.out} ({time.perf_counter() - started:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()
