@@ -94,7 +94,7 @@ FIGURES = [
     ),
     (
         "bench_accuracy",
-        "letters, all held out (EMNIST a-m odd + handwritten62 fold)",
+        "letters, all held out (EMNIST a-m odd + handwritten62 test part)",
         ["summary.ours_default.letters"],
         "%",
         "",
