@@ -327,14 +327,22 @@ def test_readme_benchmark_table_comes_from_the_json_files(tmp_path, capsys):
         json.dumps(
             {
                 "machine": {"cpu": "Test CPU", "cores": 2},
-                "ours": {"digits": {"accuracy": 0.99213}, "routing_error": 0.0123},
+                "summary": {
+                    "ours_default": {
+                        "digits_head_mnist": 0.99213,
+                        "routing_error": 0.0123,
+                    }
+                },
             }
         )
     )
     assert table.main([*args, "--check"]) == 1
     assert table.main(args) == 0
     text = readme.read_text()
-    assert "| accuracy (`bench_accuracy.py`) | digits, MNIST test | 99.21% |" in text
+    assert (
+        "| accuracy (`bench_accuracy.py`) | digits head, MNIST test, trained on "
+        "the 60k | 99.21% |"
+    ) in text
     assert "| routing error (task chosen wrongly) | 1.23% | <= 1.5% |" in text
     assert "- `bench_accuracy.py`: cpu: Test CPU, cores: 2" in text
     assert text.count("| not measured yet |") == n_figures - 2
