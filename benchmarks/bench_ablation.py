@@ -53,16 +53,10 @@ interrupted run leaves the configurations it finished (``"complete": false``).
         --n-digits-test 300 --out /tmp/x.json              # a quick look
 """
 
-import os
-
-# BLAS/OpenMP on one thread each, set before numpy is imported: parallelism
-# only where it is asked for (--n-jobs), and timings that repeat
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
-
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
+import os
 import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -70,6 +64,7 @@ import types  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -46,16 +46,10 @@ label).
         --folds 0                                             # a quick look
 """
 
-import os
-
-# BLAS/OpenMP on one thread each, set before numpy is imported: parallelism
-# only where it is asked for (--n-jobs), and timings that repeat
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
-
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
+import os
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -63,6 +57,7 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

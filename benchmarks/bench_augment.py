@@ -15,21 +15,16 @@ Prints a table (accuracy, fit and predict seconds) and writes
     nice -n 10 python benchmarks/bench_augment.py --data-dir ../shared/data
 """
 
-import os
-
-# BLAS/OpenMP on one thread each, set before numpy is imported: timings that
-# repeat on a shared machine
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
-
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os
 import platform  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
