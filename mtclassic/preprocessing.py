@@ -464,10 +464,11 @@ def _normalize_chunk(
     n_images, height, width = canvas.shape
     if sizes is None:
         sizes = np.tile(np.array([height, width], dtype=np.intp), (n_images, 1))
-    x = _remove_background(canvas, sizes, polarity)
+    border = _border_pixels(sizes, height, width)
+    x = _remove_background(canvas, sizes, border, polarity)
     ink = x > ink_threshold
     if max_edge_speck > 0:
-        ink = _drop_edge_specks(x, ink, sizes, max_edge_speck)
+        ink = _drop_edge_specks(x, ink, border, max_edge_speck)
 
     # Crop: bounding box of the ink. What lies outside it is dropped, except a
     # one-pixel rim that holds the anti-aliased edges of the strokes.
@@ -480,8 +481,6 @@ def _normalize_chunk(
     right = width - cols_with_ink[:, ::-1].argmax(axis=1)
     row_index = np.arange(height)
     col_index = np.arange(width)
-    in_rows = (row_index >= top[:, None]) & (row_index < bottom[:, None])
-    in_cols = (col_index >= left[:, None]) & (col_index < right[:, None])
     x *= ((row_index >= top[:, None] - 1) & (row_index <= bottom[:, None]))[:, :, None]
     x *= ((col_index >= left[:, None] - 1) & (col_index <= right[:, None]))[:, None, :]
 
@@ -506,12 +505,13 @@ def _normalize_chunk(
         mu11 = np.einsum("nhw,nh,nw->n", x, dy, dx) / mass
         shear = np.divide(mu11, mu02, out=np.zeros(n_images), where=mu02 > 1e-12)
         np.clip(shear, -_MAX_SHEAR, _MAX_SHEAR, out=shear)
-        sheared_col = (col_index + 0.5)[None, None, :] - shear[:, None, None] * dy[
-            :, :, None
-        ]
-        ink_in_box = ink & in_rows[:, :, None] & in_cols[:, None, :]
-        left_edge = np.where(ink_in_box, sheared_col, np.inf).min(axis=(1, 2)) - 0.5
-        right_edge = np.where(ink_in_box, sheared_col, -np.inf).max(axis=(1, 2)) + 0.5
+        # Sheared column c + 0.5 - shear * dy grows with c, so each row's
+        # extremes are at its first and last ink pixel.
+        row_shift = shear[:, None] * dy
+        first = ink.argmax(axis=2) + 0.5 - row_shift
+        last = (width - 1 - ink[:, :, ::-1].argmax(axis=2)) + 0.5 - row_shift
+        left_edge = np.where(rows_with_ink, first, np.inf).min(axis=1) - 0.5
+        right_edge = np.where(rows_with_ink, last, -np.inf).max(axis=1) + 0.5
         left_edge[blank] = 0.0
         right_edge[blank] = 1.0
     width_extent = right_edge - left_edge
@@ -547,66 +547,89 @@ def _normalize_chunk(
     return index, out.reshape(n_images, image_size * image_size)
 
 
-def _remove_background(canvas, sizes, polarity):
+def _remove_background(canvas, sizes, border, polarity):
     """Ink bright, background 0, brightest pixel 1; padding set to background.
 
     The background is a plane fitted to the border pixels (photos are often
     lit unevenly), robustly: pixels far from the border's median, such as ink
-    touching the border, are left out of the fit.
+    touching the border, are left out of the fit. Works in place on ``canvas``.
     """
     n_images, height, width = canvas.shape
     heights = sizes[:, 0, None]
     widths = sizes[:, 1, None]
-    rows, cols, valid = _border_pixels(sizes, height, width)
-    values = canvas[np.arange(n_images)[:, None], rows, cols]
-    # Plane a + b * v + c * u in centred coordinates v, u in [-0.5, 0.5].
-    v = (rows + 0.5) / heights - 0.5
-    u = (cols + 0.5) / widths - 0.5
-    inliers = valid & _near_median(values, valid)
-    for _ in range(2):
-        plane = _fit_plane(v, u, values, inliers)
-        residual = values - plane[:, :1] - plane[:, 1:2] * v - plane[:, 2:] * u
-        inliers = valid & _near_median(residual, valid)
-    offset = _masked_median(residual, valid)
-    noise = _MAD_TO_SIGMA * _masked_median(np.abs(residual - offset[:, None]), valid)
-
-    plane[:, 0] += offset
-    x = canvas - plane[:, 0, None, None]
-    row_coordinate = (np.arange(height) + 0.5) / heights - 0.5
-    col_coordinate = (np.arange(width) + 0.5) / widths - 0.5
-    x -= plane[:, 1, None, None] * row_coordinate[:, :, None]
-    x -= plane[:, 2, None, None] * col_coordinate[:, None, :]
-    if (sizes != (height, width)).any():  # padding: background
-        row_valid = np.arange(height) < heights
-        col_valid = np.arange(width) < widths
-        x *= row_valid[:, :, None] & col_valid[:, None, :]
-    # What the plane fit leaves of a flat background is rounding error: zero.
-    magnitude = np.abs(values).max(axis=1, where=valid, initial=0.0)
-    x[np.abs(x) <= 1e-9 * magnitude[:, None, None]] = 0.0
+    rows, cols, valid, _ = border
+    values = _on_border(canvas, border)
+    # A border that is exactly 0 (MNIST, our own output) fits the plane 0 with
+    # no noise, exactly: those images skip the fit.
+    fitted = np.flatnonzero(((values != 0) & valid).any(axis=1))
+    plane = np.zeros((n_images, 3))
+    noise = np.zeros(n_images)
+    if fitted.size:
+        plane[fitted], noise[fitted] = _fit_background(
+            values[fitted], valid[fitted], rows[fitted], cols[fitted], sizes[fitted]
+        )
+        x = canvas
+        x -= plane[:, 0, None, None]
+        row_coordinate = (np.arange(height) + 0.5) / heights - 0.5
+        col_coordinate = (np.arange(width) + 0.5) / widths - 0.5
+        x -= plane[:, 1, None, None] * row_coordinate[:, :, None]
+        x -= plane[:, 2, None, None] * col_coordinate[:, None, :]
+        if (sizes != (height, width)).any():  # padding: background
+            row_valid = np.arange(height) < heights
+            col_valid = np.arange(width) < widths
+            x *= row_valid[:, :, None] & col_valid[:, None, :]
+        # What the plane fit leaves of a flat background is rounding error.
+        magnitude = np.abs(values).max(axis=1, where=valid, initial=0.0)
+        x[np.abs(x) <= 1e-9 * magnitude[:, None, None]] = 0.0
+    x = canvas
+    low, high = x.min(axis=(1, 2)), x.max(axis=(1, 2))
     if polarity == "auto":
         # The ink is the side that departs the most from the background.
-        invert = x.min(axis=(1, 2)) + x.max(axis=(1, 2)) < 0
+        invert = low + high < 0
     else:
         invert = np.full(n_images, polarity == "dark")
-    x *= np.where(invert, -1.0, 1.0)[:, None, None]
-    x -= _NOISE_SIGMAS * noise[:, None, None]
-    np.maximum(x, 0.0, out=x)
-    peak = x.max(axis=(1, 2))
+    if invert.any():
+        x *= np.where(invert, -1.0, 1.0)[:, None, None]
+    threshold = _NOISE_SIGMAS * noise
+    if threshold.any():
+        x -= threshold[:, None, None]
+    # The extremes follow from low and high: max(sign * x - t) exactly.
+    low, high = np.where(invert, -high, low), np.where(invert, -low, high)
+    if (low - threshold < 0).any():
+        np.maximum(x, 0.0, out=x)
+    peak = np.maximum(high - threshold, 0.0)
     peak[peak <= 0] = 1.0
     x /= peak[:, None, None]
     return x
 
 
-def _drop_edge_specks(x, ink, sizes, max_fraction):
+def _fit_background(values, valid, rows, cols, sizes):
+    """Plane ``(a, b, c)`` and noise sigma of each image's border ``values``."""
+    # Plane a + b * v + c * u in centred coordinates v, u in [-0.5, 0.5].
+    v = (rows + 0.5) / sizes[:, 0, None] - 0.5
+    u = (cols + 0.5) / sizes[:, 1, None] - 0.5
+    centre, sigma, deviation = _median_and_sigma(values, valid)
+    for _ in range(2):
+        inliers = valid & (
+            deviation <= 2.5 * sigma[:, None] + 1e-9 * (1 + np.abs(centre))[:, None]
+        )
+        plane = _fit_plane(v, u, values, inliers)
+        residual = values - plane[:, :1] - plane[:, 1:2] * v - plane[:, 2:] * u
+        centre, sigma, deviation = _median_and_sigma(residual, valid)
+    # The residual's median is the plane's offset; its MAD is the noise.
+    plane[:, 0] += centre
+    return plane, sigma
+
+
+def _drop_edge_specks(x, ink, border, max_fraction):
     """Ink mask without the small pieces of ink that touch the image border.
 
     A piece is a connected (8-neighbour) component of ``ink``; it is dropped,
     and its pixels in ``x`` set to 0, when it touches the border and holds less
     than ``max_fraction`` of the image's ink mass.
     """
-    n_images, height, width = x.shape
-    rows, cols, valid = _border_pixels(sizes, height, width)
-    on_border = ink[np.arange(n_images)[:, None], rows, cols] & valid
+    rows, cols, valid, _ = border
+    on_border = _on_border(ink, border) & valid
     # Only images with ink on their border need their components labelled.
     candidates = np.flatnonzero(on_border.any(axis=1))
     if candidates.size == 0:
@@ -637,13 +660,18 @@ def _border_pixels(sizes, height, width):
     """Row and column indices (n, 2 * width + 2 * height) of each image's border.
 
     Entries beyond an image's own size (on a padded canvas) are marked False in
-    ``valid``; their indices still point inside the canvas.
+    ``valid``; their indices still point inside the canvas. Returns ``(rows,
+    cols, valid, uniform)``; when every image fills the canvas (``uniform``) the
+    arrays are one row broadcast to all images.
     """
     n_images = len(sizes)
+    uniform = bool((sizes == (height, width)).all())
+    if uniform:
+        sizes = sizes[:1]
     heights = sizes[:, 0, None]
     widths = sizes[:, 1, None]
-    along_width = np.zeros((n_images, width), dtype=np.intp)
-    along_height = np.zeros((n_images, height), dtype=np.intp)
+    along_width = np.zeros((len(sizes), width), dtype=np.intp)
+    along_height = np.zeros((len(sizes), height), dtype=np.intp)
     row_index = np.arange(height)
     col_index = np.arange(width)
     rows = np.concatenate(
@@ -667,15 +695,17 @@ def _border_pixels(sizes, height, width):
     row_valid = row_index < heights
     col_valid = col_index < widths
     valid = np.concatenate([col_valid, col_valid, row_valid, row_valid], axis=1)
-    return rows, cols, valid
+    shape = (n_images, rows.shape[1])
+    rows, cols, valid = (np.broadcast_to(a, shape) for a in (rows, cols, valid))
+    return rows, cols, valid, uniform
 
 
-def _near_median(values, valid, n_sigmas=2.5):
-    """Entries within ``n_sigmas`` robust standard deviations of the median."""
-    centre = _masked_median(values, valid)
-    deviation = np.abs(values - centre[:, None])
-    sigma = _MAD_TO_SIGMA * _masked_median(deviation, valid)
-    return deviation <= n_sigmas * sigma[:, None] + 1e-9 * (1 + np.abs(centre))[:, None]
+def _on_border(a, border):
+    """The border pixels (n, 2 * width + 2 * height) of each image in ``a``."""
+    rows, cols, _, uniform = border
+    if uniform:  # slices, in the order of _border_pixels
+        return np.concatenate([a[:, 0], a[:, -1], a[:, :, 0], a[:, :, -1]], axis=1)
+    return a[np.arange(len(a))[:, None], rows, cols]
 
 
 def _fit_plane(v, u, values, weights):
@@ -694,8 +724,19 @@ def _fit_plane(v, u, values, weights):
     return np.linalg.solve(normal, target[:, :, None])[:, :, 0]
 
 
+def _median_and_sigma(values, valid):
+    """Median of each row over ``valid``, 1.4826 times the MAD, the deviations."""
+    centre = _masked_median(values, valid)
+    deviation = np.abs(values - centre[:, None])
+    return centre, _MAD_TO_SIGMA * _masked_median(deviation, valid), deviation
+
+
 def _masked_median(values, valid):
     """Median of each row of ``values`` over the entries where ``valid``."""
+    if valid.all():  # one size: the middle columns of the sorted rows
+        ordered = np.sort(values, axis=1)
+        count = values.shape[1]
+        return (ordered[:, (count - 1) // 2] + ordered[:, count // 2]) / 2
     ordered = np.sort(np.where(valid, values, np.inf), axis=1)
     count = valid.sum(axis=1)
     low = np.take_along_axis(ordered, ((count - 1) // 2)[:, None], axis=1)[:, 0]
@@ -710,46 +751,68 @@ def _resampling_weights(scale, offset, n_out, n_in):
     output coordinates. Shrinking (scale < 1) averages the input over each
     output pixel (area weights, which anti-alias); enlarging interpolates
     linearly between input pixel centres.
+
+    Either way a weight is non-zero for at most two pixels per input pixel
+    (area) or per output pixel (linear), so only those two are computed and
+    scattered into zeros, by the same formulas as a dense evaluation.
     """
-    out_edge = np.arange(n_out, dtype=np.float64)[None, :, None]
-    in_edge = np.arange(n_in, dtype=np.float64)[None, None, :]
-
-    def area(s, t):
-        start = s[:, None, None] * in_edge + t[:, None, None]
-        overlap = np.minimum(out_edge + 1, start + s[:, None, None])
-        overlap -= np.maximum(out_edge, start)
-        return np.maximum(overlap, 0.0, out=overlap)
-
-    def linear(s, t):
-        source = (out_edge + 0.5 - t[:, None, None]) / s[:, None, None] - 0.5
-        distance = np.abs(source - in_edge)
-        return np.maximum(1.0 - distance, 0.0, out=distance)
-
+    n_images = len(scale)
+    weights = np.zeros((n_images, n_out, n_in))
+    image = np.arange(n_images)[:, None, None]
+    step = np.arange(2)[None, None, :]
     shrink = scale < 1
-    if shrink.all():
-        return area(scale, offset)
-    if not shrink.any():
-        return linear(scale, offset)
-    weights = np.empty((len(scale), n_out, n_in))
-    weights[shrink] = area(scale[shrink], offset[shrink])
-    weights[~shrink] = linear(scale[~shrink], offset[~shrink])
+    if shrink.any():
+        s = scale[shrink, None, None]
+        start = (
+            s * np.arange(n_in, dtype=np.float64)[None, :, None]
+            + offset[shrink, None, None]
+        )
+        out_edge = np.floor(start) + step  # the two output pixels it meets
+        overlap = np.minimum(out_edge + 1, start + s) - np.maximum(out_edge, start)
+        in_index = np.broadcast_to(np.arange(n_in)[None, :, None], overlap.shape)
+        _scatter(weights, image[shrink], out_edge, in_index, overlap)
+    if not shrink.all():
+        s = scale[~shrink, None, None]
+        out_index = np.arange(n_out, dtype=np.float64)[None, :, None]
+        source = (out_index + 0.5 - offset[~shrink, None, None]) / s - 0.5
+        in_edge = np.floor(source) + step  # the two input pixels around it
+        linear = 1.0 - np.abs(source - in_edge)
+        out_index = np.broadcast_to(out_index, linear.shape)
+        _scatter(weights, image[~shrink], out_index, in_edge, linear)
     return weights
+
+
+def _scatter(weights, image, out_index, in_index, values):
+    """``weights[image, out, in] = values`` where positive and inside."""
+    _, n_out, n_in = weights.shape
+    keep = (
+        (values > 0)
+        & (out_index >= 0)
+        & (out_index < n_out)
+        & (in_index >= 0)
+        & (in_index < n_in)
+    )
+    image = np.broadcast_to(image, keep.shape)[keep]
+    weights[image, out_index[keep].astype(np.intp), in_index[keep].astype(np.intp)] = (
+        values[keep]
+    )
 
 
 def _shear_rows(out, shear, centre_row, margin, image_size):
     """Shift each output row u by ``-shear * (u + 0.5 - centre_row)`` pixels."""
     n_images, n_rows, n_cols = out.shape
     shift = shear[:, None] * (np.arange(n_rows) + 0.5 - centre_row[:, None])
-    source = np.arange(image_size)[None, None, :] + margin + shift[:, :, None]
-    first = np.floor(source)
-    fraction = source - first
-    first = np.clip(first.astype(np.intp), 0, n_cols - 2)
-    rows = out.reshape(n_images * n_rows, n_cols)
-    first = first.reshape(n_images * n_rows, image_size)
-    fraction = fraction.reshape(n_images * n_rows, image_size)
-    left = np.take_along_axis(rows, first, axis=1)
-    right = np.take_along_axis(rows, first + 1, axis=1)
-    sheared = left * (1 - fraction) + right * fraction
+    # Output column k reads columns first + k and first + k + 1 of its row: a
+    # window of image_size + 1 contiguous columns per row.
+    first = np.floor(shift)
+    fraction = (shift - first).reshape(-1, 1)
+    start = np.clip(first.astype(np.intp) + margin, 0, n_cols - image_size - 1)
+    windows = np.lib.stride_tricks.sliding_window_view(
+        out.reshape(n_images * n_rows, n_cols), image_size + 1, axis=1
+    )
+    picked = windows[np.arange(n_images * n_rows), start.reshape(-1)]
+    sheared = picked[:, :-1] * (1 - fraction)
+    sheared += picked[:, 1:] * fraction
     return sheared.reshape(n_images, n_rows, image_size)
 
 
