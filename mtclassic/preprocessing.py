@@ -554,33 +554,24 @@ def _remove_background(canvas, sizes, border, polarity):
     lit unevenly), robustly: pixels far from the border's median, such as ink
     touching the border, are left out of the fit. Works in place on ``canvas``.
     """
-    n_images, height, width = canvas.shape
-    heights = sizes[:, 0, None]
-    widths = sizes[:, 1, None]
+    n_images = len(canvas)
     rows, cols, valid, _ = border
     values = _on_border(canvas, border)
     # A border that is exactly 0 (MNIST, our own output) fits the plane 0 with
-    # no noise, exactly: those images skip the fit.
+    # no noise, exactly: those images skip the fit and the subtraction.
     fitted = np.flatnonzero(((values != 0) & valid).any(axis=1))
-    plane = np.zeros((n_images, 3))
     noise = np.zeros(n_images)
     if fitted.size:
-        plane[fitted], noise[fitted] = _fit_background(
+        plane, noise[fitted] = _fit_background(
             values[fitted], valid[fitted], rows[fitted], cols[fitted], sizes[fitted]
         )
-        x = canvas
-        x -= plane[:, 0, None, None]
-        row_coordinate = (np.arange(height) + 0.5) / heights - 0.5
-        col_coordinate = (np.arange(width) + 0.5) / widths - 0.5
-        x -= plane[:, 1, None, None] * row_coordinate[:, :, None]
-        x -= plane[:, 2, None, None] * col_coordinate[:, None, :]
-        if (sizes != (height, width)).any():  # padding: background
-            row_valid = np.arange(height) < heights
-            col_valid = np.arange(width) < widths
-            x *= row_valid[:, :, None] & col_valid[:, None, :]
         # What the plane fit leaves of a flat background is rounding error.
-        magnitude = np.abs(values).max(axis=1, where=valid, initial=0.0)
-        x[np.abs(x) <= 1e-9 * magnitude[:, None, None]] = 0.0
+        magnitude = np.abs(values[fitted]).max(axis=1, where=valid[fitted], initial=0.0)
+        if fitted.size == n_images:
+            _subtract_plane(canvas, plane, sizes, magnitude)
+        else:
+            part = canvas[fitted]
+            canvas[fitted] = _subtract_plane(part, plane, sizes[fitted], magnitude)
     x = canvas
     low, high = x.min(axis=(1, 2)), x.max(axis=(1, 2))
     if polarity == "auto":
@@ -600,6 +591,24 @@ def _remove_background(canvas, sizes, border, polarity):
     peak = np.maximum(high - threshold, 0.0)
     peak[peak <= 0] = 1.0
     x /= peak[:, None, None]
+    return x
+
+
+def _subtract_plane(x, plane, sizes, magnitude):
+    """``x`` minus its background plane, in place; padding and residue to 0."""
+    _, height, width = x.shape
+    heights = sizes[:, 0, None]
+    widths = sizes[:, 1, None]
+    x -= plane[:, 0, None, None]
+    row_coordinate = (np.arange(height) + 0.5) / heights - 0.5
+    col_coordinate = (np.arange(width) + 0.5) / widths - 0.5
+    x -= plane[:, 1, None, None] * row_coordinate[:, :, None]
+    x -= plane[:, 2, None, None] * col_coordinate[:, None, :]
+    if (sizes != (height, width)).any():  # padding: background
+        row_valid = np.arange(height) < heights
+        col_valid = np.arange(width) < widths
+        x *= row_valid[:, :, None] & col_valid[:, None, :]
+    x[np.abs(x) <= 1e-9 * magnitude[:, None, None]] = 0.0
     return x
 
 
@@ -710,13 +719,16 @@ def _on_border(a, border):
 
 def _fit_plane(v, u, values, weights):
     """Weighted least-squares ``(a, b, c)`` per row of ``a + b * v + c * u ~ values``."""
-    columns = (weights.astype(np.float64), weights * v, weights * u)
+    weighted = (weights.astype(np.float64), weights * v, weights * u)
     normal = np.empty((len(values), 3, 3))
     target = np.empty((len(values), 3))
-    for i, weighted in enumerate(columns):
-        target[:, i] = (weighted * values).sum(axis=1)
-        for j, other in enumerate((1.0, v, u)):
-            normal[:, i, j] = (weighted * other).sum(axis=1)
+    for i, column in enumerate(weighted):
+        target[:, i] = (column * values).sum(axis=1)
+        normal[:, i, 0] = normal[:, 0, i] = column.sum(axis=1)
+    # Weights are 0 or 1, so (w * v) * u == (w * u) * v: the matrix is symmetric.
+    normal[:, 1, 1] = (weighted[1] * v).sum(axis=1)
+    normal[:, 1, 2] = normal[:, 2, 1] = (weighted[1] * u).sum(axis=1)
+    normal[:, 2, 2] = (weighted[2] * u).sum(axis=1)
     # A whisker of ridge on the slopes keeps one-pixel-high images solvable.
     normal[:, 1, 1] += 1e-9 * (1 + normal[:, 0, 0])
     normal[:, 2, 2] += 1e-9 * (1 + normal[:, 0, 0])
@@ -757,7 +769,9 @@ def _resampling_weights(scale, offset, n_out, n_in):
     scattered into zeros, by the same formulas as a dense evaluation.
     """
     n_images = len(scale)
-    weights = np.zeros((n_images, n_out, n_in))
+    # One spare pixel on each side of both axes catches the pairs that fall
+    # outside, so the scatter needs no masks; the view leaves them out.
+    padded = np.zeros((n_images, n_out + 2, n_in + 2))
     image = np.arange(n_images)[:, None, None]
     step = np.arange(2)[None, None, :]
     shrink = scale < 1
@@ -769,33 +783,28 @@ def _resampling_weights(scale, offset, n_out, n_in):
         )
         out_edge = np.floor(start) + step  # the two output pixels it meets
         overlap = np.minimum(out_edge + 1, start + s) - np.maximum(out_edge, start)
-        in_index = np.broadcast_to(np.arange(n_in)[None, :, None], overlap.shape)
-        _scatter(weights, image[shrink], out_edge, in_index, overlap)
+        np.maximum(overlap, 0.0, out=overlap)
+        in_index = np.arange(n_in)[None, :, None]
+        _scatter(padded, image[shrink], out_edge, in_index, overlap)
     if not shrink.all():
         s = scale[~shrink, None, None]
         out_index = np.arange(n_out, dtype=np.float64)[None, :, None]
         source = (out_index + 0.5 - offset[~shrink, None, None]) / s - 0.5
         in_edge = np.floor(source) + step  # the two input pixels around it
         linear = 1.0 - np.abs(source - in_edge)
-        out_index = np.broadcast_to(out_index, linear.shape)
-        _scatter(weights, image[~shrink], out_index, in_edge, linear)
-    return weights
+        _scatter(
+            padded, image[~shrink], np.arange(n_out)[None, :, None], in_edge, linear
+        )
+    return padded[:, 1:-1, 1:-1]
 
 
-def _scatter(weights, image, out_index, in_index, values):
-    """``weights[image, out, in] = values`` where positive and inside."""
-    _, n_out, n_in = weights.shape
-    keep = (
-        (values > 0)
-        & (out_index >= 0)
-        & (out_index < n_out)
-        & (in_index >= 0)
-        & (in_index < n_in)
-    )
-    image = np.broadcast_to(image, keep.shape)[keep]
-    weights[image, out_index[keep].astype(np.intp), in_index[keep].astype(np.intp)] = (
-        values[keep]
-    )
+def _scatter(padded, image, out_index, in_index, values):
+    """``padded[image, out + 1, in + 1] = values``; outside goes to the rim."""
+    _, n_rows, n_cols = padded.shape
+    rows = np.clip(out_index, -1, n_rows - 2).astype(np.intp) + 1
+    cols = np.clip(in_index, -1, n_cols - 2).astype(np.intp) + 1
+    flat = (image * n_rows + rows) * n_cols + cols
+    padded.reshape(-1)[flat] = values
 
 
 def _shear_rows(out, shear, centre_row, margin, image_size):
@@ -834,21 +843,21 @@ def _centre_by_mass(out, centre):
     index = np.arange(size)
     row_shift = _round(centre - (out.sum(axis=2) * index).sum(axis=1) / mass)
     col_shift = _round(centre - (out.sum(axis=1) * index).sum(axis=1) / mass)
-    row_shift = row_shift.astype(np.intp)
-    col_shift = col_shift.astype(np.intp)
-    if not (row_shift.any() or col_shift.any()):
+    moved = np.flatnonzero(row_shift.astype(bool) | col_shift.astype(bool))
+    if moved.size == 0:
         return out
-    rows = index[None, :] - row_shift[:, None]
-    cols = index[None, :] - col_shift[:, None]
+    # Only the images that move are gathered.
+    rows = index[None, :] - row_shift[moved].astype(np.intp)[:, None]
+    cols = index[None, :] - col_shift[moved].astype(np.intp)[:, None]
     row_ok = (rows >= 0) & (rows < size)
     col_ok = (cols >= 0) & (cols < size)
-    image_index = np.arange(n_images)[:, None, None]
     shifted = out[
-        image_index,
+        moved[:, None, None],
         np.clip(rows, 0, size - 1)[:, :, None],
         np.clip(cols, 0, size - 1)[:, None, :],
     ]
-    return shifted * (row_ok[:, :, None] & col_ok[:, None, :])
+    out[moved] = shifted * (row_ok[:, :, None] & col_ok[:, None, :])
+    return out
 
 
 def _expected_failed_checks(estimator):
