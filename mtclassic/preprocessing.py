@@ -529,11 +529,11 @@ def _normalize_chunk(
     # (BLAS sums in a different order for another width), so it is the widest.
     margin = int(np.ceil(_MAX_SHEAR * (image_size / 2 + 1))) + 1 if deskew else 0
 
-    row_weights = _resampling_weights(scale, row_offset, image_size, height)
     col_weights = _resampling_weights(
         scale, col_offset + margin, image_size + 2 * margin, width
     )
-    out = np.matmul(np.matmul(row_weights, x), col_weights.transpose(0, 2, 1))
+    resampled_rows = _resample_rows(x, scale, row_offset, image_size)
+    out = np.matmul(resampled_rows, col_weights.transpose(0, 2, 1))
     if deskew:
         centre_row_out = scale * row_centre + row_offset
         out = _shear_rows(out, shear, centre_row_out, margin, image_size)
@@ -796,6 +796,39 @@ def _resampling_weights(scale, offset, n_out, n_in):
             padded, image[~shrink], np.arange(n_out)[None, :, None], in_edge, linear
         )
     return padded[:, 1:-1, 1:-1]
+
+
+def _resample_rows(x, scale, offset, n_out):
+    """``weights @ x`` per image, with the row weights of _resampling_weights.
+
+    Enlarging weighs two input rows per output row: those rows are gathered
+    and summed, cheaper than a product with a matrix of mostly zeros.
+    """
+    n_images, height, width = x.shape
+    shrink = scale < 1
+    if shrink.all():
+        return np.matmul(_resampling_weights(scale, offset, n_out, height), x)
+    enlarge = np.flatnonzero(~shrink)
+    source = (np.arange(n_out) + 0.5 - offset[enlarge, None]) / scale[
+        enlarge, None
+    ] - 0.5
+    rows = x.reshape(n_images * height, width)
+    total = None
+    for in_edge in (np.floor(source), np.floor(source) + 1):
+        weight = 1.0 - np.abs(source - in_edge)
+        weight[(in_edge < 0) | (in_edge >= height)] = 0.0
+        in_row = np.clip(in_edge, 0, height - 1).astype(np.intp)
+        term = np.take(rows, enlarge[:, None] * height + in_row, axis=0)
+        term *= weight[:, :, None]
+        total = term if total is None else np.add(total, term, out=total)
+    if enlarge.size == n_images:
+        return total
+    out = np.empty((n_images, n_out, width))
+    out[enlarge] = total
+    out[shrink] = np.matmul(
+        _resampling_weights(scale[shrink], offset[shrink], n_out, height), x[shrink]
+    )
+    return out
 
 
 def _scatter(padded, image, out_index, in_index, values):
