@@ -817,7 +817,7 @@ def _resample_rows(x, scale, offset, n_out):
     for in_edge in (np.floor(source), np.floor(source) + 1):
         weight = 1.0 - np.abs(source - in_edge)
         weight[(in_edge < 0) | (in_edge >= height)] = 0.0
-        in_row = np.clip(in_edge, 0, height - 1).astype(np.intp)
+        in_row = _clip(in_edge, 0, height - 1).astype(np.intp)
         term = np.take(rows, enlarge[:, None] * height + in_row, axis=0)
         term *= weight[:, :, None]
         total = term if total is None else np.add(total, term, out=total)
@@ -834,8 +834,8 @@ def _resample_rows(x, scale, offset, n_out):
 def _scatter(padded, image, out_index, in_index, values):
     """``padded[image, out + 1, in + 1] = values``; outside goes to the rim."""
     _, n_rows, n_cols = padded.shape
-    rows = np.clip(out_index, -1, n_rows - 2).astype(np.intp) + 1
-    cols = np.clip(in_index, -1, n_cols - 2).astype(np.intp) + 1
+    rows = _clip(out_index, -1, n_rows - 2).astype(np.intp) + 1
+    cols = _clip(in_index, -1, n_cols - 2).astype(np.intp) + 1
     flat = (image * n_rows + rows) * n_cols + cols
     padded.reshape(-1)[flat] = values
 
@@ -848,14 +848,23 @@ def _shear_rows(out, shear, centre_row, margin, image_size):
     # window of image_size + 1 contiguous columns per row.
     first = np.floor(shift)
     fraction = (shift - first).reshape(-1, 1)
-    start = np.clip(first.astype(np.intp) + margin, 0, n_cols - image_size - 1)
-    windows = np.lib.stride_tricks.sliding_window_view(
-        out.reshape(n_images * n_rows, n_cols), image_size + 1, axis=1
+    start = _clip(first.astype(np.intp) + margin, 0, n_cols - image_size - 1)
+    rows = out.reshape(n_images * n_rows, n_cols)
+    windows = np.lib.stride_tricks.as_strided(
+        rows,
+        shape=(len(rows), n_cols - image_size, image_size + 1),
+        strides=(rows.strides[0], rows.strides[1], rows.strides[1]),
+        writeable=False,
     )
-    picked = windows[np.arange(n_images * n_rows), start.reshape(-1)]
+    picked = windows[np.arange(len(rows)), start.reshape(-1)]
     sheared = picked[:, :-1] * (1 - fraction)
     sheared += picked[:, 1:] * fraction
     return sheared.reshape(n_images, n_rows, image_size)
+
+
+def _clip(values, low, high):
+    """``np.clip`` without its per-call overhead, for small index arrays."""
+    return np.minimum(np.maximum(values, low), high)
 
 
 def _round(values):
@@ -886,8 +895,8 @@ def _centre_by_mass(out, centre):
     col_ok = (cols >= 0) & (cols < size)
     shifted = out[
         moved[:, None, None],
-        np.clip(rows, 0, size - 1)[:, :, None],
-        np.clip(cols, 0, size - 1)[:, None, :],
+        _clip(rows, 0, size - 1)[:, :, None],
+        _clip(cols, 0, size - 1)[:, None, :],
     ]
     out[moved] = shifted * (row_ok[:, :, None] & col_ok[:, None, :])
     return out
