@@ -561,19 +561,33 @@ def _remove_background(canvas, sizes, border, polarity):
     # no noise, exactly: those images skip the fit and the subtraction.
     fitted = np.flatnonzero(((values != 0) & valid).any(axis=1))
     noise = np.zeros(n_images)
+    snap = np.zeros(n_images)
+    x = canvas
     if fitted.size:
         plane, noise[fitted] = _fit_background(
             values[fitted], valid[fitted], rows[fitted], cols[fitted], sizes[fitted]
         )
-        # What the plane fit leaves of a flat background is rounding error.
-        magnitude = np.abs(values[fitted]).max(axis=1, where=valid[fitted], initial=0.0)
+        # What the plane fit leaves of a flat background is rounding error,
+        # up to this: snapped to 0.
+        snap[fitted] = 1e-9 * np.abs(values[fitted]).max(
+            axis=1, where=valid[fitted], initial=0.0
+        )
         if fitted.size == n_images:
-            _subtract_plane(canvas, plane, sizes, magnitude)
+            _subtract_plane(x, plane, sizes)
         else:
-            part = canvas[fitted]
-            canvas[fitted] = _subtract_plane(part, plane, sizes[fitted], magnitude)
-    x = canvas
-    low, high = x.min(axis=(1, 2)), x.max(axis=(1, 2))
+            x[fitted] = _subtract_plane(x[fitted], plane, sizes[fitted])
+    threshold = _NOISE_SIGMAS * noise
+    # Pixels within the snap are below the noise threshold, and so end at 0
+    # anyway, unless the threshold is smaller than the snap.
+    snapped = np.flatnonzero(threshold < snap)
+    if snapped.size:
+        part = x[snapped]
+        part[np.abs(part) <= snap[snapped, None, None]] = 0.0
+        x[snapped] = part
+    # Snapping is monotone, so the extremes of the snapped image are the
+    # snapped extremes.
+    low = _snap(x.min(axis=(1, 2)), snap)
+    high = _snap(x.max(axis=(1, 2)), snap)
     if polarity == "auto":
         # The ink is the side that departs the most from the background.
         invert = low + high < 0
@@ -581,7 +595,6 @@ def _remove_background(canvas, sizes, border, polarity):
         invert = np.full(n_images, polarity == "dark")
     if invert.any():
         x *= np.where(invert, -1.0, 1.0)[:, None, None]
-    threshold = _NOISE_SIGMAS * noise
     if threshold.any():
         x -= threshold[:, None, None]
     # The extremes follow from low and high: max(sign * x - t) exactly.
@@ -594,22 +607,25 @@ def _remove_background(canvas, sizes, border, polarity):
     return x
 
 
-def _subtract_plane(x, plane, sizes, magnitude):
-    """``x`` minus its background plane, in place; padding and residue to 0."""
+def _subtract_plane(x, plane, sizes):
+    """``x`` minus its background plane, in place; padding set to 0."""
     _, height, width = x.shape
     heights = sizes[:, 0, None]
     widths = sizes[:, 1, None]
-    x -= plane[:, 0, None, None]
     row_coordinate = (np.arange(height) + 0.5) / heights - 0.5
     col_coordinate = (np.arange(width) + 0.5) / widths - 0.5
-    x -= plane[:, 1, None, None] * row_coordinate[:, :, None]
-    x -= plane[:, 2, None, None] * col_coordinate[:, None, :]
+    x -= (plane[:, :1] + plane[:, 1:2] * row_coordinate)[:, :, None]
+    x -= (plane[:, 2:] * col_coordinate)[:, None, :]
     if (sizes != (height, width)).any():  # padding: background
         row_valid = np.arange(height) < heights
         col_valid = np.arange(width) < widths
         x *= row_valid[:, :, None] & col_valid[:, None, :]
-    x[np.abs(x) <= 1e-9 * magnitude[:, None, None]] = 0.0
     return x
+
+
+def _snap(values, snap):
+    """``values``, with those within ``snap`` of 0 set to 0."""
+    return np.where(np.abs(values) <= snap, 0.0, values)
 
 
 def _fit_background(values, valid, rows, cols, sizes):
@@ -751,9 +767,8 @@ def _masked_median(values, valid):
         return (ordered[:, (count - 1) // 2] + ordered[:, count // 2]) / 2
     ordered = np.sort(np.where(valid, values, np.inf), axis=1)
     count = valid.sum(axis=1)
-    low = np.take_along_axis(ordered, ((count - 1) // 2)[:, None], axis=1)[:, 0]
-    high = np.take_along_axis(ordered, (count // 2)[:, None], axis=1)[:, 0]
-    return (low + high) / 2
+    rows = np.arange(len(ordered))
+    return (ordered[rows, (count - 1) // 2] + ordered[rows, count // 2]) / 2
 
 
 def _resampling_weights(scale, offset, n_out, n_in):
