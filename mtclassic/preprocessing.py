@@ -564,20 +564,23 @@ def _remove_background(canvas, sizes, border, polarity):
     n_images = len(canvas)
     rows, cols, valid, _ = border
     values = _on_border(canvas, border)
-    # A border that is exactly 0 (MNIST, our own output) fits the plane 0 with
-    # no noise, exactly: those images skip the fit and the subtraction.
-    fitted = np.flatnonzero(((values != 0) & valid).any(axis=1))
+    # What the plane fit leaves of a flat background is rounding error, up to
+    # this: snapped to 0.
+    magnitude = np.abs(values).max(axis=1, where=valid, initial=0.0)
+    snap = 1e-9 * magnitude
+    # When more than half of the border is exactly 0 (MNIST, our own output:
+    # ink touches the border at a few pixels at most), the median and the MAD
+    # are 0, the inliers are the zeros (unless there are values within 1e-9
+    # of 0), and so the plane is 0 and the noise 0, exactly: no fit needed.
+    zeros = np.count_nonzero((values == 0) & valid, axis=1)
+    count = np.count_nonzero(valid, axis=1)
+    tiny = ((np.abs(values) <= 1e-9) & (values != 0) & valid).any(axis=1)
+    fitted = np.flatnonzero((zeros < count // 2 + 1) | tiny)
     noise = np.zeros(n_images)
-    snap = np.zeros(n_images)
     x = canvas
     if fitted.size:
         plane, noise[fitted] = _fit_background(
             values[fitted], valid[fitted], rows[fitted], cols[fitted], sizes[fitted]
-        )
-        # What the plane fit leaves of a flat background is rounding error,
-        # up to this: snapped to 0.
-        snap[fitted] = 1e-9 * np.abs(values[fitted]).max(
-            axis=1, where=valid[fitted], initial=0.0
         )
         if fitted.size == n_images:
             _subtract_plane(x, plane, sizes)
