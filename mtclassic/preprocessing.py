@@ -262,7 +262,10 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
             )(delayed(_normalize_chunk)(*chunk, **options) for chunk in chunks)
         out = np.empty((len(images), self.image_size**2), dtype=np.float64)
         for index, normalized in results:
-            out[index] = normalized
+            if sizes is None:  # consecutive rows: a slice, not a fancy index
+                out[index[0] : index[-1] + 1] = normalized
+            else:
+                out[index] = normalized
         return out
 
     def get_feature_names_out(self, input_features=None):
