@@ -262,7 +262,10 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
             )(delayed(_normalize_chunk)(*chunk, **options) for chunk in chunks)
         out = np.empty((len(images), self.image_size**2), dtype=np.float64)
         for index, normalized in results:
-            out[index] = normalized
+            if sizes is None:  # consecutive rows: a slice, not a fancy index
+                out[index[0] : index[-1] + 1] = normalized
+            else:
+                out[index] = normalized
         return out
 
     def get_feature_names_out(self, input_features=None):
@@ -464,32 +467,38 @@ def _normalize_chunk(
     n_images, height, width = canvas.shape
     if sizes is None:
         sizes = np.tile(np.array([height, width], dtype=np.intp), (n_images, 1))
-    x = _remove_background(canvas, sizes, polarity)
+    border = _border_pixels(sizes, height, width)
+    x = _remove_background(canvas, sizes, border, polarity)
     ink = x > ink_threshold
     if max_edge_speck > 0:
-        ink = _drop_edge_specks(x, ink, sizes, max_edge_speck)
+        ink = _drop_edge_specks(x, ink, border, max_edge_speck)
 
     # Crop: bounding box of the ink. What lies outside it is dropped, except a
     # one-pixel rim that holds the anti-aliased edges of the strokes.
-    rows_with_ink = ink.any(axis=2)
-    cols_with_ink = ink.any(axis=1)
+    # Reductions along the short last axes are slow in numpy: argmax and
+    # einsum do them several times faster than any() and sum().
+    first_col = ink.argmax(axis=2)
+    last_col = width - 1 - ink[:, :, ::-1].argmax(axis=2)
+    rows_with_ink = np.take_along_axis(ink, first_col[:, :, None], axis=2)[:, :, 0]
     blank = ~rows_with_ink.any(axis=1)
     top = rows_with_ink.argmax(axis=1)
     bottom = height - rows_with_ink[:, ::-1].argmax(axis=1)  # exclusive
-    left = cols_with_ink.argmax(axis=1)
-    right = width - cols_with_ink[:, ::-1].argmax(axis=1)
+    left = np.where(rows_with_ink, first_col, width).min(axis=1)
+    right = np.where(rows_with_ink, last_col + 1, 0).max(axis=1)  # exclusive
+    left[blank] = 0
+    right[blank] = width
     row_index = np.arange(height)
     col_index = np.arange(width)
-    in_rows = (row_index >= top[:, None]) & (row_index < bottom[:, None])
-    in_cols = (col_index >= left[:, None]) & (col_index < right[:, None])
-    x *= ((row_index >= top[:, None] - 1) & (row_index <= bottom[:, None]))[:, :, None]
-    x *= ((col_index >= left[:, None] - 1) & (col_index <= right[:, None]))[:, None, :]
+    keep_rows = (row_index >= top[:, None] - 1) & (row_index <= bottom[:, None])
+    keep_cols = (col_index >= left[:, None] - 1) & (col_index <= right[:, None])
+    x *= keep_rows.astype(np.float64)[:, :, None]  # float: a bool operand is slow
+    x *= keep_cols.astype(np.float64)[:, None, :]
 
     # Centre of mass, in continuous coordinates (pixel j spans [j, j + 1)).
     mass = x.sum(axis=(1, 2))
     mass[blank] = 1.0
-    row_profile = x.sum(axis=2)
-    col_profile = x.sum(axis=1)
+    row_profile = np.einsum("nhw->nh", x)
+    col_profile = np.einsum("nhw->nw", x)
     # Explicit sums, not BLAS: a row's result must not depend on its chunk.
     row_centre = (row_profile * (row_index + 0.5)).sum(axis=1) / mass
     col_centre = (col_profile * (col_index + 0.5)).sum(axis=1) / mass
@@ -503,15 +512,16 @@ def _normalize_chunk(
         dy = row_index + 0.5 - row_centre[:, None]
         dx = col_index + 0.5 - col_centre[:, None]
         mu02 = np.einsum("nh,nh,nh->n", row_profile, dy, dy) / mass
-        mu11 = np.einsum("nhw,nh,nw->n", x, dy, dx) / mass
+        mu11 = (np.einsum("nhw,nw->nh", x, dx) * dy).sum(axis=1) / mass
         shear = np.divide(mu11, mu02, out=np.zeros(n_images), where=mu02 > 1e-12)
         np.clip(shear, -_MAX_SHEAR, _MAX_SHEAR, out=shear)
-        sheared_col = (col_index + 0.5)[None, None, :] - shear[:, None, None] * dy[
-            :, :, None
-        ]
-        ink_in_box = ink & in_rows[:, :, None] & in_cols[:, None, :]
-        left_edge = np.where(ink_in_box, sheared_col, np.inf).min(axis=(1, 2)) - 0.5
-        right_edge = np.where(ink_in_box, sheared_col, -np.inf).max(axis=(1, 2)) + 0.5
+        # Sheared column c + 0.5 - shear * dy grows with c, so each row's
+        # extremes are at its first and last ink pixel.
+        row_shift = shear[:, None] * dy
+        first = first_col + 0.5 - row_shift
+        last = last_col + 0.5 - row_shift
+        left_edge = np.where(rows_with_ink, first, np.inf).min(axis=1) - 0.5
+        right_edge = np.where(rows_with_ink, last, -np.inf).max(axis=1) + 0.5
         left_edge[blank] = 0.0
         right_edge[blank] = 1.0
     width_extent = right_edge - left_edge
@@ -529,11 +539,11 @@ def _normalize_chunk(
     # (BLAS sums in a different order for another width), so it is the widest.
     margin = int(np.ceil(_MAX_SHEAR * (image_size / 2 + 1))) + 1 if deskew else 0
 
-    row_weights = _resampling_weights(scale, row_offset, image_size, height)
     col_weights = _resampling_weights(
         scale, col_offset + margin, image_size + 2 * margin, width
     )
-    out = np.matmul(np.matmul(row_weights, x), col_weights.transpose(0, 2, 1))
+    resampled_rows = _resample_rows(x, scale, row_offset, image_size)
+    out = np.matmul(resampled_rows, col_weights.transpose(0, 2, 1))
     if deskew:
         centre_row_out = scale * row_centre + row_offset
         out = _shear_rows(out, shear, centre_row_out, margin, image_size)
@@ -547,66 +557,118 @@ def _normalize_chunk(
     return index, out.reshape(n_images, image_size * image_size)
 
 
-def _remove_background(canvas, sizes, polarity):
+def _remove_background(canvas, sizes, border, polarity):
     """Ink bright, background 0, brightest pixel 1; padding set to background.
 
     The background is a plane fitted to the border pixels (photos are often
     lit unevenly), robustly: pixels far from the border's median, such as ink
-    touching the border, are left out of the fit.
+    touching the border, are left out of the fit. Works in place on ``canvas``.
     """
-    n_images, height, width = canvas.shape
-    heights = sizes[:, 0, None]
-    widths = sizes[:, 1, None]
-    rows, cols, valid = _border_pixels(sizes, height, width)
-    values = canvas[np.arange(n_images)[:, None], rows, cols]
-    # Plane a + b * v + c * u in centred coordinates v, u in [-0.5, 0.5].
-    v = (rows + 0.5) / heights - 0.5
-    u = (cols + 0.5) / widths - 0.5
-    inliers = valid & _near_median(values, valid)
-    for _ in range(2):
-        plane = _fit_plane(v, u, values, inliers)
-        residual = values - plane[:, :1] - plane[:, 1:2] * v - plane[:, 2:] * u
-        inliers = valid & _near_median(residual, valid)
-    offset = _masked_median(residual, valid)
-    noise = _MAD_TO_SIGMA * _masked_median(np.abs(residual - offset[:, None]), valid)
-
-    plane[:, 0] += offset
-    x = canvas - plane[:, 0, None, None]
-    row_coordinate = (np.arange(height) + 0.5) / heights - 0.5
-    col_coordinate = (np.arange(width) + 0.5) / widths - 0.5
-    x -= plane[:, 1, None, None] * row_coordinate[:, :, None]
-    x -= plane[:, 2, None, None] * col_coordinate[:, None, :]
-    if (sizes != (height, width)).any():  # padding: background
-        row_valid = np.arange(height) < heights
-        col_valid = np.arange(width) < widths
-        x *= row_valid[:, :, None] & col_valid[:, None, :]
-    # What the plane fit leaves of a flat background is rounding error: zero.
+    n_images = len(canvas)
+    rows, cols, valid, _ = border
+    values = _on_border(canvas, border)
+    # What the plane fit leaves of a flat background is rounding error, up to
+    # this: snapped to 0.
     magnitude = np.abs(values).max(axis=1, where=valid, initial=0.0)
-    x[np.abs(x) <= 1e-9 * magnitude[:, None, None]] = 0.0
+    snap = 1e-9 * magnitude
+    # When more than half of the border is exactly 0 (MNIST, our own output:
+    # ink touches the border at a few pixels at most), the median and the MAD
+    # are 0, the inliers are the zeros (unless there are values within 1e-9
+    # of 0), and so the plane is 0 and the noise 0, exactly: no fit needed.
+    zeros = np.count_nonzero((values == 0) & valid, axis=1)
+    count = np.count_nonzero(valid, axis=1)
+    tiny = ((np.abs(values) <= 1e-9) & (values != 0) & valid).any(axis=1)
+    fitted = np.flatnonzero((zeros < count // 2 + 1) | tiny)
+    noise = np.zeros(n_images)
+    x = canvas
+    if fitted.size:
+        plane, noise[fitted] = _fit_background(
+            values[fitted], valid[fitted], rows[fitted], cols[fitted], sizes[fitted]
+        )
+        if fitted.size == n_images:
+            _subtract_plane(x, plane, sizes)
+        else:
+            x[fitted] = _subtract_plane(x[fitted], plane, sizes[fitted])
+    threshold = _NOISE_SIGMAS * noise
+    # Pixels within the snap are below the noise threshold, and so end at 0
+    # anyway, unless the threshold is smaller than the snap.
+    snapped = np.flatnonzero(threshold < snap)
+    if snapped.size:
+        part = x[snapped]
+        part[np.abs(part) <= snap[snapped, None, None]] = 0.0
+        x[snapped] = part
+    # Snapping is monotone, so the extremes of the snapped image are the
+    # snapped extremes.
+    low = _snap(x.min(axis=(1, 2)), snap)
+    high = _snap(x.max(axis=(1, 2)), snap)
     if polarity == "auto":
         # The ink is the side that departs the most from the background.
-        invert = x.min(axis=(1, 2)) + x.max(axis=(1, 2)) < 0
+        invert = low + high < 0
     else:
         invert = np.full(n_images, polarity == "dark")
-    x *= np.where(invert, -1.0, 1.0)[:, None, None]
-    x -= _NOISE_SIGMAS * noise[:, None, None]
-    np.maximum(x, 0.0, out=x)
-    peak = x.max(axis=(1, 2))
+    if invert.any():
+        x *= np.where(invert, -1.0, 1.0)[:, None, None]
+    if threshold.any():
+        x -= threshold[:, None, None]
+    # The extremes follow from low and high: max(sign * x - t) exactly.
+    low, high = np.where(invert, -high, low), np.where(invert, -low, high)
+    if (low - threshold < 0).any():
+        np.maximum(x, 0.0, out=x)
+    peak = np.maximum(high - threshold, 0.0)
     peak[peak <= 0] = 1.0
     x /= peak[:, None, None]
     return x
 
 
-def _drop_edge_specks(x, ink, sizes, max_fraction):
+def _subtract_plane(x, plane, sizes):
+    """``x`` minus its background plane, in place; padding set to 0."""
+    _, height, width = x.shape
+    heights = sizes[:, 0, None]
+    widths = sizes[:, 1, None]
+    row_coordinate = (np.arange(height) + 0.5) / heights - 0.5
+    col_coordinate = (np.arange(width) + 0.5) / widths - 0.5
+    x -= (plane[:, :1] + plane[:, 1:2] * row_coordinate)[:, :, None]
+    x -= (plane[:, 2:] * col_coordinate)[:, None, :]
+    if (sizes != (height, width)).any():  # padding: background
+        row_valid = np.arange(height) < heights
+        col_valid = np.arange(width) < widths
+        x *= row_valid.astype(np.float64)[:, :, None]  # float: bool is slow
+        x *= col_valid.astype(np.float64)[:, None, :]
+    return x
+
+
+def _snap(values, snap):
+    """``values``, with those within ``snap`` of 0 set to 0."""
+    return np.where(np.abs(values) <= snap, 0.0, values)
+
+
+def _fit_background(values, valid, rows, cols, sizes):
+    """Plane ``(a, b, c)`` and noise sigma of each image's border ``values``."""
+    # Plane a + b * v + c * u in centred coordinates v, u in [-0.5, 0.5].
+    v = (rows + 0.5) / sizes[:, 0, None] - 0.5
+    u = (cols + 0.5) / sizes[:, 1, None] - 0.5
+    centre, sigma, deviation = _median_and_sigma(values, valid)
+    for _ in range(2):
+        inliers = valid & (
+            deviation <= 2.5 * sigma[:, None] + 1e-9 * (1 + np.abs(centre))[:, None]
+        )
+        plane = _fit_plane(v, u, values, inliers)
+        residual = values - plane[:, :1] - plane[:, 1:2] * v - plane[:, 2:] * u
+        centre, sigma, deviation = _median_and_sigma(residual, valid)
+    # The residual's median is the plane's offset; its MAD is the noise.
+    plane[:, 0] += centre
+    return plane, sigma
+
+
+def _drop_edge_specks(x, ink, border, max_fraction):
     """Ink mask without the small pieces of ink that touch the image border.
 
     A piece is a connected (8-neighbour) component of ``ink``; it is dropped,
     and its pixels in ``x`` set to 0, when it touches the border and holds less
     than ``max_fraction`` of the image's ink mass.
     """
-    n_images, height, width = x.shape
-    rows, cols, valid = _border_pixels(sizes, height, width)
-    on_border = ink[np.arange(n_images)[:, None], rows, cols] & valid
+    rows, cols, valid, _ = border
+    on_border = _on_border(ink, border) & valid
     # Only images with ink on their border need their components labelled.
     candidates = np.flatnonzero(on_border.any(axis=1))
     if candidates.size == 0:
@@ -637,13 +699,18 @@ def _border_pixels(sizes, height, width):
     """Row and column indices (n, 2 * width + 2 * height) of each image's border.
 
     Entries beyond an image's own size (on a padded canvas) are marked False in
-    ``valid``; their indices still point inside the canvas.
+    ``valid``; their indices still point inside the canvas. Returns ``(rows,
+    cols, valid, uniform)``; when every image fills the canvas (``uniform``) the
+    arrays are one row broadcast to all images.
     """
     n_images = len(sizes)
+    uniform = bool((sizes == (height, width)).all())
+    if uniform:
+        sizes = sizes[:1]
     heights = sizes[:, 0, None]
     widths = sizes[:, 1, None]
-    along_width = np.zeros((n_images, width), dtype=np.intp)
-    along_height = np.zeros((n_images, height), dtype=np.intp)
+    along_width = np.zeros((len(sizes), width), dtype=np.intp)
+    along_height = np.zeros((len(sizes), height), dtype=np.intp)
     row_index = np.arange(height)
     col_index = np.arange(width)
     rows = np.concatenate(
@@ -667,26 +734,35 @@ def _border_pixels(sizes, height, width):
     row_valid = row_index < heights
     col_valid = col_index < widths
     valid = np.concatenate([col_valid, col_valid, row_valid, row_valid], axis=1)
-    return rows, cols, valid
+    shape = (n_images, rows.shape[1])
+    rows, cols, valid = (np.broadcast_to(a, shape) for a in (rows, cols, valid))
+    return rows, cols, valid, uniform
 
 
-def _near_median(values, valid, n_sigmas=2.5):
-    """Entries within ``n_sigmas`` robust standard deviations of the median."""
-    centre = _masked_median(values, valid)
-    deviation = np.abs(values - centre[:, None])
-    sigma = _MAD_TO_SIGMA * _masked_median(deviation, valid)
-    return deviation <= n_sigmas * sigma[:, None] + 1e-9 * (1 + np.abs(centre))[:, None]
+def _on_border(a, border):
+    """The border pixels (n, 2 * width + 2 * height) of each image in ``a``."""
+    rows, cols, _, uniform = border
+    if uniform:  # slices, in the order of _border_pixels
+        return np.concatenate([a[:, 0], a[:, -1], a[:, :, 0], a[:, :, -1]], axis=1)
+    # One flat index is cheaper than three broadcast ones.
+    n_images, height, width = a.shape
+    flat = (np.arange(n_images)[:, None] * height + rows) * width + cols
+    return np.take(np.ascontiguousarray(a).reshape(-1), flat)
 
 
 def _fit_plane(v, u, values, weights):
     """Weighted least-squares ``(a, b, c)`` per row of ``a + b * v + c * u ~ values``."""
-    columns = (weights.astype(np.float64), weights * v, weights * u)
+    weighted = (weights.astype(np.float64), weights * v, weights * u)
     normal = np.empty((len(values), 3, 3))
     target = np.empty((len(values), 3))
-    for i, weighted in enumerate(columns):
-        target[:, i] = (weighted * values).sum(axis=1)
-        for j, other in enumerate((1.0, v, u)):
-            normal[:, i, j] = (weighted * other).sum(axis=1)
+    # einsum: no temporaries, and faster than sum() along the rows.
+    for i, column in enumerate(weighted):
+        target[:, i] = np.einsum("nl,nl->n", column, values)
+        normal[:, i, 0] = normal[:, 0, i] = np.einsum("nl->n", column)
+    # Weights are 0 or 1, so (w * v) * u == (w * u) * v: the matrix is symmetric.
+    normal[:, 1, 1] = np.einsum("nl,nl->n", weighted[1], v)
+    normal[:, 1, 2] = normal[:, 2, 1] = np.einsum("nl,nl->n", weighted[1], u)
+    normal[:, 2, 2] = np.einsum("nl,nl->n", weighted[2], u)
     # A whisker of ridge on the slopes keeps one-pixel-high images solvable.
     normal[:, 1, 1] += 1e-9 * (1 + normal[:, 0, 0])
     normal[:, 2, 2] += 1e-9 * (1 + normal[:, 0, 0])
@@ -694,13 +770,23 @@ def _fit_plane(v, u, values, weights):
     return np.linalg.solve(normal, target[:, :, None])[:, :, 0]
 
 
+def _median_and_sigma(values, valid):
+    """Median of each row over ``valid``, 1.4826 times the MAD, the deviations."""
+    centre = _masked_median(values, valid)
+    deviation = np.abs(values - centre[:, None])
+    return centre, _MAD_TO_SIGMA * _masked_median(deviation, valid), deviation
+
+
 def _masked_median(values, valid):
     """Median of each row of ``values`` over the entries where ``valid``."""
+    if valid.all():  # one size: the middle columns of the sorted rows
+        ordered = np.sort(values, axis=1)
+        count = values.shape[1]
+        return (ordered[:, (count - 1) // 2] + ordered[:, count // 2]) / 2
     ordered = np.sort(np.where(valid, values, np.inf), axis=1)
     count = valid.sum(axis=1)
-    low = np.take_along_axis(ordered, ((count - 1) // 2)[:, None], axis=1)[:, 0]
-    high = np.take_along_axis(ordered, (count // 2)[:, None], axis=1)[:, 0]
-    return (low + high) / 2
+    rows = np.arange(len(ordered))
+    return (ordered[rows, (count - 1) // 2] + ordered[rows, count // 2]) / 2
 
 
 def _resampling_weights(scale, offset, n_out, n_in):
@@ -710,47 +796,108 @@ def _resampling_weights(scale, offset, n_out, n_in):
     output coordinates. Shrinking (scale < 1) averages the input over each
     output pixel (area weights, which anti-alias); enlarging interpolates
     linearly between input pixel centres.
+
+    Either way a weight is non-zero for at most two pixels per input pixel
+    (area) or per output pixel (linear), so only those two are computed and
+    scattered into zeros, by the same formulas as a dense evaluation.
     """
-    out_edge = np.arange(n_out, dtype=np.float64)[None, :, None]
-    in_edge = np.arange(n_in, dtype=np.float64)[None, None, :]
+    n_images = len(scale)
+    # One spare pixel on each side of both axes catches the pairs that fall
+    # outside, so the scatter needs no masks; the view leaves them out.
+    padded = np.zeros((n_images, n_out + 2, n_in + 2))
+    image = np.arange(n_images)[:, None, None]
+    step = np.arange(2)[None, None, :]
+    shrink = scale < 1
+    if shrink.any():
+        s = scale[shrink, None, None]
+        start = (
+            s * np.arange(n_in, dtype=np.float64)[None, :, None]
+            + offset[shrink, None, None]
+        )
+        out_edge = np.floor(start) + step  # the two output pixels it meets
+        overlap = np.minimum(out_edge + 1, start + s) - np.maximum(out_edge, start)
+        np.maximum(overlap, 0.0, out=overlap)
+        in_index = np.arange(n_in)[None, :, None]
+        _scatter(padded, image[shrink], out_edge, in_index, overlap)
+    if not shrink.all():
+        s = scale[~shrink, None, None]
+        out_index = np.arange(n_out, dtype=np.float64)[None, :, None]
+        source = (out_index + 0.5 - offset[~shrink, None, None]) / s - 0.5
+        in_edge = np.floor(source) + step  # the two input pixels around it
+        linear = 1.0 - np.abs(source - in_edge)
+        _scatter(
+            padded, image[~shrink], np.arange(n_out)[None, :, None], in_edge, linear
+        )
+    return padded[:, 1:-1, 1:-1]
 
-    def area(s, t):
-        start = s[:, None, None] * in_edge + t[:, None, None]
-        overlap = np.minimum(out_edge + 1, start + s[:, None, None])
-        overlap -= np.maximum(out_edge, start)
-        return np.maximum(overlap, 0.0, out=overlap)
 
-    def linear(s, t):
-        source = (out_edge + 0.5 - t[:, None, None]) / s[:, None, None] - 0.5
-        distance = np.abs(source - in_edge)
-        return np.maximum(1.0 - distance, 0.0, out=distance)
+def _resample_rows(x, scale, offset, n_out):
+    """``weights @ x`` per image, with the row weights of _resampling_weights.
 
+    Enlarging weighs two input rows per output row: those rows are gathered
+    and summed, cheaper than a product with a matrix of mostly zeros.
+    """
+    n_images, height, width = x.shape
     shrink = scale < 1
     if shrink.all():
-        return area(scale, offset)
-    if not shrink.any():
-        return linear(scale, offset)
-    weights = np.empty((len(scale), n_out, n_in))
-    weights[shrink] = area(scale[shrink], offset[shrink])
-    weights[~shrink] = linear(scale[~shrink], offset[~shrink])
-    return weights
+        return np.matmul(_resampling_weights(scale, offset, n_out, height), x)
+    enlarge = np.flatnonzero(~shrink)
+    source = (np.arange(n_out) + 0.5 - offset[enlarge, None]) / scale[
+        enlarge, None
+    ] - 0.5
+    rows = x.reshape(n_images * height, width)
+    total = None
+    for in_edge in (np.floor(source), np.floor(source) + 1):
+        weight = 1.0 - np.abs(source - in_edge)
+        weight[(in_edge < 0) | (in_edge >= height)] = 0.0
+        in_row = _clip(in_edge, 0, height - 1).astype(np.intp)
+        term = np.take(rows, enlarge[:, None] * height + in_row, axis=0)
+        term *= weight[:, :, None]
+        total = term if total is None else np.add(total, term, out=total)
+    if enlarge.size == n_images:
+        return total
+    out = np.empty((n_images, n_out, width))
+    out[enlarge] = total
+    out[shrink] = np.matmul(
+        _resampling_weights(scale[shrink], offset[shrink], n_out, height), x[shrink]
+    )
+    return out
+
+
+def _scatter(padded, image, out_index, in_index, values):
+    """``padded[image, out + 1, in + 1] = values``; outside goes to the rim."""
+    _, n_rows, n_cols = padded.shape
+    rows = _clip(out_index, -1, n_rows - 2).astype(np.intp) + 1
+    cols = _clip(in_index, -1, n_cols - 2).astype(np.intp) + 1
+    flat = (image * n_rows + rows) * n_cols + cols
+    padded.reshape(-1)[flat] = values
 
 
 def _shear_rows(out, shear, centre_row, margin, image_size):
     """Shift each output row u by ``-shear * (u + 0.5 - centre_row)`` pixels."""
     n_images, n_rows, n_cols = out.shape
     shift = shear[:, None] * (np.arange(n_rows) + 0.5 - centre_row[:, None])
-    source = np.arange(image_size)[None, None, :] + margin + shift[:, :, None]
-    first = np.floor(source)
-    fraction = source - first
-    first = np.clip(first.astype(np.intp), 0, n_cols - 2)
+    # Output column k reads columns first + k and first + k + 1 of its row: a
+    # window of image_size + 1 contiguous columns per row.
+    first = np.floor(shift)
+    fraction = (shift - first).reshape(-1, 1)
+    start = _clip(first.astype(np.intp) + margin, 0, n_cols - image_size - 1)
     rows = out.reshape(n_images * n_rows, n_cols)
-    first = first.reshape(n_images * n_rows, image_size)
-    fraction = fraction.reshape(n_images * n_rows, image_size)
-    left = np.take_along_axis(rows, first, axis=1)
-    right = np.take_along_axis(rows, first + 1, axis=1)
-    sheared = left * (1 - fraction) + right * fraction
+    windows = np.lib.stride_tricks.as_strided(
+        rows,
+        shape=(len(rows), n_cols - image_size, image_size + 1),
+        strides=(rows.strides[0], rows.strides[1], rows.strides[1]),
+        writeable=False,
+    )
+    picked = windows[np.arange(len(rows)), start.reshape(-1)]
+    sheared = picked[:, :-1] * (1 - fraction)
+    sheared += picked[:, 1:] * fraction
     return sheared.reshape(n_images, n_rows, image_size)
+
+
+def _clip(values, low, high):
+    """``np.clip`` without its per-call overhead, for small index arrays."""
+    return np.minimum(np.maximum(values, low), high)
 
 
 def _round(values):
@@ -769,23 +916,23 @@ def _centre_by_mass(out, centre):
     mass = out.sum(axis=(1, 2))
     mass[mass <= 0] = 1.0
     index = np.arange(size)
-    row_shift = _round(centre - (out.sum(axis=2) * index).sum(axis=1) / mass)
-    col_shift = _round(centre - (out.sum(axis=1) * index).sum(axis=1) / mass)
-    row_shift = row_shift.astype(np.intp)
-    col_shift = col_shift.astype(np.intp)
-    if not (row_shift.any() or col_shift.any()):
+    row_shift = _round(centre - (np.einsum("nhw->nh", out) * index).sum(axis=1) / mass)
+    col_shift = _round(centre - (np.einsum("nhw->nw", out) * index).sum(axis=1) / mass)
+    moved = np.flatnonzero(row_shift.astype(bool) | col_shift.astype(bool))
+    if moved.size == 0:
         return out
-    rows = index[None, :] - row_shift[:, None]
-    cols = index[None, :] - col_shift[:, None]
+    # Only the images that move are gathered.
+    rows = index[None, :] - row_shift[moved].astype(np.intp)[:, None]
+    cols = index[None, :] - col_shift[moved].astype(np.intp)[:, None]
     row_ok = (rows >= 0) & (rows < size)
     col_ok = (cols >= 0) & (cols < size)
-    image_index = np.arange(n_images)[:, None, None]
     shifted = out[
-        image_index,
-        np.clip(rows, 0, size - 1)[:, :, None],
-        np.clip(cols, 0, size - 1)[:, None, :],
+        moved[:, None, None],
+        _clip(rows, 0, size - 1)[:, :, None],
+        _clip(cols, 0, size - 1)[:, None, :],
     ]
-    return shifted * (row_ok[:, :, None] & col_ok[:, None, :])
+    out[moved] = shifted * (row_ok[:, :, None] & col_ok[:, None, :])
+    return out
 
 
 def _expected_failed_checks(estimator):
