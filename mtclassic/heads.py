@@ -37,6 +37,7 @@ again with ``kernel_dtype="float32"``).
 import numbers
 
 import numpy as np
+from joblib import effective_n_jobs
 from scipy.optimize import minimize_scalar
 from scipy.special import log_expit, logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
@@ -57,6 +58,8 @@ __all__ = ["DigitClassifier", "LetterClassifier"]
 _KERNEL_CHUNK_BYTES = 32 * 2**20
 # Most rows calibration_size="auto" holds out.
 _AUTO_HOLDOUT_ROWS = 2000
+# Rows per block in LetterClassifier's predict path (each block runs every tree).
+_FOREST_BLOCK_ROWS = 2048
 
 
 def _holdout_split(y_codes, fraction, random_state):
@@ -583,7 +586,11 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
     class_weight : {"balanced", "balanced_subsample"}, dict or None, default=None
         Class weights, as in ``RandomForestClassifier``.
     n_jobs : int, default=None
-        Parallel jobs for fit and predict.
+        Parallel jobs for fit and predict. Predict splits the rows among
+        threads and adds the trees' probabilities in a fixed order, so its
+        output is the same bits for every ``n_jobs`` (scikit-learn's own
+        forest adds them in thread-completion order, which moves the result
+        by about 1e-16 from call to call).
     random_state : int, RandomState instance or None, default=None
         Seeds the bootstrap and the feature draws.
 
@@ -701,8 +708,8 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
             Rows sum to 1; columns in the order of ``classes_``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        return self.forest_.predict_proba(X)
+        X = validate_data(self, X, dtype=np.float32, order="C", reset=False)
+        return _forest_proba(self.forest_, X, self.n_jobs)
 
     def predict(self, X):
         """Most probable class of each row.
@@ -719,6 +726,44 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _forest_proba(forest, X, n_jobs):
+    """Mean of the trees' class probabilities, summed in tree order for every row.
+
+    ``ForestClassifier.predict_proba`` runs the trees in threads and adds each
+    tree's probabilities to one shared array under a lock, in whatever order
+    the threads finish: with ``n_jobs > 1`` the floating-point sum (and so a
+    near-tied argmax) can change from call to call. Here the parallel work is
+    split by rows instead: each block of ``_FOREST_BLOCK_ROWS`` rows runs every
+    tree in the order of ``estimators_`` and accumulates into its own rows of
+    the output, so every row's sum is the same sequence of additions whatever
+    ``n_jobs``, the block size or the thread timing. The result equals
+    scikit-learn's ``n_jobs=1`` output bit for bit.
+    """
+    n_samples, n_classes = X.shape[0], forest.n_classes_
+    out = np.zeros((n_samples, n_classes), dtype=np.float64)
+    blocks = [
+        slice(start, min(start + _FOREST_BLOCK_ROWS, n_samples))
+        for start in range(0, n_samples, _FOREST_BLOCK_ROWS)
+    ]
+
+    def accumulate(rows):
+        block, target = X[rows], out[rows]
+        for tree in forest.estimators_:
+            # DecisionTreeClassifier.predict_proba without its per-call checks
+            target += tree.tree_.predict(block)[:, :n_classes]
+
+    n_workers = min(effective_n_jobs(n_jobs), len(blocks))
+    if n_workers <= 1:
+        for rows in blocks:
+            accumulate(rows)
+    else:
+        Parallel(n_jobs=n_workers, require="sharedmem")(
+            delayed(accumulate)(rows) for rows in blocks
+        )
+    out /= len(forest.estimators_)
+    return out
 
 
 def _expected_failed_checks(estimator):

@@ -5,10 +5,11 @@ import pickle
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits, make_blobs
+from sklearn.datasets import load_digits, make_blobs, make_classification
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.metrics import log_loss
 
+import mtclassic.heads as heads_module
 from mtclassic.heads import (
     DigitClassifier,
     LetterClassifier,
@@ -221,3 +222,63 @@ def test_class_count_is_the_rows_fitted_on(digits):
     np.testing.assert_array_equal(plain.class_count_, np.bincount(y))
     capped = DigitClassifier(max_samples_per_class=30, random_state=0).fit(X, y)
     np.testing.assert_array_equal(capped.class_count_, np.minimum(np.bincount(y), 30))
+
+
+@pytest.fixture(scope="module")
+def noisy_rows():
+    """Overlapping classes: leaves of several rows hold fractions, so the sum of
+    60 trees' probabilities is not exact and its value depends on its order."""
+    X, y = make_classification(n_samples=3000, n_features=40, n_informative=10,
+                               n_classes=5, flip_y=0.2, random_state=0)  # fmt: skip
+    return X[:1500], y[:1500], X[1500:]
+
+
+@pytest.mark.parametrize("extra_trees", [False, True])
+def test_forest_probabilities_are_bitwise_reproducible_with_threads(
+    noisy_rows, extra_trees
+):
+    # scikit-learn's forest adds the trees' outputs in the order its threads
+    # finish: with n_jobs=2 repeated calls differed by about 1e-16, which can
+    # flip a near-tied vote
+    X, y, X_test = noisy_rows
+    clf = LetterClassifier(n_estimators=60, min_samples_leaf=3, n_jobs=2,
+                           extra_trees=extra_trees, random_state=0).fit(X, y)  # fmt: skip
+    first = clf.predict_proba(X_test)
+    for call in range(20):
+        again = clf.predict_proba(X_test)
+        assert np.array_equal(again, first), (
+            f"call {call + 2} differs from call 1 by up to {np.abs(again - first).max()}"
+        )
+    # the value is the mean of the trees' probabilities, summed in tree order
+    trees = [tree.predict_proba(X_test.astype(np.float32)) for tree in clf.forest_]
+    in_order = np.zeros_like(first)
+    for proba in trees:
+        in_order += proba
+    in_order /= len(trees)
+    assert np.array_equal(first, in_order)
+    np.testing.assert_allclose(first, np.mean(trees, axis=0), rtol=0, atol=1e-15)
+    assert not np.array_equal(first, np.round(first, 2))  # the sums are not exact
+
+
+def test_forest_probabilities_do_not_depend_on_n_jobs_or_blocks(
+    noisy_rows, monkeypatch
+):
+    X, y, X_test = noisy_rows
+    clf = LetterClassifier(n_estimators=60, min_samples_leaf=3, n_jobs=1,
+                           random_state=0).fit(X, y)  # fmt: skip
+    serial = clf.predict_proba(X_test)
+    # scikit-learn's own serial path adds the trees in the same order
+    clf.forest_.set_params(n_jobs=1)
+    assert np.array_equal(serial, clf.forest_.predict_proba(X_test))
+    for n_jobs in (2, -1):
+        clf.set_params(n_jobs=n_jobs)
+        assert np.array_equal(clf.predict_proba(X_test), serial)
+        # many blocks of rows, some rows in a short last block
+        monkeypatch.setattr(heads_module, "_FOREST_BLOCK_ROWS", 97)
+        assert np.array_equal(clf.predict_proba(X_test), serial)
+        monkeypatch.undo()
+    # a row's probabilities do not depend on the rest of the batch
+    assert np.array_equal(clf.predict_proba(X_test[7:8]), serial[7:8])
+    np.testing.assert_array_equal(
+        clf.predict(X_test), clf.classes_[np.argmax(serial, axis=1)]
+    )
