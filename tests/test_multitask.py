@@ -7,11 +7,12 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.datasets import make_classification
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
-from mtclassic.heads import DigitClassifier
+from mtclassic.heads import DigitClassifier, LetterClassifier
 from mtclassic.multitask import (
     DEFAULT_TASKS,
     OTHER,
@@ -402,3 +403,24 @@ def test_balanced_weights_undo_the_mix_a_capped_gate_saw():
     # without a cap the mix undone is y's
     vote.set_params(gate=DigitClassifier(random_state=0)).fit(X, labels)
     np.testing.assert_allclose(vote.weights_, [340 / 600, 340 / 80])
+
+
+def test_threaded_vote_of_forests_is_bitwise_reproducible():
+    # forest heads with n_jobs=2 inside a vote whose heads run in threads: the
+    # same input gives the same bits on every call and for any n_jobs
+    X, codes = make_classification(n_samples=1200, n_features=30, n_informative=8,
+                                   n_classes=5, flip_y=0.2, random_state=0)  # fmt: skip
+    y = LABELS[codes]
+    forest = LetterClassifier(n_estimators=50, min_samples_leaf=3, n_jobs=2)
+    heads = [("numbers", forest), ("letters", clone(forest))]
+    vote = MultiTaskVotingClassifier(heads, tasks=TASKS, n_jobs=2)
+    vote.set_params(numbers__random_state=0, letters__random_state=1)
+    vote.fit(X[:600], y[:600])
+    X_test = X[600:]
+    first = vote.predict_proba(X_test)
+    for _ in range(10):
+        assert np.array_equal(vote.predict_proba(X_test), first)
+    vote.set_params(n_jobs=1)
+    for head in vote.estimators_:
+        head.set_params(n_jobs=1)
+    assert np.array_equal(vote.predict_proba(X_test), first)
