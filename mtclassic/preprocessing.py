@@ -35,6 +35,10 @@ _MAX_SHEAR = 1.0
 # makes the whole transform about twice as fast as chunks of 8 MB and more.
 _CHUNK_PIXELS = 1 << 18
 _POLARITIES = ("auto", "bright", "dark")
+# A grey dilation by the 3 x 3 cross widens a stroke by about 2 pixels (one
+# on each side); blending an image with it by a fraction a widens it by ~2a.
+_CROSS = np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]]], dtype=bool)
+_STROKE_PASSES = 2
 
 
 class ImageNormalizer(TransformerMixin, BaseEstimator):
@@ -81,6 +85,21 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         pieces of neighbouring characters and scan edges in cropped photos,
         which would otherwise enlarge the crop. 0 keeps all ink. Pieces that
         do not touch the border (the dot of an "i") are always kept.
+    stroke_width : float or None, default=None
+        None leaves the strokes as drawn. A number ``w`` moves each image's
+        stroke width towards ``w`` pixels of the output: thin strokes (a pen
+        photographed on paper) are thickened and thick ones thinned, so that
+        the width of the pen does not tell one source from another. The width
+        is estimated as ``2 * ink / edge``, the sum of the pixels over half the
+        sum of absolute differences between neighbours (about 2.1 for MNIST
+        digits, 1.8 for the handwritten62 photos); the image is blended with
+        its grey dilation (or erosion) by a 3 x 3 cross, by the fraction that
+        closes the gap, twice. Measured with features of 20,000 MNIST digits,
+        5,000 EMNIST letters a-m and 10,000 synthetic letters, ``w=2.2``
+        raised the heads alone on handwritten62 photos (never trained on) by
+        0.8 points for digits and 0.7 for letters, and the vote's letters by
+        5.5 points, but sent more of the photo digits to the letters head;
+        hence off by default.
     image_shape : tuple of two int, default=None
         ``(height, width)`` of flat input rows; inferred as a square when None.
     chunk_size : int, default=128
@@ -132,7 +151,9 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
        so that a character already at scale 1 is moved, not blurred; the
        centre of mass ends within half a pixel of that point (unless ink is
        pushed out of the frame);
-    7. a final stretch, so that the brightest pixel is 1.
+    7. a final stretch, so that the brightest pixel is 1;
+    8. optionally, strokes evened out to ``stroke_width`` (then stretched
+       again).
 
     An image with no ink (uniform after step 2) comes out all zeros. A blank
     photo with grain or specks is not recognised as blank: whatever stands out
@@ -171,6 +192,7 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         polarity="auto",
         ink_threshold=0.2,
         max_edge_speck=0.05,
+        stroke_width=None,
         image_shape=None,
         chunk_size=128,
         n_jobs=None,
@@ -181,6 +203,7 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         self.polarity = polarity
         self.ink_threshold = ink_threshold
         self.max_edge_speck = max_edge_speck
+        self.stroke_width = stroke_width
         self.image_shape = image_shape
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs
@@ -266,6 +289,12 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
                 out[index[0] : index[-1] + 1] = normalized
             else:
                 out[index] = normalized
+        if self.stroke_width is not None:
+            size = self.image_size
+            images = out.reshape(len(out), size, size)
+            for start in range(0, len(out), self.chunk_size * 8):
+                block = images[start : start + self.chunk_size * 8]
+                block[...] = _even_out_strokes(block, float(self.stroke_width))
         return out
 
     def get_feature_names_out(self, input_features=None):
@@ -336,6 +365,16 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"max_edge_speck must be a number in [0, 1]; got {speck!r}."
             )
+        width = self.stroke_width
+        if width is not None and (
+            not isinstance(width, numbers.Real)
+            or isinstance(width, bool)
+            or not 0 < width < self.image_size
+        ):
+            raise ValueError(
+                f"stroke_width must be None or a number in (0, image_size="
+                f"{self.image_size}); got {width!r}."
+            )
         if self.n_jobs is not None and (
             not isinstance(self.n_jobs, numbers.Integral)
             or isinstance(self.n_jobs, bool)
@@ -396,6 +435,38 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
                 canvas[k, : sizes[i, 0], : sizes[i, 1]] = images[i]
             yield index, canvas, sizes[index]
             start += count
+
+
+def stroke_widths(images):
+    """Mean stroke width of each image, ``2 * ink / edge`` (see ``stroke_width``).
+
+    ``images`` is ``(n, height, width)`` with ink bright; a blank image has
+    width 0.
+    """
+    ink = images.sum(axis=(1, 2))
+    edge = np.abs(np.diff(images, axis=1)).sum(axis=(1, 2)) + np.abs(
+        np.diff(images, axis=2)
+    ).sum(axis=(1, 2))
+    return 2 * ink / np.maximum(edge, 1e-12)
+
+
+def _even_out_strokes(images, target):
+    """Blend each image with its dilation or erosion towards stroke width ``target``."""
+    for _ in range(_STROKE_PASSES):
+        gap = (target - stroke_widths(images)) / 2  # a full dilation adds ~2
+        gap[images.max(axis=(1, 2)) <= 0] = 0  # blank images stay blank
+        thicken = np.clip(gap, 0, 1)[:, None, None]
+        thin = np.clip(-gap, 0, 1)[:, None, None]
+        if thicken.any():
+            images = images + thicken * (
+                ndimage.grey_dilation(images, footprint=_CROSS) - images
+            )
+        if thin.any():
+            images = images + thin * (
+                ndimage.grey_erosion(images, footprint=_CROSS) - images
+            )
+    peak = images.max(axis=(1, 2), keepdims=True)
+    return np.divide(images, peak, out=np.zeros_like(images), where=peak > 0)
 
 
 def _is_image_list(X):

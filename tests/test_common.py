@@ -38,6 +38,7 @@ def _vote(membership):
 
 ESTIMATORS = [
     ImageNormalizer(),
+    ImageNormalizer(deskew=True, stroke_width=2.2),
     HOGTransformer(),
     PixelTransformer(),
     DigitClassifier(random_state=0),

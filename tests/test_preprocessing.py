@@ -8,7 +8,7 @@ import pytest
 from scipy import ndimage
 from sklearn.base import clone
 
-from mtclassic.preprocessing import ImageNormalizer
+from mtclassic.preprocessing import ImageNormalizer, stroke_widths
 
 SIZE = 28
 CENTRE = SIZE // 2  # MNIST puts the centre of mass on pixel (14, 14)
@@ -416,3 +416,38 @@ def test_bad_parameters(params, message):
 
 
 # scikit-learn's estimator checks run in tests/test_common.py
+
+
+def _ring(thickness, size=60):
+    """A dark ring of the given pen thickness on white paper (a photo's "0")."""
+    rows, cols = np.mgrid[:size, :size]
+    radius = np.hypot(rows - size / 2, cols - size / 2)
+    image = np.full((size, size), 230.0)
+    image[np.abs(radius - size / 3) < thickness / 2] = 20.0
+    return image
+
+
+@pytest.mark.parametrize("thickness", [1.5, 3.0, 12.0])
+def test_stroke_width_evens_out_thin_and_thick_pens(thickness):
+    target = 2.2
+    drawn = ImageNormalizer().fit_transform(_ring(thickness)[None])
+    evened = ImageNormalizer(stroke_width=target).fit_transform(_ring(thickness)[None])
+    before = stroke_widths(drawn.reshape(-1, 28, 28))[0]
+    after = stroke_widths(evened.reshape(-1, 28, 28))[0]
+    assert abs(after - target) < abs(before - target) / 2
+    assert abs(after - target) < 0.3
+    assert evened.min() == 0.0 and evened.max() == 1.0
+
+
+def test_stroke_width_is_per_image_and_keeps_blank_images_blank():
+    images = np.stack([_ring(1.5), np.full((60, 60), 200.0), _ring(12.0)])
+    out = ImageNormalizer(stroke_width=2.2).fit_transform(images)
+    assert not out[1].any()
+    alone = ImageNormalizer(stroke_width=2.2).fit_transform(images[[2]])
+    np.testing.assert_allclose(out[2], alone[0])
+
+
+@pytest.mark.parametrize("width", [0, -1.0, 28, "thin", True])
+def test_stroke_width_must_be_a_positive_number_below_image_size(width):
+    with pytest.raises(ValueError, match="stroke_width must be None or a number"):
+        ImageNormalizer(stroke_width=width).fit_transform(_ring(3.0)[None])
