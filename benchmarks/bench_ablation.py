@@ -41,6 +41,8 @@ no_synthetic       baseline model, trained without the synthetic letters
 membership_other   ``membership="other"``
 weights_equal      ``weights=None`` (the baseline's are ``"balanced"``)
 fast               ``preset="fast"``
+stroke_width       ``ImageNormalizer(stroke_width=2.2)``: pen width evened out
+gate_on_labels     ``gate_target="labels"``: the gate SVM learns the 36 labels
 =================  =========================================================
 
 BLAS is pinned to one thread; ``--n-jobs`` (2) goes to the models. Prints the
@@ -100,6 +102,11 @@ CONFIGS = {
     "membership_other": ("membership='other'", {"membership": "other"}),
     "weights_equal": ("weights=None (equal) instead of 'balanced'", {"weights": None}),
     "fast": ("preset='fast'", {"preset": "fast"}),
+    "stroke_width": ("ImageNormalizer(stroke_width=2.2): strokes evened out",
+                     {}),
+    "gate_on_labels": ("gate_target='labels': the gate learns the 36 labels, "
+                       "P(task) is the sum over the task's labels",
+                       {"gate_target": "labels"}),
 }  # fmt: skip
 
 # the scale: flag -> (default, help). With the defaults the whole run took
@@ -177,6 +184,8 @@ def make_config(name, args):
     keywords = CONFIGS[name][1]
     model = make_default_model(random_state=args.random_state, n_jobs=args.n_jobs,
                                **keywords)  # fmt: skip
+    if name == "stroke_width":
+        model.set_params(normalize__stroke_width=2.2)
     if name == "no_normalizer":
         model.set_params(normalize=FunctionTransformer(tutorial_resize))
     elif name == "augmentation":
@@ -228,6 +237,8 @@ def run_config(name, sets, args):
     # routing's or the head's?
     head_correct = (head_alone(vote, "letters", features[rows["hw_letters"]])
                     == true["hw_letters"])  # fmt: skip
+    record["digits_head_handwritten62"] = float(np.mean(
+        head_alone(vote, "digits", features[rows["hw_digits"]]) == true["hw_digits"]))  # fmt: skip
     hw_true = np.concatenate([true["hw_digits"], true["hw_letters"]])
     hw_pred = np.concatenate([pred["hw_digits"], pred["hw_letters"]])
     first_half = np.isin(true["hw_letters"], list(FIRST_HALF))
@@ -266,6 +277,7 @@ COLUMNS = {
     "combined": "comb36",
     "routing_error": "route",
     "digits_handwritten62": "hw dig",
+    "digits_head_handwritten62": "hd dig",
     "letters_handwritten62": "hw let",
     "letters_handwritten62_a_m": "hw a-m",
     "letters_handwritten62_n_z": "hw n-z",
@@ -288,6 +300,7 @@ def standard_errors(record, protocol):
              "letters_emnist": protocol["n_test_emnist"],
              "combined": n_in_source, "routing_error": n_in_source,
              "digits_handwritten62": protocol["n_test_hw_digits"],
+             "digits_head_handwritten62": protocol["n_test_hw_digits"],
              "letters_handwritten62": protocol["n_test_hw_letters"],
              "letters_handwritten62_a_m": record["n_handwritten62_a_m"],
              "letters_handwritten62_n_z": record["n_handwritten62_n_z"],
