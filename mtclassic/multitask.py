@@ -97,7 +97,8 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
 
     ``membership="gate"``: head ``t`` is trained on task ``t``'s images only and
     gives ``p_t(l | x, t)``; a ``gate`` classifier trained on all images gives
-    ``g_t(x) = P(task = t | x)``. The vote is::
+    ``g_t(x) = P(task = t | x)`` (with ``gate_target="labels"``, the gate's
+    probabilities of task ``t``'s labels summed). The vote is::
 
         P(task = t | x) = w_t g_t(x) / sum_u w_u g_u(x)
         P(l | x)        = P(task = t | x) * p_t(l | x, t)           for l in L_t
@@ -154,8 +155,8 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         each head on its own task only plus one gate classifier.
     gate : classifier or None, default=None
         The gate of ``membership="gate"``, a classifier with ``predict_proba``
-        fitted on the task of each image. None means
-        ``make_pipeline(StandardScaler(with_mean=False),
+        fitted on the task (or the label, see ``gate_target``) of each image.
+        None means ``make_pipeline(StandardScaler(with_mean=False),
         LogisticRegression(C=1.0, max_iter=1000))``: generic, fast, and well
         calibrated, but linear. On HOG + pixel features of digits and letters
         it routed 3.4% of the images to the wrong task, an RBF SVM gate
@@ -163,6 +164,26 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         :func:`~mtclassic.models.make_default_model` uses the latter.
         A task whose images all share one label needs no head model: a
         ``DummyClassifier`` stands in for it in ``estimators_``.
+    gate_target : {"tasks", "labels"}, default="tasks"
+        What the gate of ``membership="gate"`` is fitted on (ignored with
+        ``membership="other"``).
+
+        - ``"tasks"``: each image's task index; ``g_t(x)`` is the gate's
+          probability of task ``t``.
+        - ``"labels"``: each image's label (its code, as the heads get it);
+          ``g_t(x)`` is the sum of the gate's probabilities of task ``t``'s
+          labels (a label the gate never saw adds nothing).
+
+        Why: a gate that must tell all 36 shapes apart learns shapes rather
+        than which data set a task's images came from. Measured on 20,000
+        MNIST digits + 5,000 EMNIST letters a-m + 10,000 synthetic letters
+        (HOG + pixel features, an RBF SVM
+        :class:`~mtclassic.heads.DigitClassifier` gate), ``"labels"`` against
+        ``"tasks"``: fitted in 50 s instead of 130 s, routed 4.15% of in-source
+        test images to the wrong task instead of 4.38%, and on the
+        out-of-source handwritten62 photos scored 77.1% instead of 68.9% on
+        digits but 59.0% instead of 60.7% on letters. A trade, not a free win,
+        hence the default ``"tasks"``.
     n_jobs : int, default=None
         Heads (and the gate) fitted in parallel with joblib; also the number of
         threads collecting the heads' probabilities in predict. None means 1.
@@ -224,6 +245,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         "weights": ["array-like", StrOptions({"balanced"}), None],
         "membership": [StrOptions({"other", "gate"})],
         "gate": [HasMethods(["fit", "predict_proba"]), None],
+        "gate_target": [StrOptions({"tasks", "labels"})],
         "n_jobs": [None, numbers.Integral],
         "verbose": ["verbose"],
     }
@@ -236,6 +258,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         weights=None,
         membership="other",
         gate=None,
+        gate_target="tasks",
         n_jobs=None,
         verbose=False,
     ):
@@ -244,6 +267,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         self.weights = weights
         self.membership = membership
         self.gate = gate
+        self.gate_target = gate_target
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -412,7 +436,8 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             jobs.append((clone(head), head_X, head_y, name))
         if self.membership == "gate" and len(active) > 1:
             gate = self.gate if self.gate is not None else _default_gate()
-            jobs.append((clone(gate), X, sample_task, "gate"))
+            gate_y = codes if self.gate_target == "labels" else sample_task
+            jobs.append((clone(gate), X, gate_y, "gate"))
         fitted = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_one)(
                 estimator,
@@ -424,13 +449,22 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         )
         self.estimators_ = fitted[: len(active)]
         self.gate_ = fitted[len(active)] if len(fitted) > len(active) else None
+        # (n_gate_classes, n_tasks) one-hot, built once: predict turns the
+        # gate's probabilities into P(task | x) with one matrix product, summing
+        # over each task's labels when gate_target="labels"
+        self._gate_to_task = (
+            None
+            if self.gate_ is None
+            else np.eye(len(active))[self._gate_task(self.gate_target)]
+        )
         if isinstance(self.weights, str) and hasattr(self.gate_, "class_count_"):
             # The gate's P(task | x) carries the task mix the gate was fitted
             # on, which differs from y's when it subsampled (for example
             # DigitClassifier(max_samples_per_class=...)): undo that mix.
-            seen = np.zeros(len(active))
-            seen[np.asarray(self.gate_.classes_, dtype=np.intp)] = (
-                self.gate_.class_count_
+            seen = np.bincount(
+                self._gate_task(self.gate_target),
+                weights=np.asarray(self.gate_.class_count_, dtype=np.float64),
+                minlength=len(active),
             )
             self.weights_ = seen.sum() / (len(active) * seen)
 
@@ -444,6 +478,13 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             if hasattr(head, "feature_names_in_"):
                 self.feature_names_in_ = head.feature_names_in_
         return self
+
+    def _gate_task(self, gate_target):
+        """Index into ``tasks_`` of the task of each of the gate's classes."""
+        gate_classes = np.asarray(self.gate_.classes_, dtype=np.intp)
+        if gate_target == "labels":
+            return self.class_task_[gate_classes]
+        return gate_classes
 
     # -- predict -----------------------------------------------------------
 
@@ -484,6 +525,12 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         probas = self._collect_probas(X)
         n_samples = _num_samples(X)
         joint = np.zeros((n_samples, self.classes_.size))
+        if self.gate_ is not None:
+            # the gate's P(task | x), from either gate_target (fitted value)
+            to_task = getattr(self, "_gate_to_task", None)
+            if to_task is None:  # pickled before gate_target existed
+                to_task = np.eye(self.tasks_.size)[self._gate_task("tasks")]
+            gate_task_proba = probas[-1] @ to_task
         for index, (head, proba) in enumerate(
             zip(self.estimators_, probas, strict=False)
         ):
@@ -491,8 +538,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             in_task = head_codes != OTHER
             share = self.weights_[index] * proba[:, in_task]
             if self.gate_ is not None:
-                gate_column = np.searchsorted(self.gate_.classes_, index)
-                share *= probas[-1][:, [gate_column]]
+                share *= gate_task_proba[:, [index]]
             joint[:, head_codes[in_task]] = share
         total = joint.sum(axis=1, keepdims=True)
         degenerate = total[:, 0] <= 0

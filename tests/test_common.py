@@ -25,7 +25,7 @@ _MODULE_OF = {
 }
 
 
-def _vote(membership):
+def _vote(membership, **params):
     # heads not named after the default tasks: the labels of y are split among them
     return MultiTaskVotingClassifier(
         [
@@ -33,6 +33,7 @@ def _vote(membership):
             ("forest", LetterClassifier(n_estimators=10, random_state=0)),
         ],
         membership=membership,
+        **params,
     )
 
 
@@ -49,6 +50,7 @@ ESTIMATORS = [
     LetterClassifier(n_estimators=10, random_state=0),
     _vote("other"),
     _vote("gate"),
+    _vote("gate", gate_target="labels"),
     AugmentedClassifier(DigitClassifier(random_state=0), random_state=0),
 ]
 

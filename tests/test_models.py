@@ -57,6 +57,13 @@ def test_structure_and_grid_keys():
     assert params["vote__digits__random_state"] == 0
 
 
+def test_gate_target_is_passed_on():
+    assert make_default_model().named_steps["vote"].gate_target == "tasks"
+    for membership in ("gate", "other"):
+        model = make_default_model(membership=membership, gate_target="labels")
+        assert model.get_params()["vote__gate_target"] == "labels"
+
+
 def test_fits_raw_images_and_predicts_36_labels(characters, fitted):
     _, _, X_test, y_test = characters
     proba = fitted.predict_proba(X_test)

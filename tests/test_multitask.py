@@ -81,6 +81,46 @@ def test_gate_mode_vote_multiplies_gate_and_head(blobs):
     np.testing.assert_allclose(vote.predict_task_proba(X), task_expected)
 
 
+@pytest.mark.parametrize(
+    "tasks",
+    [TASKS, {"numbers": "1234", "letters": "ABC"}],  # "4", "C" never in y
+    ids=["all-labels-seen", "labels-absent-from-y"],
+)
+def test_label_gate_sums_its_label_probabilities_per_task(blobs, tasks):
+    X, y = blobs
+    vote = _vote(
+        membership="gate",
+        gate=LogisticRegression(max_iter=1000),
+        gate_target="labels",
+        weights=[2.0, 1.0],
+        tasks=tasks,
+    ).fit(X, y)
+    classes = vote.classes_.tolist()
+    # the gate learned the label codes of all images, not the task index
+    gate_codes = [classes.index(label) for label in LABELS]
+    assert vote.gate_.classes_.tolist() == gate_codes
+    gate = vote.gate_.predict_proba(X)
+    assert gate.shape == (len(X), 5)
+    # by hand: 3 numbers then 2 letters among the gate's classes
+    gate_task = np.column_stack([gate[:, :3].sum(axis=1), gate[:, 3:].sum(axis=1)])
+    task_expected = gate_task * [2.0, 1.0]
+    task_expected /= task_expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(vote.predict_task_proba(X), task_expected)
+    joint = np.zeros((len(X), len(classes)))
+    for t, (weight, head) in enumerate(zip([2.0, 1.0], vote.estimators_, strict=True)):
+        joint[:, head.classes_] = weight * gate_task[:, [t]] * head.predict_proba(X)
+    np.testing.assert_allclose(
+        vote.predict_proba(X), joint / joint.sum(axis=1, keepdims=True)
+    )
+    # not the task gate's answer
+    tasks_gate = clone(vote).set_params(gate_target="tasks").fit(X, y)
+    assert tasks_gate.gate_.classes_.tolist() == [0, 1]
+    assert not np.allclose(tasks_gate.predict_task_proba(X), task_expected)
+    # the fitted gate_target counts, as for every parameter, until the next fit
+    vote.set_params(gate_target="tasks")
+    np.testing.assert_allclose(vote.predict_task_proba(X), task_expected)
+
+
 @pytest.mark.parametrize("membership", ["other", "gate"])
 def test_outputs_are_consistent(blobs, membership):
     X, y = blobs
@@ -293,6 +333,8 @@ def test_other_errors(blobs):
         _vote().set_params(numbers="drop", letters="drop").fit(X, y)
     with pytest.raises(ValueError, match="The 'membership' parameter"):
         _vote(membership="soft").fit(X, y)
+    with pytest.raises(ValueError, match="The 'gate_target' parameter"):
+        _vote(membership="gate", gate_target="shapes").fit(X, y)
 
 
 # -- sklearn citizenship ----------------------------------------------------
@@ -346,6 +388,24 @@ def test_cross_val_and_grid_search(blobs):
     ).fit(X, y)
     assert grid.best_params_["weights"] == [1, 1]
     assert grid.best_estimator_.estimators_[0].C == grid.best_params_["numbers__C"]
+
+
+def test_grid_search_over_gate_target(blobs):
+    X, y = blobs
+    grid = GridSearchCV(
+        _vote(membership="gate", gate=LogisticRegression(max_iter=1000)),
+        {"gate_target": ["tasks", "labels"], "weights": [[1, 1], [1, 2]]},
+        cv=3,
+    ).fit(X, y)
+    assert list(grid.cv_results_["param_gate_target"]) == ["tasks"] * 2 + ["labels"] * 2
+    assert np.all(grid.cv_results_["mean_test_score"] > 0.9)
+    best = grid.best_estimator_
+    assert best.gate_target == grid.best_params_["gate_target"]
+    n_gate_classes = {"tasks": 2, "labels": 5}[best.gate_target]
+    assert best.gate_.classes_.size == n_gate_classes
+    for target, size in (("tasks", 2), ("labels", 5)):
+        refit = clone(best).set_params(gate_target=target).fit(X, y)
+        assert refit.gate_.classes_.size == size
 
 
 @pytest.mark.parametrize("membership", ["other", "gate"])
@@ -402,6 +462,39 @@ def test_balanced_weights_undo_the_mix_a_capped_gate_saw():
     np.testing.assert_allclose(vote.weights_, [90 / 100, 90 / 80])
     # without a cap the mix undone is y's
     vote.set_params(gate=DigitClassifier(random_state=0)).fit(X, labels)
+    np.testing.assert_allclose(vote.weights_, [340 / 600, 340 / 80])
+
+
+def test_balanced_weights_undo_the_mix_a_capped_label_gate_saw():
+    # 300 "numbers" rows beside 40 "letters" rows; a label gate keeps 50 per
+    # label, so its P(task | x) carries a (50 + 50):(20 + 20) prior, neither
+    # y's 300:40 nor the 50:40 of a capped task gate
+    rng = np.random.RandomState(0)
+    labels = np.array(["1"] * 150 + ["2"] * 150 + ["A"] * 20 + ["B"] * 20)
+    centres = {"1": (0, 0), "2": (0, 6), "A": (6, 0), "B": (6, 6)}
+    X = np.array([centres[label] for label in labels]) + rng.normal(size=(340, 2))
+    vote = MultiTaskVotingClassifier(
+        [("numbers", LogisticRegression()), ("letters", LogisticRegression())],
+        tasks={"numbers": "12", "letters": "AB"},
+        membership="gate",
+        gate=DigitClassifier(max_samples_per_class=50, random_state=0),
+        gate_target="labels",
+        weights="balanced",
+    ).fit(X, labels)
+    np.testing.assert_allclose(vote.gate_.class_count_, [50, 50, 20, 20])
+    np.testing.assert_allclose(vote.weights_, [140 / 200, 140 / 80])
+    # the weights cancel the gate's task mix: equal task priors
+    seen = np.array([100, 40])
+    np.testing.assert_allclose(vote.weights_ * seen, [70, 70])
+    # the vote's task share is the gate's summed share reweighted by them
+    gate = vote.gate_.predict_proba(X)
+    share = np.column_stack([gate[:, :2].sum(1), gate[:, 2:].sum(1)]) * vote.weights_
+    np.testing.assert_allclose(
+        vote.predict_task_proba(X), share / share.sum(axis=1, keepdims=True)
+    )
+    # without a cap the mix undone is y's
+    vote.set_params(gate=DigitClassifier(random_state=0)).fit(X, labels)
+    np.testing.assert_allclose(vote.gate_.class_count_, [150, 150, 20, 20])
     np.testing.assert_allclose(vote.weights_, [340 / 600, 340 / 80])
 
 
