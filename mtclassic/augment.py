@@ -12,8 +12,16 @@ wraps any classifier and adds distorted copies of the training images in
 ``fit`` (never in ``predict``), with the amount of distortion (``strength``)
 and the number of copies (``n_copies``) as grid-searchable parameters.
 
-Translation is left out on purpose: :class:`~mtclassic.ImageNormalizer`
-recentres every image by its centre of mass, which would undo it.
+Translation is left out of :func:`distort` on purpose:
+:class:`~mtclassic.ImageNormalizer` recentres every image by its centre of
+mass, which would undo it.
+
+``AugmentedClassifier(method="vsv")`` makes *virtual support vectors*
+(DeCoste & Schoelkopf, 2002) instead: it fits the estimator, keeps the
+training images whose rows became support vectors, and refits on those plus
+fixed transformed copies of them (1-pixel shifts in 4 directions and two small
+rotations). Wrapped after the normalizer, the copies are made from normalized
+images, so the shifts survive.
 """
 
 import numbers
@@ -28,7 +36,12 @@ from sklearn.base import (
     clone,
 )
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, validate_params
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
@@ -316,14 +329,30 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     ``fit(X, y)`` appends ``n_copies`` randomly distorted copies of every
     training image (see :func:`distort`), with the labels of the originals, and
-    fits a clone of ``estimator`` on originals and copies together. Everything
-    else (``predict``, ``predict_proba``, ``score``, ...) is the fitted
-    estimator's: images are distorted in ``fit`` only.
+    fits a clone of ``estimator`` on originals and copies together
+    (``method="distort"``). With ``method="vsv"`` it makes virtual support
+    vectors instead: a first clone is fitted on ``X``, and the final one on the
+    support-vector images only, plus 4 copies of them shifted by one pixel
+    (down, up, right, left) and, when ``vsv_rotation > 0``, 2 copies rotated by
+    ``+vsv_rotation`` and ``-vsv_rotation`` degrees about the image centre.
+    Everything else (``predict``, ``predict_proba``, ``score``, ...) is the
+    fitted estimator's: images are distorted in ``fit`` only.
 
     Wrap the whole chain, so the raw images are distorted before the
     normalizer recentres and rescales them::
 
         AugmentedClassifier(make_default_model(), n_copies=2)
+
+    Virtual support vectors need the final step to have ``support_`` (an SVM)
+    and are best made from normalized images, so wrap the chain after the
+    normalizer::
+
+        make_pipeline(
+            ImageNormalizer(deskew=True),
+            AugmentedClassifier(
+                make_pipeline(make_features(), DigitClassifier()), method="vsv"
+            ),
+        )
 
     Parameters
     ----------
@@ -331,14 +360,33 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Fitted on the augmented images; it receives them in the form ``X``
         came in (a 3-D batch, flat rows, or a list of 2-D arrays), with
         ``(1 + n_copies)`` times as many rows: the originals first, then each
-        round of copies in the order of ``X``.
+        round of copies in the order of ``X``. With ``method="vsv"`` its
+        final step (the estimator itself, or the last step of a ``Pipeline``)
+        must set ``support_``, the indices of its support vectors among the
+        rows it was fitted on, as ``SVC`` and
+        :class:`~mtclassic.heads.DigitClassifier` (``solver="exact"``) do.
+    method : {"distort", "vsv"}, default="distort"
+        ``"distort"``: random distorted copies of every image (see
+        :func:`distort`). ``"vsv"``: fit on ``X``, then refit on the support
+        vector images and their fixed virtual copies, ``4 + 2`` per image (or
+        4 when ``vsv_rotation=0``); the estimator then receives the support
+        vectors first, then each round of copies (the four shifts, then the
+        ``+`` and ``-`` rotation). On MNIST this costs about 3 fits of the
+        estimator, and the refitted SVM has about 3 times the support vectors
+        (predict is that much slower); see Notes.
     n_copies : int >= 0, default=1
-        Distorted copies of every image. 0 fits the estimator on ``X`` alone.
+        Distorted copies of every image (``method="distort"`` only). 0 fits
+        the estimator on ``X`` alone.
     strength : float >= 0, default=1.0
-        Amount of distortion (``strength`` of :func:`distort`): 0 means no
-        distortion (and no copies), 1 the recommended amount.
+        Amount of distortion (``strength`` of :func:`distort`;
+        ``method="distort"`` only): 0 means no distortion (and no copies), 1
+        the recommended amount.
     elastic : bool, default=True
-        Whether to add the elastic distortion to the affine one.
+        Whether to add the elastic distortion to the affine one
+        (``method="distort"`` only).
+    vsv_rotation : float >= 0, default=10.0
+        Angle in degrees of the two rotated virtual copies (``method="vsv"``
+        only); 0 leaves them out.
     image_shape : tuple of two int, default=None
         ``(height, width)`` of flat rows; a square is inferred when None.
     random_state : int, RandomState instance or None, default=None
@@ -354,6 +402,9 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         From ``estimator_``, where it has one.
     n_augmented_ : int
         Number of rows ``estimator_`` was fitted on.
+    vsv_support_ : ndarray of shape (n_support,)
+        ``method="vsv"``: indices of the images of ``X`` whose rows were
+        support vectors of the first fit, the images that were copied.
 
     See Also
     --------
@@ -376,6 +427,19 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     With two copies, ``strength`` 0.5 and 1.5 left 102 and 103 errors.
     Differences of about 10 errors are within the noise of one run.
 
+    Virtual support vectors, measured on all of MNIST (60,000 training
+    digits, 10,000 test digits) with ``ImageNormalizer(deskew=True)`` followed
+    by this wrapper around ``make_features() -> DigitClassifier(
+    kernel_dtype="float32", random_state=0)``, one core: 81 test errors
+    (99.19%) without it, 58 (99.42%) with ``method="vsv"``. The 6,931
+    support vectors and their 6 copies each (48,517 rows) are refitted: fit
+    282 s instead of 91 s, and 22,129 support vectors instead of 6,931, so
+    predict takes 4.8 s instead of 1.8 s for the 10,000 raw test images. The
+    setting was picked among three on that test set (shifts alone, in 4 or 8
+    directions: 99.28% and 99.29%), so 99.42% is optimistic; on a 50,000 /
+    10,000 split of the training images, which played no part in the choice,
+    it went from 99.23% to 99.38% (32 errors fixed, 17 made).
+
     Examples
     --------
     >>> from sklearn.pipeline import make_pipeline
@@ -391,13 +455,25 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     450
     >>> clf.predict(X[:3]).tolist() == clf.estimator_.predict(X[:3]).tolist()
     True
+
+    Virtual support vectors of normalized images:
+
+    >>> head = make_pipeline(make_features(), DigitClassifier(random_state=0))
+    >>> vsv = make_pipeline(
+    ...     ImageNormalizer(), AugmentedClassifier(head, method="vsv")
+    ... ).fit(X, y)
+    >>> wrapper = vsv[-1]
+    >>> wrapper.n_augmented_ == 7 * len(wrapper.vsv_support_)
+    True
     """
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "predict"])],
         "n_copies": [Interval(numbers.Integral, 0, None, closed="left")],
         "strength": [Interval(numbers.Real, 0, None, closed="left")],
+        "method": [StrOptions({"distort", "vsv"})],
         "elastic": ["boolean"],
+        "vsv_rotation": [Interval(numbers.Real, 0, None, closed="left")],
         "image_shape": ["array-like", None],
         "random_state": ["random_state"],
     }
@@ -406,16 +482,20 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self,
         estimator,
         *,
+        method="distort",
         n_copies=1,
         strength=1.0,
         elastic=True,
+        vsv_rotation=10.0,
         image_shape=None,
         random_state=None,
     ):
         self.estimator = estimator
+        self.method = method
         self.n_copies = n_copies
         self.strength = strength
         self.elastic = elastic
+        self.vsv_rotation = vsv_rotation
         self.image_shape = image_shape
         self.random_state = random_state
 
@@ -438,8 +518,16 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         self : AugmentedClassifier
             This estimator.
+
+        Raises
+        ------
+        ValueError
+            With ``method="vsv"``, when the fitted estimator's final step has
+            no ``support_``.
         """
         image_shape = check_image_shape(self.image_shape)
+        if self.method == "vsv":
+            return self._fit_vsv(X, y, image_shape)
         magnitudes = _magnitudes(
             self.strength,
             rotation=ROTATION,
@@ -484,6 +572,42 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         y = np.concatenate([y] * (1 + n_copies))
         self.estimator_ = clone(self.estimator).fit(X, y)
         self.n_augmented_ = len(y)
+        return self
+
+    def _fit_vsv(self, X, y, image_shape):
+        """Fit on X, then on its support-vector images and their virtual copies."""
+        check_classification_targets(y)
+        moves = _vsv_moves(self.vsv_rotation)
+        if _is_image_list(X):
+            images = [_as_image_array(image, f"X[{i}]") for i, image in enumerate(X)]
+            if len({image.shape for image in images}) > 1:
+                images, _ = _check_image_list(images, image_shape, "X")
+                y = _check_labels(y, len(images))
+                support = _support_rows(clone(self.estimator).fit(images, y), y)
+                chosen = [images[i] for i in support]
+                copies = [[] for _ in moves]
+                for image in chosen:
+                    for copy, moved in zip(
+                        copies, _virtual(image[None], moves), strict=True
+                    ):
+                        copy.append(moved[0])
+                X_fit = chosen + [image for copy in copies for image in copy]
+                return self._refit_vsv(X_fit, y, support, len(moves))
+            X = images
+        flat = np.ndim(X) == 2 and not hasattr(X, "toarray")
+        batch = check_images(X, image_shape=image_shape, name="X", dtype=_keep_dtype(X))
+        y = _check_labels(y, len(batch))
+        rows = batch.reshape(len(batch), -1) if flat else batch
+        support = _support_rows(clone(self.estimator).fit(rows, y), y)
+        chosen = batch[support]
+        X_fit = np.concatenate([chosen, *_virtual(chosen, moves)])
+        if flat:
+            X_fit = X_fit.reshape(len(X_fit), -1)
+        return self._refit_vsv(X_fit, y, support, len(moves))
+
+    def _refit_vsv(self, X_fit, y, support, n_moves):
+        self._fit_estimator(X_fit, y[support], n_moves)
+        self.vsv_support_ = support
         return self
 
     @property
@@ -543,6 +667,83 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if inner.classifier_tags is not None:
             tags.classifier_tags = inner.classifier_tags
         return tags
+
+
+def _vsv_moves(rotation):
+    """(angle in degrees, row shift, col shift) of each virtual copy."""
+    moves = [(0.0, 1.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0), (0.0, 0.0, -1.0)]
+    if rotation > 0:
+        moves += [(float(rotation), 0.0, 0.0), (-float(rotation), 0.0, 0.0)]
+    return moves
+
+
+def _virtual(images, moves):
+    """One moved copy of the batch ``images`` (n, h, w) per move, in order.
+
+    Each copy is the batch rotated by the move's angle about the image centre,
+    then shifted by its rows and columns; pixels are read by bilinear
+    interpolation (exact for whole-pixel shifts) and the nearest edge pixel is
+    repeated outside the image, as in :func:`distort`.
+    """
+    n_images, height, width = images.shape
+    centre = np.array([(height - 1) / 2, (width - 1) / 2])
+    grid = np.stack(
+        np.meshgrid(
+            np.arange(height) - centre[0], np.arange(width) - centre[1], indexing="ij"
+        )
+    )
+    work_dtype = images.dtype if images.dtype.kind == "f" else np.float64
+    step = max(1, _CHUNK_PIXELS // (height * width))
+    copies = []
+    for angle, d_row, d_col in moves:
+        theta = np.deg2rad(angle)
+        inverse = np.array(
+            [[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]
+        )
+        # output pixel -> the input pixel it reads (the inverse map)
+        source = np.einsum(
+            "ij,jhw->ihw", inverse, grid - np.array([d_row, d_col])[:, None, None]
+        )
+        source += centre[:, None, None]
+        out = np.empty_like(images)
+        for start in range(0, n_images, step):
+            stop = min(start + step, n_images)
+            coords = np.empty((3, stop - start, height, width))
+            coords[0] = np.arange(stop - start)[:, None, None]
+            coords[1:] = source[:, None]
+            moved = ndimage.map_coordinates(
+                images[start:stop].astype(work_dtype, copy=False),
+                coords,
+                order=1,
+                mode="nearest",
+            )
+            out[start:stop] = _cast(moved, out.dtype)
+        copies.append(out)
+    return copies
+
+
+def _support_rows(estimator, y):
+    """Indices of the training rows that are support vectors of ``estimator``."""
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    support = getattr(final, "support_", None)
+    if support is None:
+        raise ValueError(
+            "method='vsv' needs an estimator whose final step sets support_ (the "
+            "indices of its support vectors among its training rows), such as "
+            f"SVC or DigitClassifier(solver='exact'); {type(final).__name__} "
+            "has no support_."
+        )
+    support = np.asarray(support)
+    if support.ndim != 1 or support.dtype.kind not in "iu":
+        raise ValueError(
+            "support_ of the final step must be a 1-D array of row indices; got "
+            f"{support.dtype} of shape {support.shape}."
+        )
+    if support.size and (support.min() < 0 or support.max() >= len(y)):
+        raise ValueError(
+            f"support_ of the final step indexes rows outside 0..{len(y) - 1}."
+        )
+    return np.sort(support)
 
 
 def _check_labels(y, n_images):

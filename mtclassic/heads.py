@@ -223,6 +223,13 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
     svm_ : SVC or Pipeline
         The fitted SVM (``SVC`` for ``"exact"``, ``Pipeline(Nystroem, LinearSVC)``
         for ``"nystroem"``).
+    support_ : ndarray of shape (n_support,)
+        ``solver="exact"``: indices of the support vectors among the rows of
+        the ``X`` given to ``fit`` (like ``SVC.support_``, but counted in the
+        caller's rows, before the calibration hold-out and
+        ``max_samples_per_class``). The virtual support vectors of
+        :class:`~mtclassic.augment.AugmentedClassifier` (``method="vsv"``) are
+        made from these rows.
     pair_coef_ : ndarray of shape (n_support, n_pairs)
         ``solver="exact"``: coefficient of each support vector in each
         one-vs-one decision (pairs ``(i, j)``, i < j, in scikit-learn's order).
@@ -328,9 +335,10 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
                 f"1 class: {self.classes_.tolist()!r}."
             )
         rng = check_random_state(self.random_state)
+        rows = np.arange(X.shape[0])  # the rows of the caller's X kept below
         if self.max_samples_per_class is not None:
             keep = _cap_per_class(y_codes, self.max_samples_per_class, rng)
-            X, y_codes = X[keep], y_codes[keep]
+            X, y_codes, rows = X[keep], y_codes[keep], rows[keep]
         self.class_count_ = np.bincount(y_codes, minlength=self.classes_.size)
         self.center_ = X.mean(axis=0)
         spread = X.std(axis=0)
@@ -350,7 +358,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             train, holdout = _holdout_split(
                 y_codes, self._holdout_share(y_codes.size), rng
             )
-            self._set_svm(self._fit_svm(Z[train], y_codes[train], rng))
+            self._set_svm(self._fit_svm(Z[train], y_codes[train], rng), rows[train])
             if holdout.size == 0:  # tiny data: nothing could be held out
                 holdout = train
             held_scores, held_codes = self._svm_scores(Z[holdout]), y_codes[holdout]
@@ -379,7 +387,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
                 ]
             )
             held_codes = np.concatenate([y_codes[te] for _, te in folds])
-            self._set_svm(self._fit_svm(Z, y_codes, seeds[-1]))
+            self._set_svm(self._fit_svm(Z, y_codes, seeds[-1]), rows)
         self.calibration_slope_ = _fit_slope(
             lambda slope: self._log_proba_from_scores(held_scores, slope),
             held_codes,
@@ -394,10 +402,11 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             return min(1.0, self.calibration_size / n_samples)
         return float(self.calibration_size)
 
-    def _set_svm(self, svm):
+    def _set_svm(self, svm, rows):
         self.svm_ = svm
         if self.solver == "exact":
             self.pair_coef_, self.pair_intercept_ = _pair_coefficients(svm)
+            self.support_ = rows[svm.support_]
 
     def _scale(self, X):
         return (X - self.center_) / self.scale_

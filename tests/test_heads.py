@@ -282,3 +282,18 @@ def test_forest_probabilities_do_not_depend_on_n_jobs_or_blocks(
     np.testing.assert_array_equal(
         clf.predict(X_test), clf.classes_[np.argmax(serial, axis=1)]
     )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"calibration": "cv"}, {"max_samples_per_class": 40}],
+)
+def test_support_indexes_the_callers_rows(digits, params):
+    X, y, _, _ = digits
+    clf = DigitClassifier(random_state=0, **params).fit(X, y)
+    assert clf.support_.shape == (clf.svm_.support_vectors_.shape[0],)
+    np.testing.assert_allclose(clf._scale(X[clf.support_]), clf.svm_.support_vectors_)
+    if params.get("max_samples_per_class"):
+        assert np.bincount(y[clf.support_]).max() <= 40
+    nystroem = DigitClassifier(solver="nystroem", n_components=50, random_state=0)
+    assert not hasattr(nystroem.fit(X, y), "support_")
