@@ -182,8 +182,11 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         ``"tasks"``: fitted in 50 s instead of 130 s, routed 4.15% of in-source
         test images to the wrong task instead of 4.38%, and on the
         out-of-source handwritten62 photos scored 77.1% instead of 68.9% on
-        digits but 59.0% instead of 60.7% on letters. A trade, not a free win,
-        hence the default ``"tasks"``.
+        digits but 59.0% instead of 60.7% on letters. It also predicts several
+        times slower (bench_ablation, 10,000 MNIST digits: 1,591 instead of
+        5,873 images per second for the whole model): the 36-label SVM keeps
+        many more support vectors. A trade, not a free win, hence the default
+        ``"tasks"``.
     n_jobs : int, default=None
         Heads (and the gate) fitted in parallel with joblib; also the number of
         threads collecting the heads' probabilities in predict. None means 1.
