@@ -444,13 +444,19 @@ def test_heads_may_be_whole_pipelines_on_raw_input():
     assert vote.score(X, y) > 0.9
 
 
-def test_balanced_weights_undo_the_mix_a_capped_gate_saw():
-    # 300 "numbers" rows beside 40 "letters" rows; the gate keeps 50 per task,
-    # so its P(task | x) carries a 50:40 prior, not y's 300:40
+def _skewed_blobs():
+    """300 "numbers" rows ("1", "2") beside 40 "letters" rows ("A", "B")."""
     rng = np.random.RandomState(0)
     labels = np.array(["1"] * 150 + ["2"] * 150 + ["A"] * 20 + ["B"] * 20)
     centres = {"1": (0, 0), "2": (0, 6), "A": (6, 0), "B": (6, 6)}
     X = np.array([centres[label] for label in labels]) + rng.normal(size=(340, 2))
+    return X, labels
+
+
+def test_balanced_weights_undo_the_mix_a_capped_gate_saw():
+    # 300 "numbers" rows beside 40 "letters" rows; the gate keeps 50 per task,
+    # so its P(task | x) carries a 50:40 prior, not y's 300:40
+    X, labels = _skewed_blobs()
     vote = MultiTaskVotingClassifier(
         [("numbers", LogisticRegression()), ("letters", LogisticRegression())],
         tasks={"numbers": "12", "letters": "AB"},
@@ -469,10 +475,7 @@ def test_balanced_weights_undo_the_mix_a_capped_label_gate_saw():
     # 300 "numbers" rows beside 40 "letters" rows; a label gate keeps 50 per
     # label, so its P(task | x) carries a (50 + 50):(20 + 20) prior, neither
     # y's 300:40 nor the 50:40 of a capped task gate
-    rng = np.random.RandomState(0)
-    labels = np.array(["1"] * 150 + ["2"] * 150 + ["A"] * 20 + ["B"] * 20)
-    centres = {"1": (0, 0), "2": (0, 6), "A": (6, 0), "B": (6, 6)}
-    X = np.array([centres[label] for label in labels]) + rng.normal(size=(340, 2))
+    X, labels = _skewed_blobs()
     vote = MultiTaskVotingClassifier(
         [("numbers", LogisticRegression()), ("letters", LogisticRegression())],
         tasks={"numbers": "12", "letters": "AB"},
