@@ -201,6 +201,10 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         Fitted heads by task name (``"drop"`` for dropped ones).
     gate_ : classifier or None
         The fitted gate (``membership="gate"`` with more than one task).
+    gate_task_ : ndarray of shape (n_gate_classes,) or None
+        Index into ``tasks_`` of the task of each of ``gate_.classes_`` (the
+        classes are task indices for ``gate_target="tasks"``, label codes for
+        ``"labels"``); None without a gate.
     classes_ : ndarray of shape (n_classes,)
         The sorted union of the active tasks' labels.
     tasks_ : ndarray of shape (n_tasks,)
@@ -452,20 +456,23 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         )
         self.estimators_ = fitted[: len(active)]
         self.gate_ = fitted[len(active)] if len(fitted) > len(active) else None
-        # (n_gate_classes, n_tasks) one-hot, built once: predict turns the
-        # gate's probabilities into P(task | x) with one matrix product, summing
-        # over each task's labels when gate_target="labels"
-        self._gate_to_task = (
-            None
-            if self.gate_ is None
-            else np.eye(len(active))[self._gate_task(self.gate_target)]
-        )
+        if self.gate_ is not None:
+            # the task each gate class stands for, fixed at fit (a later
+            # set_params(gate_target=...) must not change a fitted model)
+            gate_classes = np.asarray(self.gate_.classes_, dtype=np.intp)
+            self.gate_task_ = (
+                self.class_task_[gate_classes]
+                if self.gate_target == "labels"
+                else gate_classes
+            )
+        else:
+            self.gate_task_ = None
         if isinstance(self.weights, str) and hasattr(self.gate_, "class_count_"):
             # The gate's P(task | x) carries the task mix the gate was fitted
             # on, which differs from y's when it subsampled (for example
             # DigitClassifier(max_samples_per_class=...)): undo that mix.
             seen = np.bincount(
-                self._gate_task(self.gate_target),
+                self.gate_task_,
                 weights=np.asarray(self.gate_.class_count_, dtype=np.float64),
                 minlength=len(active),
             )
@@ -481,13 +488,6 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             if hasattr(head, "feature_names_in_"):
                 self.feature_names_in_ = head.feature_names_in_
         return self
-
-    def _gate_task(self, gate_target):
-        """Index into ``tasks_`` of the task of each of the gate's classes."""
-        gate_classes = np.asarray(self.gate_.classes_, dtype=np.intp)
-        if gate_target == "labels":
-            return self.class_task_[gate_classes]
-        return gate_classes
 
     # -- predict -----------------------------------------------------------
 
@@ -529,11 +529,11 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         n_samples = _num_samples(X)
         joint = np.zeros((n_samples, self.classes_.size))
         if self.gate_ is not None:
-            # the gate's P(task | x), from either gate_target (fitted value)
-            to_task = getattr(self, "_gate_to_task", None)
-            if to_task is None:  # pickled before gate_target existed
-                to_task = np.eye(self.tasks_.size)[self._gate_task("tasks")]
-            gate_task_proba = probas[-1] @ to_task
+            # the gate's P(task | x): its class probabilities summed per task
+            gate_task = getattr(self, "gate_task_", None)
+            if gate_task is None:  # pickled before gate_target existed
+                gate_task = np.asarray(self.gate_.classes_, dtype=np.intp)
+            gate_task_proba = probas[-1] @ np.eye(self.tasks_.size)[gate_task]
         for index, (head, proba) in enumerate(
             zip(self.estimators_, probas, strict=False)
         ):
