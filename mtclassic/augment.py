@@ -248,38 +248,53 @@ def _distort_into(images, out, magnitudes, sigma, rng, chunk_size):
     matrix[:, 1, 0] = sin * row_scale + cos * shear * row_scale
     matrix[:, 1, 1] = cos * col_scale
 
+    centre, grid = _centred_grid(height, width)
+    size = np.sqrt(height * width) / _REFERENCE_SIDE
+    alpha = magnitudes["alpha"] * size**2
+    sigma = sigma * size
+    step = max(1, min(chunk_size, _CHUNK_PIXELS // (height * width)))
+    for start in range(0, n_images, step):
+        stop = min(start + step, n_images)
+        # (2, k, h, w): the source row and col of every output pixel
+        source = np.einsum("kij,jhw->ikhw", matrix[start:stop], grid)
+        source[0] += centre[0]
+        source[1] += centre[1]
+        if alpha > 0:
+            field = rng.uniform(-1.0, 1.0, size=(stop - start, 2, height, width))
+            field = ndimage.gaussian_filter(field, sigma=(0, 0, sigma, sigma))
+            field *= alpha
+            source += field.transpose(1, 0, 2, 3)
+            del field
+        out[start:stop] = _sample(images[start:stop], source, out.dtype)
+
+
+def _centred_grid(height, width):
+    """The centre of an image and each pixel's (row, col) from it, ``(2, h, w)``."""
     centre = np.array([(height - 1) / 2, (width - 1) / 2])
     grid = np.stack(
         np.meshgrid(
             np.arange(height) - centre[0], np.arange(width) - centre[1], indexing="ij"
         )
     )
-    size = np.sqrt(height * width) / _REFERENCE_SIDE
-    alpha = magnitudes["alpha"] * size**2
-    sigma = sigma * size
+    return centre, grid
+
+
+def _sample(images, source, dtype):
+    """Read ``images`` (k, h, w) at ``source`` rows and cols (2, k or 1, h, w).
+
+    Bilinear interpolation, the nearest edge pixel repeated outside the image;
+    the values are brought back into ``dtype``.
+    """
+    n_images, height, width = images.shape
+    # coordinates (3, k, h, w): image index, then the source row and col
+    coords = np.empty((3, n_images, height, width))
+    coords[0] = np.arange(n_images)[:, None, None]
+    coords[1:] = source
     work_dtype = images.dtype if images.dtype.kind == "f" else np.float64
-    step = max(1, min(chunk_size, _CHUNK_PIXELS // (height * width)))
-    for start in range(0, n_images, step):
-        stop = min(start + step, n_images)
-        # coordinates (3, k, h, w): image index, then the source row and col
-        coords = np.empty((3, stop - start, height, width))
-        coords[0] = np.arange(stop - start)[:, None, None]
-        coords[1:] = np.einsum("kij,jhw->ikhw", matrix[start:stop], grid)
-        coords[1] += centre[0]
-        coords[2] += centre[1]
-        if alpha > 0:
-            field = rng.uniform(-1.0, 1.0, size=(stop - start, 2, height, width))
-            field = ndimage.gaussian_filter(field, sigma=(0, 0, sigma, sigma))
-            field *= alpha
-            coords[1:] += field.transpose(1, 0, 2, 3)
-            del field
-        warped = ndimage.map_coordinates(
-            images[start:stop].astype(work_dtype, copy=False),
-            coords,
-            order=1,
-            mode="nearest",
-        )
-        out[start:stop] = _cast(warped, out.dtype)
+    moved = ndimage.map_coordinates(
+        images.astype(work_dtype, copy=False), coords, order=1, mode="nearest"
+    )
+    return _cast(moved, dtype)
 
 
 def _cast(values, dtype):
@@ -537,19 +552,10 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         )
         n_copies = self.n_copies if magnitudes is not None else 0
         rng = check_random_state(self.random_state)
-        # the labels first: a wrong target is told apart from wrong images
-        check_classification_targets(y)
-        if _is_image_list(X):
-            images = [_as_image_array(image, f"X[{i}]") for i, image in enumerate(X)]
-            if len({image.shape for image in images}) > 1:
-                images, sizes = _check_image_list(images, image_shape, "X")
-                y = _check_labels(y, len(images))
-                X_fit = images + _distort_list(images, sizes, n_copies, magnitudes, rng)
-                return self._fit_estimator(X_fit, y, n_copies)
-            X = images
-        flat = np.ndim(X) == 2 and not hasattr(X, "toarray")
-        batch = check_images(X, image_shape=image_shape, name="X", dtype=_keep_dtype(X))
-        y = _check_labels(y, len(batch))
+        batch, sizes, y, flat = _checked_images(X, y, image_shape)
+        if sizes is not None:  # a list of images of different sizes
+            X_fit = batch + _distort_list(batch, sizes, n_copies, magnitudes, rng)
+            return self._fit_estimator(X_fit, y, n_copies)
         n_images = len(batch)
         augmented = np.empty(
             (n_images * (1 + n_copies),) + batch.shape[1:], batch.dtype
@@ -576,27 +582,19 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _fit_vsv(self, X, y, image_shape):
         """Fit on X, then on its support-vector images and their virtual copies."""
-        check_classification_targets(y)
         moves = _vsv_moves(self.vsv_rotation)
-        if _is_image_list(X):
-            images = [_as_image_array(image, f"X[{i}]") for i, image in enumerate(X)]
-            if len({image.shape for image in images}) > 1:
-                images, _ = _check_image_list(images, image_shape, "X")
-                y = _check_labels(y, len(images))
-                support = _support_rows(clone(self.estimator).fit(images, y), y)
-                chosen = [images[i] for i in support]
-                copies = [[] for _ in moves]
-                for image in chosen:
-                    for copy, moved in zip(
-                        copies, _virtual(image[None], moves), strict=True
-                    ):
-                        copy.append(moved[0])
-                X_fit = chosen + [image for copy in copies for image in copy]
-                return self._refit_vsv(X_fit, y, support, len(moves))
-            X = images
-        flat = np.ndim(X) == 2 and not hasattr(X, "toarray")
-        batch = check_images(X, image_shape=image_shape, name="X", dtype=_keep_dtype(X))
-        y = _check_labels(y, len(batch))
+        batch, sizes, y, flat = _checked_images(X, y, image_shape)
+        if sizes is not None:  # a list of images of different sizes
+            support = _support_rows(clone(self.estimator).fit(batch, y), y)
+            chosen = [batch[i] for i in support]
+            copies = [[] for _ in moves]
+            for image in chosen:
+                for copy, moved in zip(
+                    copies, _virtual(image[None], moves), strict=True
+                ):
+                    copy.append(moved[0])
+            X_fit = chosen + [image for copy in copies for image in copy]
+            return self._refit_vsv(X_fit, y, support, len(moves))
         rows = batch.reshape(len(batch), -1) if flat else batch
         support = _support_rows(clone(self.estimator).fit(rows, y), y)
         chosen = batch[support]
@@ -669,6 +667,26 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return tags
 
 
+def _checked_images(X, y, image_shape):
+    """``(images, sizes, y, flat)``: X and y validated for ``fit``.
+
+    ``images`` is a list and ``sizes`` its shapes when X is a list of images
+    of different sizes; otherwise ``images`` is one ``(n, h, w)`` batch,
+    ``sizes`` None, and ``flat`` whether X came as flat rows.
+    """
+    # the labels first: a wrong target is told apart from wrong images
+    check_classification_targets(y)
+    if _is_image_list(X):
+        images = [_as_image_array(image, f"X[{i}]") for i, image in enumerate(X)]
+        if len({image.shape for image in images}) > 1:
+            images, sizes = _check_image_list(images, image_shape, "X")
+            return images, sizes, _check_labels(y, len(images)), False
+        X = images
+    flat = np.ndim(X) == 2 and not hasattr(X, "toarray")
+    batch = check_images(X, image_shape=image_shape, name="X", dtype=_keep_dtype(X))
+    return batch, None, _check_labels(y, len(batch)), flat
+
+
 def _vsv_moves(rotation):
     """(angle in degrees, row shift, col shift) of each virtual copy."""
     moves = [(0.0, 1.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0), (0.0, 0.0, -1.0)]
@@ -686,13 +704,7 @@ def _virtual(images, moves):
     repeated outside the image, as in :func:`distort`.
     """
     n_images, height, width = images.shape
-    centre = np.array([(height - 1) / 2, (width - 1) / 2])
-    grid = np.stack(
-        np.meshgrid(
-            np.arange(height) - centre[0], np.arange(width) - centre[1], indexing="ij"
-        )
-    )
-    work_dtype = images.dtype if images.dtype.kind == "f" else np.float64
+    centre, grid = _centred_grid(height, width)
     step = max(1, _CHUNK_PIXELS // (height * width))
     copies = []
     for angle, d_row, d_col in moves:
@@ -708,16 +720,7 @@ def _virtual(images, moves):
         out = np.empty_like(images)
         for start in range(0, n_images, step):
             stop = min(start + step, n_images)
-            coords = np.empty((3, stop - start, height, width))
-            coords[0] = np.arange(stop - start)[:, None, None]
-            coords[1:] = source[:, None]
-            moved = ndimage.map_coordinates(
-                images[start:stop].astype(work_dtype, copy=False),
-                coords,
-                order=1,
-                mode="nearest",
-            )
-            out[start:stop] = _cast(moved, out.dtype)
+            out[start:stop] = _sample(images[start:stop], source[:, None], out.dtype)
         copies.append(out)
     return copies
 
