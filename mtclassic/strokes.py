@@ -316,3 +316,4 @@ class StrokeRedrawer(TransformerMixin, BaseEstimator):
         tags.requires_fit = False
         tags.input_tags.three_d_array = True
         return tags
+
