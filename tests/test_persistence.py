@@ -109,20 +109,37 @@ def test_truncated_file_is_refused_not_unpickled(tmp_path, model):
         load_model(path)
 
 
-def test_missing_record_is_an_error_unless_verify_is_off(tmp_path, model, data):
+def test_plain_joblib_and_pickle_files_load_without_a_record(tmp_path, model, data):
+    import pickle
+
+    X, _ = data
+    joblib.dump(model, tmp_path / "model.joblib")
+    with open(tmp_path / "model.pkl", "wb") as file:
+        pickle.dump(model, file)
+    for name in ("model.joblib", "model.pkl"):
+        for verify in (True, False):
+            np.testing.assert_array_equal(
+                load_model(tmp_path / name, verify=verify).predict(X), model.predict(X)
+            )
+    assert not list(tmp_path.glob("*.meta.json"))
+    # Only reading the record itself needs one.
     path = tmp_path / "model.joblib"
-    joblib.dump(model, path)
     message = (
-        f"{path}.meta.json: the metadata record of the model file {path} is "
-        "missing, so its integrity cannot be checked. Save the model with "
-        "mtclassic.save_model, or pass verify=False to load_model to load it "
-        "unchecked (only if you trust the file)."
+        f"{path}.meta.json: the model file {path} has no metadata record. "
+        "load_model loads it without one; save_model writes one."
     )
     with pytest.raises(FileNotFoundError, match=f"^{re.escape(message)}$"):
+        read_metadata(path)
+
+
+def test_missing_model_file_says_the_file_is_missing(tmp_path):
+    path = tmp_path / "nope.joblib"
+    message = f"model file {str(path)!r} does not exist."
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape(message)}$"):
         load_model(path)
-    X, _ = data
-    np.testing.assert_array_equal(load_model(path, verify=False).predict(X),
-                                  model.predict(X))  # fmt: skip
+    message = f"model file {str(tmp_path)!r} is a directory, not a file."
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        load_model(tmp_path)
 
 
 def test_other_versions_warn(tmp_path, model):
