@@ -66,7 +66,7 @@ SKOPS_ALLOW_LIST = (
     "sklearn.tree._tree.Tree",
     "sklearn.utils._bunch.Bunch",
 )
-_WARNED_FILES = set()  # (device, inode) of the pickles warned about, once each
+_WARNED_FILES = set()  # the pickles warned about (device, inode, mtime, size)
 
 
 class ModelVersionWarning(UserWarning):
@@ -499,7 +499,7 @@ def _warn_if_others_can_write(path, stat):
         reasons.append(f"is owned by uid {stat.st_uid}, not by you (uid {getuid()})")
     if stat.st_mode & 0o002:
         reasons.append("is writable by every user")
-    key = (stat.st_dev, stat.st_ino)
+    key = (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
     if reasons and key not in _WARNED_FILES:
         _WARNED_FILES.add(key)
         warnings.warn(

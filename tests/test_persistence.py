@@ -297,3 +297,89 @@ def test_cli_train_on_an_image_folder(tmp_path, capsys):
     # The default tasks own all 36 labels; the absent ones get probability 0.
     assert len(read_metadata(out)["classes"]) == 36
     assert set(load_model(out).predict(X)) <= {"0", "7", "A", "Z"}
+
+
+def _run_cli(*args, cwd):
+    """``python -m mtclassic ARGS`` in a fresh process, on this checkout's code."""
+    import subprocess
+    from pathlib import Path
+
+    env = dict(os.environ, PYTHONPATH=str(Path(mtclassic.__file__).parents[1]))
+    return subprocess.run([sys.executable, "-m", "mtclassic", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True)  # fmt: skip
+
+
+def test_readme_example_joblib_dump_then_cli_score(tmp_path, default_model):
+    """The README's ``joblib.dump(..., "model.joblib")``, then ``mtclassic score``."""
+    import csv
+
+    from PIL import Image
+
+    model, X = default_model
+    joblib.dump(model, tmp_path / "model.joblib")  # exactly as the README does
+    (tmp_path / "scans").mkdir()
+    images = X[:12]
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(tmp_path / "scans" / f"{i:02d}.png")
+    result = _run_cli("score", "model.joblib", "scans", "--out", "s.csv",
+                      cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert not list(tmp_path.glob("*.meta.json"))
+    with open(tmp_path / "s.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [os.path.basename(row["id"]) for row in rows] == [
+        f"{i:02d}.png" for i in range(len(images))
+    ]
+    assert [row["label"] for row in rows] == model.predict(images).tolist()
+
+
+def _edit_record(path, **changes):
+    meta = json.loads(open(metadata_path(path)).read())
+    meta.update({key: change(meta[key]) for key, change in changes.items()})
+    with open(metadata_path(path), "w") as file:
+        json.dump(meta, file)
+    return meta
+
+
+def _reversed(values):
+    return values[::-1]
+
+
+@pytest.mark.parametrize("key", ["classes", "tasks", "class_tasks"])
+def test_edited_record_is_refused_naming_both_values(tmp_path, default_model, key):
+    """The record is not hashed: its classes and tasks are checked against the model."""
+    from mtclassic.scoring import score_files
+
+    model, X = default_model
+    path = tmp_path / "m.joblib"
+    summary = save_model(model, path)
+    edited = _edit_record(path, **{key: _reversed})[key]
+    message = (
+        f"{path}.meta.json: the record's {key} {edited} differ from the model's "
+        f"{summary[key]} in {path}; refusing to load it. The record is not covered "
+        "by the hash: delete it, or save the model again with save_model."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        load_model(path)
+    np.save(tmp_path / "x.npy", X[:40])
+    for n_jobs in (1, 2):  # the record once labelled the output with n_jobs > 1
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            score_files(str(path), str(tmp_path / "x.npy"), tmp_path / "s.csv",
+                        n_jobs=n_jobs, chunk_size=10)  # fmt: skip
+        assert not (tmp_path / "s.csv").exists()
+    # Without the record the model's own labels are used.
+    os.remove(metadata_path(path))
+    score_files(str(path), str(tmp_path / "x.npy"), tmp_path / "s.csv", n_jobs=2,
+                chunk_size=10)  # fmt: skip
+    labels = [line.split(",")[1] for line in
+              (tmp_path / "s.csv").read_text().splitlines()[1:]]  # fmt: skip
+    assert labels == model.predict(X[:40]).tolist()
+
+
+def test_cli_evaluate_missing_model_file_is_one_line(tmp_path):
+    from mtclassic.cli import main
+
+    path = str(tmp_path / "nope.joblib")
+    message = f"mtclassic evaluate: model file {path!r} does not exist."
+    with pytest.raises(SystemExit, match=f"^{re.escape(message)}$"):
+        main(["evaluate", path, "synthetic", "--n-samples", "5"])
