@@ -299,40 +299,6 @@ def test_cli_train_on_an_image_folder(tmp_path, capsys):
     assert set(load_model(out).predict(X)) <= {"0", "7", "A", "Z"}
 
 
-def _run_cli(*args, cwd):
-    """``python -m mtclassic ARGS`` in a fresh process, on this checkout's code."""
-    import subprocess
-    from pathlib import Path
-
-    env = dict(os.environ, PYTHONPATH=str(Path(mtclassic.__file__).parents[1]))
-    return subprocess.run([sys.executable, "-m", "mtclassic", *args], cwd=cwd,
-                          env=env, capture_output=True, text=True)  # fmt: skip
-
-
-def test_readme_example_joblib_dump_then_cli_score(tmp_path, default_model):
-    """The README's ``joblib.dump(..., "model.joblib")``, then ``mtclassic score``."""
-    import csv
-
-    from PIL import Image
-
-    model, X = default_model
-    joblib.dump(model, tmp_path / "model.joblib")  # exactly as the README does
-    (tmp_path / "scans").mkdir()
-    images = X[:12]
-    for i, image in enumerate(images):
-        Image.fromarray(image).save(tmp_path / "scans" / f"{i:02d}.png")
-    result = _run_cli("score", "model.joblib", "scans", "--out", "s.csv",
-                      cwd=tmp_path)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert not list(tmp_path.glob("*.meta.json"))
-    with open(tmp_path / "s.csv", newline="") as file:
-        rows = list(csv.DictReader(file))
-    assert [os.path.basename(row["id"]) for row in rows] == [
-        f"{i:02d}.png" for i in range(len(images))
-    ]
-    assert [row["label"] for row in rows] == model.predict(images).tolist()
-
-
 def _edit_record(path, **changes):
     meta = json.loads(open(metadata_path(path)).read())
     meta.update({key: change(meta[key]) for key, change in changes.items()})

@@ -1,4 +1,5 @@
-"""The trust model: pickles run code and say so; skops decides on exact type names."""
+"""Model files as users save them, and the trust model: pickles run code and say
+so; skops decides on exact type names before importing anything."""
 
 import io
 import json
@@ -53,6 +54,21 @@ def small_model():
     )
 
 
+@pytest.fixture(scope="module")
+def default_models():
+    """Small default models of two presets and both memberships, and their images."""
+    from mtclassic import make_default_model
+    from mtclassic.datasets import make_characters
+
+    X, y = make_characters(150, random_state=0)
+    return {
+        (preset, membership): make_default_model(
+            random_state=0, preset=preset, membership=membership, n_estimators=2
+        ).fit(X, y)
+        for preset, membership in (("accurate", "gate"), ("fast", "other"))
+    }, X
+
+
 @pytest.fixture
 def fresh_warnings(monkeypatch):
     """Forget the files warned about, so each test sees its own first warning."""
@@ -95,6 +111,30 @@ except UntrustedTypesError as exc:
     print("refused", exc.types)
 print("numpy.f2py.__main__" in sys.modules)
 """
+
+
+def test_readme_example_joblib_dump_then_cli_score(tmp_path, default_models):
+    """The README's ``joblib.dump(..., "model.joblib")``, then ``mtclassic score``."""
+    import csv
+
+    from PIL import Image
+
+    models, X = default_models
+    model = models["accurate", "gate"]
+    joblib.dump(model, tmp_path / "model.joblib")  # exactly as the README does
+    (tmp_path / "scans").mkdir()
+    images = X[:12]
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(tmp_path / "scans" / f"{i:02d}.png")
+    result = _cli("score", "model.joblib", "scans", "--out", "s.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not list(tmp_path.glob("*.meta.json"))
+    with open(tmp_path / "s.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [os.path.basename(row["id"]) for row in rows] == [
+        f"{i:02d}.png" for i in range(len(images))
+    ]
+    assert [row["label"] for row in rows] == model.predict(images).tolist()
 
 
 def test_skops_naming_an_importable_module_is_refused_without_import(tmp_path):
@@ -273,18 +313,12 @@ def test_cli_names_the_trusted_option_and_evaluate_accepts_it(tmp_path, capsys):
 
 
 def test_allow_list_is_exactly_what_save_model_writes_for_the_default_models(
-    tmp_path,
+    tmp_path, default_models
 ):
     """Every preset and membership of the default model; nothing more is trusted."""
-    from mtclassic import make_default_model
-    from mtclassic.datasets import make_characters
-
-    X, y = make_characters(150, random_state=0)
+    models, X = default_models
     written = set()
-    for preset, membership in (("accurate", "gate"), ("fast", "other")):
-        model = make_default_model(
-            random_state=0, preset=preset, membership=membership, n_estimators=2
-        ).fit(X, y)
+    for (preset, _), model in models.items():
         path = tmp_path / f"{preset}.skops"
         save_model(model, path)
         written |= set(skops_io.get_untrusted_types(file=path))
