@@ -546,6 +546,7 @@ def run_evaluate(
     idx_label_names=DIGIT_NAMES,
     max_images=25,
     out=None,
+    trusted=None,
 ):
     """Load a saved model, score it on labelled data, print and report.
 
@@ -561,7 +562,7 @@ def run_evaluate(
     from mtclassic.persistence import load_model
 
     out = sys.stdout if out is None else out
-    model = load_model(model_path)
+    model = load_model(model_path, trusted=trusted)
     dataset = load_labelled_images(
         data,
         n_samples=n_samples,

@@ -98,6 +98,36 @@ def _run_train(args):
     )
 
 
+def _add_model_arguments(parser):
+    """The model file argument and --trusted, shared by evaluate and score."""
+    parser.add_argument(
+        "model",
+        help=(
+            "model file to load: a joblib or pickle file (joblib.dump, "
+            "mtclassic train) or a .skops file; a .meta.json record beside it "
+            "is checked if present. A joblib or pickle file runs any code it "
+            "holds when loaded: name only files you trust, and use .skops for "
+            "models from elsewhere (only allow-listed types load)"
+        ),
+    )
+    parser.add_argument(
+        "--trusted",
+        action="append",
+        metavar="TYPE",
+        help="for .skops models: an extra type to trust, by its exact name "
+        "(repeatable)",
+    )
+
+
+def _error_message(exc):
+    """An error's text for a command-line user: options, not keywords."""
+    from mtclassic.persistence import UntrustedTypesError
+
+    if isinstance(exc, UntrustedTypesError):
+        return exc.message(command_line=True)
+    return str(exc)
+
+
 def _add_evaluate(subparsers):
     parser = subparsers.add_parser(
         "evaluate",
@@ -110,7 +140,7 @@ def _add_evaluate(subparsers):
             "'mtclassic evaluate MODEL synthetic --report DIR' runs offline."
         ),
     )
-    parser.add_argument("model", help="saved model file (see mtclassic train)")
+    _add_model_arguments(parser)
     parser.add_argument(
         "data",
         nargs="*",
@@ -190,10 +220,11 @@ def _run_evaluate(args):
             random_state=args.random_state,
             idx_label_names=args.idx_label_names,
             max_images=args.max_images,
+            trusted=args.trusted,
         )
     except (OSError, ValueError, TypeError, ImportError) as exc:
         # bad files, bad data and a missing 'plot' extra: a message, no traceback
-        raise SystemExit(f"mtclassic evaluate: {exc}") from exc
+        raise SystemExit(f"mtclassic evaluate: {_error_message(exc)}") from exc
 
 
 def _add_score(subparsers):
@@ -209,7 +240,7 @@ def _add_score(subparsers):
             "in an errors file with the reason."
         ),
     )
-    parser.add_argument("model", help="saved model file (see mtclassic train)")
+    _add_model_arguments(parser)
     parser.add_argument(
         "inputs",
         nargs="+",
@@ -244,12 +275,6 @@ def _add_score(subparsers):
     )
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bar and no summary"
-    )
-    parser.add_argument(
-        "--trusted",
-        action="append",
-        metavar="TYPE",
-        help="for .skops models: an extra type to trust (repeatable)",
     )
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument(
@@ -312,7 +337,7 @@ def _run_score(args):
         )
     except (FileNotFoundError, ValueError, TypeError) as exc:
         # Bad input or options: the message says what to fix, a traceback not.
-        raise SystemExit(f"mtclassic score: {exc}") from exc
+        raise SystemExit(f"mtclassic score: {_error_message(exc)}") from exc
     finally:
         if client is not None:
             cluster = client.cluster

@@ -353,13 +353,16 @@ def test_saved_model_path_is_loaded_with_checks(tmp_path, model, images):
     score_files(str(tmp_path / "m.joblib"), path, tmp_path / "a.csv")
     score_files(model, path, tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
-    # With worker processes only the workers load it; this process reads the record.
+    # With worker processes the workers load it too, and check it is the same file.
     score_files(str(tmp_path / "m.joblib"), path, tmp_path / "c.csv", n_jobs=2,
                 chunk_size=20)  # fmt: skip
     assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    # The record is an optional extra check: without it the same rows come out.
     (tmp_path / "m.joblib.meta.json").unlink()
-    with pytest.raises(FileNotFoundError, match="metadata record of the model file"):
-        score_files(str(tmp_path / "m.joblib"), path, tmp_path / "d.csv", n_jobs=2)
+    for n_jobs in (1, 2):
+        score_files(str(tmp_path / "m.joblib"), path, tmp_path / "d.csv",
+                    n_jobs=n_jobs, chunk_size=20)  # fmt: skip
+        assert (tmp_path / "d.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
 
 def test_bad_arguments(tmp_path, model, images):
