@@ -73,7 +73,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_accuracy import (  # noqa: E402
     DEFAULT_DATA_DIR,
     REPO,
-    _tutorial_images,
     head_alone,
     load_data,
     machine,
@@ -174,7 +173,15 @@ def training_set(sets, synthetic):
 
 def tutorial_resize(images):
     """Resize to 28 x 28 and scale to [0, 1], as a tutorial does; flat rows."""
-    return np.array(_tutorial_images(images), dtype=np.float64).reshape(len(images), -1)
+    from skimage.transform import resize
+
+    resized = [
+        image / 255.0
+        if image.shape == (28, 28)
+        else resize(image / 255.0, (28, 28), anti_aliasing=True)
+        for image in images
+    ]
+    return np.array(resized, dtype=np.float64).reshape(len(images), -1)
 
 
 def make_config(name, args):
