@@ -300,12 +300,8 @@ def cross_task_confusions(y_true, y_pred, *, tasks=None, pairs=LOOKALIKE_PAIRS, 
 
     Parameters
     ----------
-    y_true, y_pred : array-like of shape (n_samples,)
-        True and predicted labels.
-    tasks : dict of str to list, default=None
-        Task name -> its labels; digits and letters when None.
-    pairs : sequence of (str, str), default=LOOKALIKE_PAIRS
-        The look-alike pairs, in either order.
+    y_true, y_pred, tasks, pairs
+        As in :func:`routing_error`.
     n : int or None, default=10
         Most pairs to return; None for all.
 
@@ -343,12 +339,8 @@ def task_scores(y_true, y_pred, *, tasks=None, pairs=LOOKALIKE_PAIRS, n_confusio
 
     Parameters
     ----------
-    y_true, y_pred : array-like of shape (n_samples,)
-        True and predicted labels.
-    tasks : dict of str to list, default=None
-        Task name -> its labels; digits and letters when None.
-    pairs : sequence of (str, str), default=LOOKALIKE_PAIRS
-        The look-alike pairs, in either order.
+    y_true, y_pred, tasks, pairs
+        As in :func:`routing_error`.
     n_confusions : int or None, default=10
         Most cross-task confusions to list; None for all.
 
