@@ -20,7 +20,7 @@ them are fitted and scored on the same images (``--random-state`` 0):
 Figures per configuration: digits accuracy on MNIST test (in the 36-class
 vote, and the digits head alone), letters accuracy on EMNIST a-m odd, the
 combined 36-class accuracy and the task-routing error on MNIST test + EMNIST
-odd (bench_accuracy's ``score``), handwritten62 digits and letters accuracy
+odd (``mtclassic.metrics.task_scores``), handwritten62 digits and letters accuracy
 (and the letters head alone on them, among letters only: a miss there is the
 head's, not the routing's), fit seconds, and predict images per second (one
 ``predict`` call over every test image, handwritten62 included). The times
