@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from mtclassic.metrics import worst_confusions
 from mtclassic.plotting import model_tasks, task_accuracy
 
 SYNTHETIC = "synthetic"
@@ -154,54 +155,6 @@ def _load_folder(path):
     # else a list of 2-D arrays of different sizes, as the model's normaliser
     # takes them
     return images, np.asarray(folder.target), list(folder.skipped)
-
-
-def worst_confusions(y_true, y_pred, *, tasks, n=10):
-    """The most frequent (true, predicted) pairs among the mistakes.
-
-    Parameters
-    ----------
-    y_true, y_pred : array-like of shape (n_samples,)
-        True and predicted labels.
-    tasks : dict of str to list
-        Task name -> its labels, to mark cross-task confusions.
-    n : int, default=10
-        Most pairs to return.
-
-    Returns
-    -------
-    confusions : list of dict
-        ``true``, ``pred``, ``count``, ``rate`` (share of that true label's
-        images) and ``cross_task``, most frequent first (ties in label order).
-
-    Examples
-    --------
-    >>> worst_confusions(["0", "0", "O", "1"], ["O", "O", "O", "7"],
-    ...                  tasks={"digits": ["0", "1", "7"], "letters": ["O"]})
-    ... # doctest: +NORMALIZE_WHITESPACE
-    [{'true': '0', 'pred': 'O', 'count': 2, 'rate': 1.0, 'cross_task': True},
-     {'true': '1', 'pred': '7', 'count': 1, 'rate': 1.0, 'cross_task': False}]
-    """
-    y_true = np.asarray(y_true).astype(str)
-    y_pred = np.asarray(y_pred).astype(str)
-    task_of = {label: task for task, labels in tasks.items() for label in labels}
-    wrong = y_true != y_pred
-    pairs, counts = np.unique(
-        np.stack([y_true[wrong], y_pred[wrong]], axis=1), axis=0, return_counts=True
-    )
-    true_labels, true_counts = np.unique(y_true, return_counts=True)
-    n_true = dict(zip(true_labels.tolist(), true_counts.tolist(), strict=True))
-    order = np.argsort(-counts, kind="stable")[:n]
-    return [
-        {
-            "true": str(pairs[i, 0]),
-            "pred": str(pairs[i, 1]),
-            "count": int(counts[i]),
-            "rate": float(counts[i] / n_true[pairs[i, 0]]),
-            "cross_task": task_of.get(pairs[i, 0]) != task_of.get(pairs[i, 1]),
-        }
-        for i in order
-    ]
 
 
 def evaluate(model, images, y_true, *, n_confusions=10):
