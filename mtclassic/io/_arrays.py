@@ -63,7 +63,7 @@ def orient(images, transpose, name):
             f"square images; got an array of shape {images.shape}."
         )
     square = images.reshape(len(images), side, side).transpose(0, 2, 1)
-    return np.ascontiguousarray(square).reshape(len(images), -1)
+    return np.ascontiguousarray(square).reshape(images.shape)
 
 
 def check_sizes(sizes, images_shape, name):

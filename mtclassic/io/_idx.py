@@ -21,7 +21,7 @@ import numpy as np
 
 from ._arrays import orient
 from ._atomic import atomic_writer
-from ._streams import STREAM_ERRORS, Content, drain, read_into
+from ._streams import STREAM_ERRORS, Content, drain, read_into, skip
 
 # IDX type code -> big-endian numpy dtype
 _CODE_TO_DTYPE = {
@@ -137,12 +137,15 @@ def _read(path, into_memory):
                     data = np.empty(header.shape, dtype=header.dtype)
                 except (ValueError, MemoryError):
                     data = None  # counted below: a size error, or re-raised
-            n_read, failure = 0, None
             if data is not None:
                 # Read straight into the result (no intermediate bytes object).
                 n_read, failure = read_into(
                     content.file, data.reshape(-1).view(np.uint8)
                 )
+            else:
+                # The data the header promises first, then the rest: a failed
+                # check is then placed as exactly as when the data are kept.
+                n_read, failure = skip(content.file, header.n_bytes)
             if failure is None:
                 # To the end: the gzip trailers are checked, the length counted.
                 n_rest, failure = drain(content.file)

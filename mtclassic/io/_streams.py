@@ -91,6 +91,20 @@ def read_into(file, buffer):
     return filled, None
 
 
+def skip(file, n_bytes):
+    """Read and discard ``n_bytes`` of ``file``; return the bytes read and the
+    stream error that stopped the reading early (or None)."""
+    scratch = bytearray(min(n_bytes, READ_BLOCK))
+    skipped = 0
+    while skipped < n_bytes:
+        want = min(len(scratch), n_bytes - skipped)
+        n_read, failure = read_into(file, memoryview(scratch)[:want])
+        skipped += n_read
+        if failure is not None or n_read < want:  # a stream error, or the end
+            return skipped, failure
+    return skipped, None
+
+
 def drain(file):
     """Read ``file`` to its end, checking each gzip trailer; return the bytes
     read and the stream error that stopped the reading early (or None)."""
