@@ -71,9 +71,8 @@ def _flipped_gzip(tmp_path, images):
     compressed[at] ^= 0x01
     path = tmp_path / "flipped-idx3-ubyte.gz"
     path.write_bytes(bytes(compressed))
-    decompressed = gzip.GzipFile(fileobj=open(path, "rb"))  # noqa: SIM115
-    head = decompressed.read(len(raw))  # the data read back, wrong but no error
-    decompressed.close()
+    with open(path, "rb") as file, gzip.GzipFile(fileobj=file) as decompressed:
+        head = decompressed.read(len(raw))  # read back: wrong, but no error yet
     assert head != raw
     return str(path)
 
@@ -237,6 +236,7 @@ def test_npz_sizes_crop_padded_images_in_every_reader(tmp_path):
         np.testing.assert_array_equal(got, want)
     [source] = open_inputs([str(path)])
     chunk = source.read(1, 4)
+    source.close()
     for got, want in zip(chunk.images, crops[1:], strict=True):
         np.testing.assert_array_equal(got, want)
     score_files(_Corner(), str(path), tmp_path / "o.csv", chunk_size=3)
