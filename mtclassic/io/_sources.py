@@ -186,6 +186,7 @@ class _RecordStream(_Source):
                         + (f"{failure}" if failure else f"{n_after} more bytes")
                     )
                     n_read, failure = 0, None
+                    self.close()
         except STREAM_ERRORS as exc:
             failure = exc
         if failure is not None:

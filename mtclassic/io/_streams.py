@@ -47,6 +47,8 @@ class Content:
 
     def corrupt(self, exc, offset):
         """The ValueError for a stream that failed after ``offset`` content bytes."""
+        if not self.gzip:
+            return ValueError(f"{self.name}: read error after {offset} bytes ({exc}).")
         return ValueError(
             f"{self.name}: corrupt gzip stream ({exc}); the compressed file has "
             f"{self.size} bytes. The error came after {offset} decompressed bytes, "
