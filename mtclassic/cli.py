@@ -10,6 +10,15 @@ import sys
 
 from mtclassic import __version__
 
+_TRANSPOSE_HELP = (
+    "swap the rows and columns of every image read from files: EMNIST's IDX "
+    "files store their images transposed, this reads them upright"
+)
+
+
+def _add_transpose(parser):
+    parser.add_argument("--transpose", action="store_true", help=_TRANSPOSE_HELP)
+
 
 def _add_demo(subparsers):
     parser = subparsers.add_parser(
@@ -64,6 +73,7 @@ def _add_train(subparsers):
     )
     parser.add_argument("--random-state", type=int, default=0, help="seed")
     parser.add_argument("--n-jobs", type=int, default=None, help="parallel jobs")
+    _add_transpose(parser)
 
 
 def _run_train(args):
@@ -84,7 +94,9 @@ def _run_train(args):
     else:
         from mtclassic.datasets import load_image_folder
 
-        X, y = load_image_folder(args.data, on_error="skip", return_X_y=True)
+        X, y = load_image_folder(
+            args.data, on_error="skip", transpose=args.transpose, return_X_y=True
+        )
         source = f"{len(y)} images from {args.data}"
     started = time.perf_counter()
     model = make_default_model(random_state=args.random_state, n_jobs=args.n_jobs)
@@ -189,6 +201,7 @@ def _add_evaluate(subparsers):
         default=25,
         help="most misclassified images shown in the report (default: 25)",
     )
+    _add_transpose(parser)
 
 
 def _run_evaluate(args):
@@ -221,6 +234,7 @@ def _run_evaluate(args):
             idx_label_names=args.idx_label_names,
             max_images=args.max_images,
             trusted=args.trusted,
+            transpose=args.transpose,
         )
     except (OSError, ValueError, TypeError, ImportError) as exc:
         # bad files, bad data and a missing 'plot' extra: a message, no traceback
@@ -276,6 +290,7 @@ def _add_score(subparsers):
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bar and no summary"
     )
+    _add_transpose(parser)
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument(
         "--scheduler",
@@ -334,6 +349,7 @@ def _run_score(args):
             progress=False if args.quiet else None,
             client=client,
             trusted=args.trusted,
+            transpose=args.transpose,
         )
     except (FileNotFoundError, ValueError, TypeError) as exc:
         # Bad input or options: the message says what to fix, a traceback not.

@@ -42,7 +42,7 @@ import warnings
 
 import joblib
 
-from mtclassic.datasets._base import atomic_writer
+from mtclassic.io import atomic_writer
 
 _FORMATS = ("joblib", "skops")
 _METADATA_SUFFIX = ".meta.json"

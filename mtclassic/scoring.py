@@ -60,8 +60,7 @@ from dataclasses import dataclass
 import joblib
 import numpy as np
 
-from mtclassic._readers import closing_all, open_inputs
-from mtclassic.datasets._base import atomic_writer
+from mtclassic.io import atomic_writer, closing_all, open_inputs
 
 DEFAULT_CHUNK_SIZE = 2048  # a worker needs ~16 KB per image in flight
 _FORMATS = ("csv", "jsonl")
@@ -510,6 +509,7 @@ def score_files(
     progress=None,
     client=None,
     trusted=None,
+    transpose=False,
 ):
     """Score image files with a fitted classifier and write one row per image.
 
@@ -554,6 +554,9 @@ def score_files(
         Score the chunks on this Dask cluster instead of joblib workers.
     trusted : list of str, default=None
         Passed to :func:`~mtclassic.load_model` when ``model`` is a path.
+    transpose : bool, default=False
+        Read every image with its rows and columns swapped (EMNIST's IDX files
+        store them transposed); see :func:`mtclassic.io.open_inputs`.
 
     Returns
     -------
@@ -605,7 +608,7 @@ def score_files(
         raise ValueError(f"errors_path must differ from out; both are {out!r}.")
     formatter = _RowFormatter(format, ref.labels, ref.tasks, top_k)
     work = out + _WORK_SUFFIX
-    with closing_all(open_inputs(inputs)) as sources:
+    with closing_all(open_inputs(inputs, transpose=transpose)) as sources:
         plan = [
             (source_index, start, min(start + chunk_size, source.n_records))
             for source_index, source in enumerate(sources)
