@@ -20,7 +20,7 @@ them are fitted and scored on the same images (``--random-state`` 0):
 Figures per configuration: digits accuracy on MNIST test (in the 36-class
 vote, and the digits head alone), letters accuracy on EMNIST a-m odd, the
 combined 36-class accuracy and the task-routing error on MNIST test + EMNIST
-odd (bench_accuracy's ``score``), handwritten62 digits and letters accuracy
+odd (``mtclassic.metrics.task_scores``), handwritten62 digits and letters accuracy
 (and the letters head alone on them, among letters only: a miss there is the
 head's, not the routing's), fit seconds, and predict images per second (one
 ``predict`` call over every test image, handwritten62 included). The times
@@ -63,7 +63,6 @@ import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import types  # noqa: E402
-import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
@@ -73,19 +72,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_accuracy import (  # noqa: E402
     DEFAULT_DATA_DIR,
-    DIGITS,
     REPO,
-    _tutorial_images,
     head_alone,
     load_data,
     machine,
-    score,
 )
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 
 from mtclassic import AugmentedClassifier, make_default_model  # noqa: E402
 from mtclassic.datasets import make_characters  # noqa: E402
 from mtclassic.datasets._base import atomic_writer  # noqa: E402
+from mtclassic.metrics import routing_error, task_scores  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "bench_ablation.json"
 FIRST_HALF = set("ABCDEFGHIJKLM")  # the letters EMNIST gives us real images of
@@ -176,7 +173,15 @@ def training_set(sets, synthetic):
 
 def tutorial_resize(images):
     """Resize to 28 x 28 and scale to [0, 1], as a tutorial does; flat rows."""
-    return np.array(_tutorial_images(images), dtype=np.float64).reshape(len(images), -1)
+    from skimage.transform import resize
+
+    resized = [
+        image / 255.0
+        if image.shape == (28, 28)
+        else resize(image / 255.0, (28, 28), anti_aliasing=True)
+        for image in images
+    ]
+    return np.array(resized, dtype=np.float64).reshape(len(images), -1)
 
 
 def make_config(name, args):
@@ -221,16 +226,19 @@ def run_config(name, sets, args):
     pred = {part: predicted[rows[part]] for part in order}
     true = {part: np.asarray(tests[part][1]).astype(str) for part in order}
 
-    # MNIST test + EMNIST odd as one 36-class problem (bench_accuracy's score)
+    # MNIST test + EMNIST odd as one 36-class problem
     n_in_source = bounds[2]
-    source = np.repeat(["mnist", "emnist"], [bounds[1], bounds[2] - bounds[1]])
-    with warnings.catch_warnings():  # its handwritten62 figures: empty, NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        record = score(np.concatenate([true["mnist"], true["emnist"]]),
-                       predicted[:n_in_source], source)  # fmt: skip
-    for key in ("letters", "letters_handwritten62", "routing_error_handwritten62"):
-        record.pop(key)  # dropped: handwritten62 is scored below, apart
-
+    scores = task_scores(np.concatenate([true["mnist"], true["emnist"]]),
+                         predicted[:n_in_source])  # fmt: skip
+    record = {
+        "digits_mnist": float(np.mean(pred["mnist"] == true["mnist"])),
+        "letters_emnist": float(np.mean(pred["emnist"] == true["emnist"])),
+        "combined": scores["accuracy"],
+        "routing_error": scores["routing"]["total"],
+        "routing_error_lookalikes": scores["routing"]["within_pairs"],
+        "routing_error_other_pairs": scores["routing"]["outside_pairs"],
+        "cross_task_confusions": scores["cross_task_confusions"],
+    }
     record["digits_head_mnist"] = float(np.mean(
         head_alone(vote, "digits", features[rows["mnist"]]) == true["mnist"]))  # fmt: skip
     # the letters head alone on the handwritten62 letters: is a miss the
@@ -250,8 +258,7 @@ def run_config(name, sets, args):
         letters_handwritten62_n_z=float(hw_correct[~first_half].mean()),
         letters_head_handwritten62_a_m=float(head_correct[first_half].mean()),
         letters_head_handwritten62_n_z=float(head_correct[~first_half].mean()),
-        routing_error_handwritten62=float(np.mean(np.isin(hw_true, list(DIGITS))
-                                                  != np.isin(hw_pred, list(DIGITS)))),
+        routing_error_handwritten62=routing_error(hw_true, hw_pred)["total"],
         n_train=len(y_train),
         n_fitted=int(getattr(model, "n_augmented_", len(y_train))),
         fit_seconds=fit_seconds,

@@ -544,7 +544,7 @@ def main():
 
 
 def _load_first(path, n):
-    from mtclassic._readers import open_inputs
+    from mtclassic.io import open_inputs
 
     [source] = open_inputs([str(path)])
     try:

@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+# DIGIT_NAMES: the label of each code of an MNIST-style IDX labels file.
+from mtclassic.io._labelled import DIGIT_NAMES
+from mtclassic.metrics import worst_confusions
 from mtclassic.plotting import model_tasks, task_accuracy
 
 SYNTHETIC = "synthetic"
 # Seed of the synthetic evaluation images: not 0, the seed `mtclassic train`
 # uses by default, so a default evaluation never scores the training images.
 EVALUATION_SEED = 1
-# The label codes of MNIST-style IDX label files: code k is DIGIT_NAMES[k].
-DIGIT_NAMES = "0123456789"
 
 FIGURES = {
     "confusion_matrix.png": "Confusion matrix (task blocks outlined)",
@@ -38,6 +39,7 @@ def load_labelled_images(
     n_samples=2000,
     random_state=EVALUATION_SEED,
     idx_label_names=DIGIT_NAMES,
+    transpose=False,
 ):
     """Load labelled images from the sources ``mtclassic evaluate`` accepts.
 
@@ -45,9 +47,11 @@ def load_labelled_images(
     ----------
     data : str or list of str
         ``"synthetic"``: the embedded default data, generated with
-        ``random_state``; a folder with one sub-folder per class; an ``.npz``
-        file with arrays ``images`` (or ``X``) and ``labels`` (or ``y``); or two
-        IDX files, images then labels.
+        ``random_state``; else what :func:`mtclassic.io.read_labelled` reads:
+        a folder with one sub-folder per class; an ``.npz`` file with arrays
+        ``images`` (or ``X``) and ``labels`` (or ``y``), and optionally
+        ``sizes`` (padded crops, read cropped); or two IDX files, images then
+        labels.
     n_samples : int, default=2000
         Number of synthetic images.
     random_state : int, default=1
@@ -55,6 +59,9 @@ def load_labelled_images(
         ``mtclassic train``, so that they are not the training images.
     idx_label_names : str or sequence of str, default="0123456789"
         The label of each integer code in an IDX label file.
+    transpose : bool, default=False
+        Swap the rows and columns of the images read from files (EMNIST's IDX
+        files store them transposed).
 
     Returns
     -------
@@ -69,139 +76,30 @@ def load_labelled_images(
     >>> data.images.shape, len(set(data.target)), data.description
     ((36, 28, 28), 36, 'synthetic (36 images, random_state=1)')
     """
+    from mtclassic.io import read_labelled
+
     paths = [data] if isinstance(data, (str, os.PathLike)) else list(data)
     if not paths or len(paths) > 2:
         raise ValueError(
             "data must be 'synthetic', a folder, an .npz file, or an IDX images "
             f"file and an IDX labels file; got {len(paths)} arguments: {paths!r}."
         )
-    skipped = []
-    if len(paths) == 2:
-        images, target = _load_idx_pair(*paths, idx_label_names)
-        description = f"IDX {os.fspath(paths[0])} + {os.fspath(paths[1])}"
-    elif os.fspath(paths[0]) == SYNTHETIC:
-        from mtclassic.datasets import make_characters
+    if len(paths) == 2 or os.fspath(paths[0]) != SYNTHETIC:
+        return read_labelled(
+            paths,
+            transpose=transpose,
+            idx_label_names=idx_label_names,
+            other_kinds=(repr(SYNTHETIC),),
+        )
+    from mtclassic.datasets import make_characters
 
-        images, target = make_characters(n_samples, random_state=random_state)
-        description = f"synthetic ({n_samples} images, random_state={random_state})"
-    elif os.path.isdir(paths[0]):
-        images, target, skipped = _load_folder(paths[0])
-        description = f"image folder {os.fspath(paths[0])}"
-    elif os.fspath(paths[0]).endswith(".npz"):
-        images, target = _load_npz(paths[0])
-        description = f"{os.fspath(paths[0])}"
-    else:
-        raise ValueError(
-            f"data {os.fspath(paths[0])!r} is neither 'synthetic', a folder nor an "
-            ".npz file; for IDX files give the images file and the labels file."
-        )
-    target = np.asarray(target).astype(str)
-    if len(images) != len(target):
-        raise ValueError(
-            f"{description}: {len(images)} images but {len(target)} labels; "
-            "they must match."
-        )
+    images, target = make_characters(n_samples, random_state=random_state)
     return Bunch(
         images=images,
-        target=target,
-        description=description,
-        skipped=skipped,
+        target=np.asarray(target).astype(str),
+        description=f"synthetic ({n_samples} images, random_state={random_state})",
+        skipped=[],
     )
-
-
-def _load_idx_pair(images_path, labels_path, label_names):
-    from mtclassic.datasets import load_idx
-
-    images = load_idx(images_path)
-    codes = load_idx(labels_path)
-    if codes.ndim != 1 or codes.dtype.kind not in "iu":
-        raise ValueError(
-            f"{os.fspath(labels_path)}: an IDX labels file must hold one integer "
-            f"per image; got dtype {codes.dtype} and shape {codes.shape}."
-        )
-    names = np.asarray(list(label_names), dtype=str)
-    bad = (codes < 0) | (codes >= len(names))
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{os.fspath(labels_path)}: label code {int(codes[first])} at record "
-            f"{first} has no name; idx_label_names gives {len(names)} names "
-            f"({''.join(names)!r})."
-        )
-    return images, names[codes]
-
-
-def _load_npz(path):
-    with np.load(path, allow_pickle=False) as archive:
-        keys = set(archive.files)
-        image_key = next((k for k in ("images", "X") if k in keys), None)
-        label_key = next((k for k in ("labels", "y", "target") if k in keys), None)
-        if image_key is None or label_key is None:
-            raise ValueError(
-                f"{os.fspath(path)}: an .npz data file must hold arrays 'images' "
-                f"(or 'X') and 'labels' (or 'y'); it holds {sorted(keys)}."
-            )
-        return archive[image_key], archive[label_key]
-
-
-def _load_folder(path):
-    from mtclassic.datasets import load_image_folder
-
-    folder = load_image_folder(path, on_error="skip")
-    images = folder.images
-    if len({image.shape for image in images}) == 1:
-        images = np.stack(images)
-    # else a list of 2-D arrays of different sizes, as the model's normaliser
-    # takes them
-    return images, np.asarray(folder.target), list(folder.skipped)
-
-
-def worst_confusions(y_true, y_pred, *, tasks, n=10):
-    """The most frequent (true, predicted) pairs among the mistakes.
-
-    Parameters
-    ----------
-    y_true, y_pred : array-like of shape (n_samples,)
-        True and predicted labels.
-    tasks : dict of str to list
-        Task name -> its labels, to mark cross-task confusions.
-    n : int, default=10
-        Most pairs to return.
-
-    Returns
-    -------
-    confusions : list of dict
-        ``true``, ``pred``, ``count``, ``rate`` (share of that true label's
-        images) and ``cross_task``, most frequent first (ties in label order).
-
-    Examples
-    --------
-    >>> worst_confusions(["0", "0", "O", "1"], ["O", "O", "O", "7"],
-    ...                  tasks={"digits": ["0", "1", "7"], "letters": ["O"]})
-    ... # doctest: +NORMALIZE_WHITESPACE
-    [{'true': '0', 'pred': 'O', 'count': 2, 'rate': 1.0, 'cross_task': True},
-     {'true': '1', 'pred': '7', 'count': 1, 'rate': 1.0, 'cross_task': False}]
-    """
-    y_true = np.asarray(y_true).astype(str)
-    y_pred = np.asarray(y_pred).astype(str)
-    task_of = {label: task for task, labels in tasks.items() for label in labels}
-    wrong = y_true != y_pred
-    pairs, counts = np.unique(
-        np.stack([y_true[wrong], y_pred[wrong]], axis=1), axis=0, return_counts=True
-    )
-    true_labels, true_counts = np.unique(y_true, return_counts=True)
-    n_true = dict(zip(true_labels.tolist(), true_counts.tolist(), strict=True))
-    order = np.argsort(-counts, kind="stable")[:n]
-    return [
-        {
-            "true": str(pairs[i, 0]),
-            "pred": str(pairs[i, 1]),
-            "count": int(counts[i]),
-            "rate": float(counts[i] / n_true[pairs[i, 0]]),
-            "cross_task": task_of.get(pairs[i, 0]) != task_of.get(pairs[i, 1]),
-        }
-        for i in order
-    ]
 
 
 def evaluate(model, images, y_true, *, n_confusions=10):
@@ -310,14 +208,14 @@ def _features_view(model, image):
 
 
 def _save_figure(figure, path):
-    from mtclassic.datasets._base import atomic_writer
+    from mtclassic.io import atomic_writer
 
     with atomic_writer(path) as file:
         figure.savefig(file, format="png", dpi=100, bbox_inches="tight")
 
 
 def _write_text(path, text):
-    from mtclassic.datasets._base import atomic_writer
+    from mtclassic.io import atomic_writer
 
     with atomic_writer(path) as file:
         file.write(text.encode("utf-8"))
@@ -546,6 +444,8 @@ def run_evaluate(
     idx_label_names=DIGIT_NAMES,
     max_images=25,
     out=None,
+    trusted=None,
+    transpose=False,
 ):
     """Load a saved model, score it on labelled data, print and report.
 
@@ -561,12 +461,13 @@ def run_evaluate(
     from mtclassic.persistence import load_model
 
     out = sys.stdout if out is None else out
-    model = load_model(model_path)
+    model = load_model(model_path, trusted=trusted)
     dataset = load_labelled_images(
         data,
         n_samples=n_samples,
         random_state=random_state,
         idx_label_names=idx_label_names,
+        transpose=transpose,
     )
     print(f"model: {os.fspath(model_path)}", file=out)
     print(f"data:  {dataset.description}", file=out)

@@ -10,6 +10,15 @@ import sys
 
 from mtclassic import __version__
 
+_TRANSPOSE_HELP = (
+    "swap the rows and columns of every image read from files: EMNIST's IDX "
+    "files store their images transposed, this reads them upright"
+)
+
+
+def _add_transpose(parser):
+    parser.add_argument("--transpose", action="store_true", help=_TRANSPOSE_HELP)
+
 
 def _add_demo(subparsers):
     parser = subparsers.add_parser(
@@ -64,6 +73,7 @@ def _add_train(subparsers):
     )
     parser.add_argument("--random-state", type=int, default=0, help="seed")
     parser.add_argument("--n-jobs", type=int, default=None, help="parallel jobs")
+    _add_transpose(parser)
 
 
 def _run_train(args):
@@ -84,7 +94,9 @@ def _run_train(args):
     else:
         from mtclassic.datasets import load_image_folder
 
-        X, y = load_image_folder(args.data, on_error="skip", return_X_y=True)
+        X, y = load_image_folder(
+            args.data, on_error="skip", transpose=args.transpose, return_X_y=True
+        )
         source = f"{len(y)} images from {args.data}"
     started = time.perf_counter()
     model = make_default_model(random_state=args.random_state, n_jobs=args.n_jobs)
@@ -96,6 +108,36 @@ def _run_train(args):
         f"({metadata['payload_bytes']} bytes, {len(metadata['classes'])} classes, "
         f"sha256 {metadata['sha256'][:12]}...)"
     )
+
+
+def _add_model_arguments(parser):
+    """The model file argument and --trusted, shared by evaluate and score."""
+    parser.add_argument(
+        "model",
+        help=(
+            "model file to load: a joblib or pickle file (joblib.dump, "
+            "mtclassic train) or a .skops file; a .meta.json record beside it "
+            "is checked if present. A joblib or pickle file runs any code it "
+            "holds when loaded: name only files you trust, and use .skops for "
+            "models from elsewhere (only allow-listed types load)"
+        ),
+    )
+    parser.add_argument(
+        "--trusted",
+        action="append",
+        metavar="TYPE",
+        help="for .skops models: an extra type to trust, by its exact name "
+        "(repeatable)",
+    )
+
+
+def _error_message(exc):
+    """An error's text for a command-line user: options, not keywords."""
+    from mtclassic.persistence import UntrustedTypesError
+
+    if isinstance(exc, UntrustedTypesError):
+        return exc.message(command_line=True)
+    return str(exc)
 
 
 def _add_evaluate(subparsers):
@@ -110,7 +152,7 @@ def _add_evaluate(subparsers):
             "'mtclassic evaluate MODEL synthetic --report DIR' runs offline."
         ),
     )
-    parser.add_argument("model", help="saved model file (see mtclassic train)")
+    _add_model_arguments(parser)
     parser.add_argument(
         "data",
         nargs="*",
@@ -159,6 +201,7 @@ def _add_evaluate(subparsers):
         default=25,
         help="most misclassified images shown in the report (default: 25)",
     )
+    _add_transpose(parser)
 
 
 def _run_evaluate(args):
@@ -190,10 +233,12 @@ def _run_evaluate(args):
             random_state=args.random_state,
             idx_label_names=args.idx_label_names,
             max_images=args.max_images,
+            trusted=args.trusted,
+            transpose=args.transpose,
         )
     except (OSError, ValueError, TypeError, ImportError) as exc:
         # bad files, bad data and a missing 'plot' extra: a message, no traceback
-        raise SystemExit(f"mtclassic evaluate: {exc}") from exc
+        raise SystemExit(f"mtclassic evaluate: {_error_message(exc)}") from exc
 
 
 def _add_score(subparsers):
@@ -209,7 +254,7 @@ def _add_score(subparsers):
             "in an errors file with the reason."
         ),
     )
-    parser.add_argument("model", help="saved model file (see mtclassic train)")
+    _add_model_arguments(parser)
     parser.add_argument(
         "inputs",
         nargs="+",
@@ -245,12 +290,7 @@ def _add_score(subparsers):
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bar and no summary"
     )
-    parser.add_argument(
-        "--trusted",
-        action="append",
-        metavar="TYPE",
-        help="for .skops models: an extra type to trust (repeatable)",
-    )
+    _add_transpose(parser)
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument(
         "--scheduler",
@@ -309,10 +349,11 @@ def _run_score(args):
             progress=False if args.quiet else None,
             client=client,
             trusted=args.trusted,
+            transpose=args.transpose,
         )
     except (FileNotFoundError, ValueError, TypeError) as exc:
         # Bad input or options: the message says what to fix, a traceback not.
-        raise SystemExit(f"mtclassic score: {exc}") from exc
+        raise SystemExit(f"mtclassic score: {_error_message(exc)}") from exc
     finally:
         if client is not None:
             cluster = client.cluster

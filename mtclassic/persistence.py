@@ -1,32 +1,39 @@
-"""Save and load fitted models, with a metadata record that is checked on load.
+"""Save and load fitted models: any joblib, pickle or skops file loads; a
+metadata record beside it is an optional extra check.
 
-A model file is two files side by side:
+A model file is what users save:
 
-- the payload, ``model.joblib`` (compressed joblib, the default) or ``model.skops``
-  (the ``skops`` format, for files from sources you do not fully trust);
-- its metadata record, ``model.joblib.meta.json``: the versions of mtclassic,
-  scikit-learn, numpy, scikit-image and Python that wrote it, the model's classes
-  and tasks, and the payload's size and SHA-256.
+- ``joblib.dump(model, "model.joblib")`` or ``pickle.dump``: a pickle;
+- :func:`save_model`: the payload, ``model.joblib`` (compressed joblib, the
+  default) or ``model.skops`` (the ``skops`` format, for files from elsewhere),
+  plus its metadata record ``model.joblib.meta.json``: the versions of
+  mtclassic, scikit-learn, numpy, scikit-image and Python that wrote it, the
+  model's classes and tasks, and the payload's size and SHA-256.
 
 Both are written to temporary files and renamed into place, payload first and
 record last, so a crash leaves either the old pair, or a new payload whose hash
 does not match the old record (refused on load), never a half-written file.
 
-:func:`load_model` checks the payload's hash before it parses a single byte, so a
-changed or truncated file is a clear ``ValueError`` rather than an unpickling
-crash, and warns with :class:`ModelVersionWarning` when the versions differ from
-the running ones. A joblib payload stays a plain joblib file:
-``joblib.load("model.joblib")`` works as users expect, without the checks.
+:func:`load_model` needs no record. When there is one, it checks the payload's
+hash before it parses a single byte (a truncated or changed file is a clear
+``ValueError``, not an unpickling crash), warns with
+:class:`ModelVersionWarning` when the versions differ from the running ones,
+and after loading checks the record's classes and tasks against the model's:
+labels always come from the fitted model, never from the record.
 
-Only load joblib files you trust: unpickling can run arbitrary code. A skops file
-is loaded only if every type in it is one skops trusts by default, or a class of
-mtclassic, scikit-learn, numpy or scipy (the allow-list), or a type you name in
-``trusted``; anything else is refused with a message that names it.
+Trust model. Loading a joblib or pickle file runs any code it holds: load only
+files you trust. The record does not change that: it is not signed, and whoever
+can write the model can write its record; it catches accidents, not attacks.
+:func:`load_model` warns (:class:`UntrustedFileWarning`) when a pickle belongs
+to another user or is world-writable. ``.skops`` is the format for files from
+elsewhere: its allow-list decides on exact type names before anything is
+imported: the types skops trusts by default, the types :func:`save_model`
+writes for mtclassic's models (:data:`SKOPS_ALLOW_LIST`) and the names you pass
+in ``trusted``; anything else is refused by name.
 """
 
 import datetime
 import hashlib
-import importlib
 import io
 import json
 import os
@@ -35,7 +42,7 @@ import warnings
 
 import joblib
 
-from mtclassic.datasets._base import atomic_writer
+from mtclassic.io import atomic_writer
 
 _FORMATS = ("joblib", "skops")
 _METADATA_SUFFIX = ".meta.json"
@@ -44,10 +51,22 @@ _ZIP_MAGIC = b"PK\x03\x04"  # skops files are zip archives; joblib files never a
 _HASH_BLOCK = 1 << 20
 # Libraries whose versions are recorded and compared on load (distribution name).
 _LIBRARIES = ("mtclassic", "scikit-learn", "numpy", "scikit-image")
-# Top-level packages whose classes a skops file may hold without being named in
-# ``trusted``: skops rebuilds them without calling their code, and they are the
-# building blocks of mtclassic's models. Functions are never allowed this way.
-_TRUSTED_PACKAGES = ("mtclassic", "sklearn", "numpy", "scipy")
+#: The whole allow-list of a skops file beyond the types skops trusts by
+#: default: exactly the types :func:`save_model` writes for mtclassic's models
+#: (every preset and membership of :func:`~mtclassic.make_default_model`), as
+#: ``skops.io.get_untrusted_types`` names them. Exact names, never module trees:
+#: a name is compared before anything is imported.
+SKOPS_ALLOW_LIST = (
+    "mtclassic.features.HOGTransformer",
+    "mtclassic.features.PixelTransformer",
+    "mtclassic.heads.DigitClassifier",
+    "mtclassic.heads.LetterClassifier",
+    "mtclassic.multitask.MultiTaskVotingClassifier",
+    "mtclassic.preprocessing.ImageNormalizer",
+    "sklearn.tree._tree.Tree",
+    "sklearn.utils._bunch.Bunch",
+)
+_WARNED_FILES = set()  # the pickles warned about (device, inode, mtime, size)
 
 
 class ModelVersionWarning(UserWarning):
@@ -57,6 +76,55 @@ class ModelVersionWarning(UserWarning):
     internals may change between minor releases; re-save the model with the
     running versions once you have checked its predictions.
     """
+
+
+class UntrustedFileWarning(UserWarning):
+    """A pickle model file that another user could have written.
+
+    Loading a joblib or pickle file runs any code it holds, with your rights.
+    A file owned by another user, or writable by every user, may hold code you
+    did not put there: load it only if you trust whoever can write it, or use
+    a ``.skops`` file.
+    """
+
+
+class UntrustedTypesError(TypeError):
+    """A skops file holds types outside the allow-list and ``trusted``.
+
+    Parameters
+    ----------
+    path : str
+        The model file.
+    types : list of str
+        The refused type names, sorted.
+
+    Examples
+    --------
+    >>> error = UntrustedTypesError("m.skops", ["builtins.eval"])
+    >>> error.types, error.message(command_line=True).split(". ")[-1]
+    (['builtins.eval'], "If you trust the file's source, add --trusted builtins.eval.")
+    """
+
+    def __init__(self, path, types):
+        self.path, self.types = path, list(types)
+        super().__init__(self.message())
+
+    def __reduce__(self):
+        # Raised in worker processes too: pickle the fields, not the message.
+        return type(self), (self.path, self.types)
+
+    def message(self, *, command_line=False):
+        """The error's text, naming the remedy in Python or on the command line."""
+        remedy = (
+            "add " + " ".join(f"--trusted {name}" for name in self.types)
+            if command_line
+            else "pass them as load_model(..., trusted=[...])"
+        )
+        return (
+            f"{self.path}: refusing to load a skops file that holds types outside "
+            f"mtclassic's allow-list: {self.types}. If you trust the file's "
+            f"source, {remedy}."
+        )
 
 
 def metadata_path(path):
@@ -90,7 +158,11 @@ def _file_sha256(path):
     return digest.hexdigest(), size
 
 
-def _check_payload(path, metadata, actual, size):
+def _check_payload(path, metadata, actual, size, depth):
+    """Refuse a payload whose hash is not the record's; warn on versions.
+
+    ``depth``: the calls between this one and the user's, for the warning.
+    """
     if actual != metadata["sha256"]:
         raise ValueError(
             f"{path}: the model file does not match its metadata record "
@@ -99,7 +171,7 @@ def _check_payload(path, metadata, actual, size):
             f"({metadata.get('payload_bytes', '?')} bytes). The file was "
             "changed or truncated after it was saved; refusing to load it."
         )
-    _warn_on_versions(metadata.get("versions", {}), path)
+    _warn_on_versions(metadata.get("versions", {}), path, stacklevel=3 + depth)
 
 
 def _library_versions():
@@ -315,10 +387,8 @@ def read_metadata(path):
             raw = file.read()
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"{meta_path}: the metadata record of the model file {os.fspath(path)} "
-            "is missing, so its integrity cannot be checked. Save the model with "
-            "mtclassic.save_model, or pass verify=False to load_model to load it "
-            "unchecked (only if you trust the file)."
+            f"{meta_path}: the model file {os.fspath(path)} has no metadata "
+            "record. load_model loads it without one; save_model writes one."
         ) from None
     try:
         metadata = json.loads(raw.decode("utf-8"))
@@ -367,11 +437,11 @@ def check_model_file(path):
     """
     path = os.fspath(path)
     metadata = read_metadata(path)
-    _check_payload(path, metadata, *_file_sha256(path))
+    _check_payload(path, metadata, *_file_sha256(path), depth=1)
     return metadata
 
 
-def _warn_on_versions(saved, path):
+def _warn_on_versions(saved, path, stacklevel):
     running = _library_versions()
     differences = []
     for name in (*_LIBRARIES, "python"):
@@ -387,67 +457,169 @@ def _warn_on_versions(saved, path):
             + "; ".join(differences)
             + ". Check its predictions, then re-save it with the running versions.",
             ModelVersionWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def _skops_types(sio, data, trusted, path):
+    """The types to pass to skops.io.loads, decided on their names alone.
+
+    ``get_untrusted_types`` reads the names from the file's schema; nothing
+    named there is imported until every name has passed.
+    """
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # a zip archive that is no skops file
+        raise ValueError(f"{path}: not a readable skops file ({exc!r}).") from None
+    allowed = set(SKOPS_ALLOW_LIST) | {str(name) for name in trusted or ()}
+    refused = sorted(set(untrusted) - allowed)
+    if refused:
+        raise UntrustedTypesError(path, refused)
+    return untrusted
+
+
+def _read_payload(path):
+    """The model file's bytes and its ``os.stat_result``, from one open file."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(), os.fstat(file.fileno())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"model file {path!r} does not exist.") from None
+    except IsADirectoryError:
+        raise ValueError(f"model file {path!r} is a directory, not a file.") from None
+
+
+def _warn_if_others_can_write(path, stat):
+    """Warn once per file when a pickle is another user's or world-writable."""
+    reasons = []
+    getuid = getattr(os, "getuid", None)  # POSIX only
+    if getuid is not None and stat.st_uid != getuid():
+        reasons.append(f"is owned by uid {stat.st_uid}, not by you (uid {getuid()})")
+    if stat.st_mode & 0o002:
+        reasons.append("is writable by every user")
+    key = (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    if reasons and key not in _WARNED_FILES:
+        _WARNED_FILES.add(key)
+        warnings.warn(
+            f"{path} {' and '.join(reasons)}: loading this pickle runs any code "
+            "it holds. Load it only if you trust whoever can write it; use a "
+            ".skops file for models from elsewhere.",
+            UntrustedFileWarning,
             stacklevel=4,
         )
 
 
-def _resolve_class(name):
-    """Return the class named ``module.Qualified.Name``, or None if it is not one.
-
-    Only modules of the allow-listed packages are imported.
-    """
-    if name.split(".", 1)[0] not in _TRUSTED_PACKAGES:
-        return None
-    parts = name.split(".")
-    for split in range(len(parts) - 1, 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:split]))
-        except ImportError:
-            continue
-        try:
-            for attr in parts[split:]:
-                obj = getattr(obj, attr)
-        except AttributeError:
-            return None
-        return obj if isinstance(obj, type) else None
-    return None
-
-
-def _skops_trusted_types(sio, data, trusted, path):
-    """The types to pass to skops.io.loads: allow-listed classes plus ``trusted``."""
-    trusted = set() if trusted is None else {str(t) for t in trusted}
-    untrusted = sio.get_untrusted_types(data=data)
-    refused = sorted(
-        name
-        for name in untrusted
-        if name not in trusted and _resolve_class(name) is None
-    )
-    if refused:
-        raise TypeError(
-            f"{os.fspath(path)}: refusing to load a skops file that holds types "
-            f"outside mtclassic's allow-list: {refused}. If you trust the file's "
-            "source, pass them as load_model(..., trusted=[...])."
+def _load(path, trusted, verify):
+    """open_model_file's work; both public functions call it (same warning depth)."""
+    path = os.fspath(path)
+    # One read, then hash and parse the same bytes: no window in which the
+    # file could change between the check and the load.
+    data, stat = _read_payload(path)
+    digest = hashlib.sha256(data).hexdigest()
+    metadata = None
+    if verify and os.path.exists(metadata_path(path)):
+        metadata = read_metadata(path)
+        _check_payload(path, metadata, digest, len(data), depth=2)
+    if data[:4] == _ZIP_MAGIC:
+        sio = _import_skops()
+        model = sio.loads(data, trusted=_skops_types(sio, data, trusted, path))
+    elif path.lower().endswith(".skops"):
+        # Never unpickle a file its name says is skops: that is the safe format.
+        raise ValueError(
+            f"{path}: not a skops file (no zip archive header); refusing to "
+            "load it as a pickle, which could run code."
         )
-    return list(untrusted)
+    elif trusted is not None:
+        raise ValueError(
+            f"trusted applies to skops files only; {path} is a joblib (pickle) "
+            "file, which can run any code when loaded. Load it only if you trust "
+            "it, without trusted=, or save the model with format='skops'."
+        )
+    else:
+        _warn_if_others_can_write(path, stat)
+        model = joblib.load(io.BytesIO(data))
+    if metadata is not None:
+        _check_record_matches(path, metadata, model)
+    return model, digest
 
 
-def load_model(path, *, trusted=None, verify=True):
-    """Load a model saved by :func:`save_model`, checking it first.
+def _check_record_matches(path, metadata, model):
+    """Refuse a record whose classes or tasks are not the loaded model's."""
+    summary = _model_summary(model)
+    for key in ("classes", "tasks", "class_tasks"):
+        if key in metadata and metadata[key] != summary[key]:
+            raise ValueError(
+                f"{metadata_path(path)}: the record's {key} {metadata[key]} differ "
+                f"from the model's {summary[key]} in {path}; refusing to load it. "
+                "The record is not covered by the hash: delete it, or save the "
+                "model again with save_model."
+            )
+
+
+def open_model_file(path, *, trusted=None, verify=True):
+    """Load a model file and return it with the SHA-256 of the bytes loaded.
+
+    :func:`load_model` with the digest of exactly the bytes it parsed, so a
+    caller can tell whether another process loaded the same file.
 
     Parameters
     ----------
     path : str or path-like
-        The payload file (``.joblib`` or ``.skops``).
+        The model file (see :func:`load_model`).
     trusted : list of str, default=None
-        For skops files: fully qualified names of extra types you trust, as
-        listed by ``skops.io.get_untrusted_types``. Classes of mtclassic,
-        scikit-learn, numpy and scipy are trusted without being named here.
-        Joblib files cannot restrict types: passing ``trusted`` for one is an
-        error.
+        As :func:`load_model`.
     verify : bool, default=True
-        Whether to check the payload against its metadata record (SHA-256 and
-        versions). With False a missing record is accepted and nothing is
-        checked: use it only for files you trust.
+        As :func:`load_model`.
+
+    Returns
+    -------
+    model : estimator
+    sha256 : str
+        Hex digest of the file's bytes.
+
+    Examples
+    --------
+    >>> import os, tempfile, joblib
+    >>> from sklearn.dummy import DummyClassifier
+    >>> model = DummyClassifier().fit([[0], [1]], ["a", "b"])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "m.joblib")
+    ...     _ = joblib.dump(model, path)
+    ...     loaded, digest = open_model_file(path)
+    >>> loaded.classes_.tolist(), len(digest)
+    (['a', 'b'], 64)
+    """
+    return _load(path, trusted, verify)
+
+
+def load_model(path, *, trusted=None, verify=True):
+    """Load a model file: joblib, pickle or skops, with or without a record.
+
+    Loading a joblib or pickle file runs any code it holds: load only files
+    you trust (the command line loads only the file you name). A metadata
+    record beside the file (written by :func:`save_model`) is optional; it is
+    not signed, so it catches accidents (truncation, a record of another
+    model), not attacks. ``.skops`` is the format for files from elsewhere:
+    every type in one is decided on its exact name before anything is
+    imported.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file: a ``joblib.dump`` or ``pickle.dump`` file, or a
+        ``.skops`` file (a file named ``.skops`` is never unpickled).
+    trusted : list of str, default=None
+        For skops files: exact names of extra types you trust, as listed by
+        ``skops.io.get_untrusted_types``. Without them, a skops file loads only
+        if each of its types is trusted by skops by default or is one that
+        :func:`save_model` writes for mtclassic's models
+        (:data:`SKOPS_ALLOW_LIST`). Joblib files cannot restrict types:
+        passing ``trusted`` for one is an error.
+    verify : bool, default=True
+        Whether to check the metadata record ``<path>.meta.json`` when there
+        is one: the payload's SHA-256 before parsing it, the versions, and
+        after loading the record's classes and tasks against the model's.
+        A missing record is never an error.
 
     Returns
     -------
@@ -456,18 +628,23 @@ def load_model(path, *, trusted=None, verify=True):
     Raises
     ------
     FileNotFoundError
-        When the payload, or (with ``verify=True``) its record, is missing.
+        When the model file is missing.
     ValueError
         When the payload's SHA-256 differs from the record's (the file was
-        changed or truncated), naming the file and both hashes.
-    TypeError
-        When a skops file holds types outside the allow-list and ``trusted``.
+        changed or truncated), naming the file and both hashes; when the
+        record's classes or tasks differ from the model's, naming both.
+    UntrustedTypesError
+        A ``TypeError``: a skops file holds types outside the allow-list and
+        ``trusted``; naming them.
 
     Warns
     -----
     ModelVersionWarning
-        When the file was saved with other versions of mtclassic,
-        scikit-learn, numpy, scikit-image or Python (major.minor).
+        When the record says the file was saved with other versions of
+        mtclassic, scikit-learn, numpy, scikit-image or Python (major.minor).
+    UntrustedFileWarning
+        Once per file, when a pickle is owned by another user or is
+        world-writable.
 
     See Also
     --------
@@ -475,31 +652,13 @@ def load_model(path, *, trusted=None, verify=True):
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import os, tempfile, joblib
     >>> from sklearn.dummy import DummyClassifier
     >>> model = DummyClassifier().fit([[0], [1], [1]], ["x", "y", "y"])
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     path = os.path.join(tmp, "m.joblib")
-    ...     _ = save_model(model, path)
+    ...     _ = joblib.dump(model, path)  # no record: loads all the same
     ...     load_model(path).predict([[5]])
     array(['y'], dtype='<U1')
     """
-    path = os.fspath(path)
-    metadata = read_metadata(path) if verify else None
-    with open(path, "rb") as file:
-        # One read, then hash and parse the same bytes: no window in which the
-        # file could change between the check and the load.
-        data = file.read()
-    if metadata is not None:
-        _check_payload(path, metadata, hashlib.sha256(data).hexdigest(), len(data))
-    if data[:4] == _ZIP_MAGIC:
-        sio = _import_skops()
-        types = _skops_trusted_types(sio, data, trusted, path)
-        return sio.loads(data, trusted=types)
-    if trusted is not None:
-        raise ValueError(
-            f"trusted applies to skops files only; {path} is a joblib (pickle) "
-            "file, which can run any code when loaded. Load it only if you trust "
-            "it, without trusted=, or save the model with format='skops'."
-        )
-    return joblib.load(io.BytesIO(data))
+    return _load(path, trusted, verify)[0]

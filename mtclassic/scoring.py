@@ -54,13 +54,13 @@ import shutil
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 
 import joblib
 import numpy as np
 
-from mtclassic._readers import closing_all, open_inputs
-from mtclassic.datasets._base import atomic_writer
+from mtclassic.io import atomic_writer, closing_all, open_inputs
 
 DEFAULT_CHUNK_SIZE = 2048  # a worker needs ~16 KB per image in flight
 _FORMATS = ("csv", "jsonl")
@@ -249,9 +249,10 @@ def _check_model(model):
 class _ModelRef:
     """The model as the calling process knows it.
 
-    ``model`` is None when the process only read the record of a saved model
-    (``path``) that the workers load themselves; ``token`` identifies the model
-    (in the resume manifest and the workers' cache).
+    ``model`` is None when the workers load the saved model (``path``)
+    themselves; ``labels`` and ``tasks`` are always the fitted model's;
+    ``token`` identifies the model (the SHA-256 of a saved model's file) in
+    the resume manifest and the workers' cache.
     """
 
     model: object
@@ -261,19 +262,9 @@ class _ModelRef:
     tasks: list
 
 
-def _is_zip(path):
-    with open(path, "rb") as file:
-        return file.read(4) == b"PK\x03\x04"
-
-
 def _open_model(model, trusted, load):
-    """A _ModelRef; with ``load=False`` a saved model is checked, not loaded."""
-    from mtclassic.persistence import (
-        check_model_file,
-        class_tasks,
-        load_model,
-        read_metadata,
-    )
+    """A _ModelRef; with ``load=False`` a saved model is dropped after its labels."""
+    from mtclassic.persistence import class_tasks, open_model_file
 
     if not isinstance(model, (str, os.PathLike)):
         _check_model(model)
@@ -281,24 +272,15 @@ def _open_model(model, trusted, load):
         tasks = class_tasks(model) or [""] * len(labels)
         return _ModelRef(model, None, joblib.hash(model), labels, tasks)
     path = os.fspath(model)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"model file {path!r} does not exist.")
-    if trusted is not None or _is_zip(path):
-        load = True  # skops files: check their types here, before any worker
-    metadata = None if load else check_model_file(path)
-    if (
-        metadata is None
-        or metadata.get("classes") is None
-        or ("class_tasks" not in metadata)
-    ):
-        model = _check_model(load_model(path, trusted=trusted))
-        metadata = read_metadata(path)
-        labels = [str(label) for label in model.classes_]
-        tasks = class_tasks(model)
-    else:
-        model, labels, tasks = None, metadata["classes"], metadata["class_tasks"]
-    return _ModelRef(model, path, metadata["sha256"], labels,
-                     tasks or [""] * len(labels))  # fmt: skip
+    # Labels and tasks come from the fitted model, never from its record.
+    model, token = open_model_file(path, trusted=trusted)
+    _check_model(model)
+    labels = [str(label) for label in model.classes_]
+    tasks = class_tasks(model) or [""] * len(labels)
+    if not load:  # the workers load their own copies: one fewer in this process
+        model = None
+        _release_freed_memory()
+    return _ModelRef(model, path, token, labels, tasks)
 
 
 def _default_errors_path(out):
@@ -425,15 +407,22 @@ _WORKER_LOCK = threading.Lock()  # thread-based backends share the cache
 
 
 def _worker_model(handle):
-    from mtclassic.persistence import load_model, read_metadata
+    from mtclassic.persistence import (
+        ModelVersionWarning,
+        UntrustedFileWarning,
+        open_model_file,
+    )
 
     with _WORKER_LOCK:
         model = _WORKER_MODELS.get(handle.token)
         if model is None:
             _WORKER_MODELS.clear()  # one model at a time per worker
             if handle.saved:
-                model = load_model(handle.path, trusted=handle.trusted)
-                if read_metadata(handle.path)["sha256"] != handle.token:
+                with warnings.catch_warnings():  # the calling process warned
+                    warnings.simplefilter("ignore", ModelVersionWarning)
+                    warnings.simplefilter("ignore", UntrustedFileWarning)
+                    model, token = open_model_file(handle.path, trusted=handle.trusted)
+                if token != handle.token:
                     raise ValueError(
                         f"{handle.path} was replaced during the scoring run; "
                         "run the command again (with resume to keep the work "
@@ -520,6 +509,7 @@ def score_files(
     progress=None,
     client=None,
     trusted=None,
+    transpose=False,
 ):
     """Score image files with a fitted classifier and write one row per image.
 
@@ -528,8 +518,10 @@ def score_files(
     model : classifier or str or path-like
         A fitted classifier with ``predict_proba`` and ``classes_`` (such as the
         pipeline of :func:`~mtclassic.make_default_model`) that takes a batch
-        of images, or the path of a model saved with
-        :func:`~mtclassic.save_model` (loaded with its checks).
+        of images, or the path of a model file (joblib, pickle or skops, with
+        or without a metadata record; loaded by :func:`~mtclassic.load_model`
+        with its checks). A pickle runs code when loaded: name only files
+        you trust.
     inputs : str, path-like or list of them
         IDX files (gzip or raw), ``.npy``/``.npz`` files (an ``.npz`` with
         several arrays must name one ``images``), image files, folders of image
@@ -562,6 +554,9 @@ def score_files(
         Score the chunks on this Dask cluster instead of joblib workers.
     trusted : list of str, default=None
         Passed to :func:`~mtclassic.load_model` when ``model`` is a path.
+    transpose : bool, default=False
+        Read every image with its rows and columns swapped (EMNIST's IDX files
+        store them transposed); see :func:`mtclassic.io.open_inputs`.
 
     Returns
     -------
@@ -597,8 +592,8 @@ def score_files(
     ./x.npy:2,b,,0.666667,a,0.333333
     """
     started = time.perf_counter()
-    # With worker processes the model stays out of this process when it can:
-    # one copy fewer in memory.
+    # With worker processes this process keeps the model's labels, not the
+    # model: one copy fewer in memory.
     ref = _open_model(model, trusted,
                       load=client is not None or joblib.effective_n_jobs(n_jobs) <= 1)  # fmt: skip
     _check_params(format, top_k, chunk_size, len(ref.labels))
@@ -613,7 +608,7 @@ def score_files(
         raise ValueError(f"errors_path must differ from out; both are {out!r}.")
     formatter = _RowFormatter(format, ref.labels, ref.tasks, top_k)
     work = out + _WORK_SUFFIX
-    with closing_all(open_inputs(inputs)) as sources:
+    with closing_all(open_inputs(inputs, transpose=transpose)) as sources:
         plan = [
             (source_index, start, min(start + chunk_size, source.n_records))
             for source_index, source in enumerate(sources)

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mtclassic.datasets import _idx, load_idx, save_idx
+from mtclassic.datasets import load_idx, save_idx
+from mtclassic.io import _idx, _streams
 
 
 def _write(path, data, compress=False):
@@ -285,7 +286,7 @@ def test_failed_save_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
 def test_chunked_read(tmp_path, monkeypatch, name):
     array = np.arange(1001, dtype=np.float64)
     save_idx(tmp_path / name, array)
-    monkeypatch.setattr(_idx, "_IO_CHUNK_BYTES", 3)  # slices cut values apart
+    monkeypatch.setattr(_streams, "READ_BLOCK", 3)  # slices cut values apart
     np.testing.assert_array_equal(load_idx(tmp_path / name), array)
     _write(tmp_path / "short", _header(0x0D, 5) + bytes(17), compress=True)
     with pytest.raises(

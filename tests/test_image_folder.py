@@ -33,7 +33,7 @@ def test_layout_order_and_ignored_files(tmp_path):
     _save(tmp_path / ".thumbs" / "t.png", _grey(1, 1, 0))
     _save(tmp_path / "top.png", _grey(1, 1, 0))
     _save(tmp_path / "B" / "nested" / "n.png", _grey(1, 1, 0))
-    _save(tmp_path / "7" / "x.gif", _grey(1, 1, 0))
+    (tmp_path / "7" / "x.svg").write_text("<svg/>")  # not a type Pillow reads
 
     data = load_image_folder(tmp_path)
     assert list(data.target) == ["7", "7", "7", "B", "B"]
@@ -180,8 +180,8 @@ def test_class_folder_without_images_warns(tmp_path):
     with pytest.warns(
         UserWarning,
         match=re.escape(
-            f"Class sub-folder(s) 'b', 'c' of {tmp_path} hold no PNG, JPEG or BMP "
-            "files and were ignored."
+            f"Class sub-folder(s) 'b', 'c' of {tmp_path} hold no image files "
+            "(PNG, JPEG, BMP, GIF, TIFF, WebP or PNM) and were ignored."
         ),
     ):
         data = load_image_folder(tmp_path)
@@ -197,7 +197,7 @@ def test_no_warning_when_all_is_well(tmp_path):
 
 _LAYOUT = (
     "expected one sub-folder per class (the sub-folder's name is the label) "
-    "holding PNG, JPEG or BMP files."
+    "holding image files (PNG, JPEG, BMP, GIF, TIFF, WebP or PNM)."
 )
 
 
@@ -231,8 +231,8 @@ def test_class_folders_without_any_image(tmp_path):
         with pytest.raises(
             ValueError,
             match=re.escape(
-                f"Image folder {tmp_path} has 2 class sub-folder(s) but no PNG, JPEG "
-                f"or BMP files in them; {_LAYOUT}"
+                f"Image folder {tmp_path} has 2 class sub-folder(s) but no image files "
+                f"(PNG, JPEG, BMP, GIF, TIFF, WebP or PNM) in them; {_LAYOUT}"
             ),
         ):
             load_image_folder(tmp_path)

@@ -109,20 +109,37 @@ def test_truncated_file_is_refused_not_unpickled(tmp_path, model):
         load_model(path)
 
 
-def test_missing_record_is_an_error_unless_verify_is_off(tmp_path, model, data):
+def test_plain_joblib_and_pickle_files_load_without_a_record(tmp_path, model, data):
+    import pickle
+
+    X, _ = data
+    joblib.dump(model, tmp_path / "model.joblib")
+    with open(tmp_path / "model.pkl", "wb") as file:
+        pickle.dump(model, file)
+    for name in ("model.joblib", "model.pkl"):
+        for verify in (True, False):
+            np.testing.assert_array_equal(
+                load_model(tmp_path / name, verify=verify).predict(X), model.predict(X)
+            )
+    assert not list(tmp_path.glob("*.meta.json"))
+    # Only reading the record itself needs one.
     path = tmp_path / "model.joblib"
-    joblib.dump(model, path)
     message = (
-        f"{path}.meta.json: the metadata record of the model file {path} is "
-        "missing, so its integrity cannot be checked. Save the model with "
-        "mtclassic.save_model, or pass verify=False to load_model to load it "
-        "unchecked (only if you trust the file)."
+        f"{path}.meta.json: the model file {path} has no metadata record. "
+        "load_model loads it without one; save_model writes one."
     )
     with pytest.raises(FileNotFoundError, match=f"^{re.escape(message)}$"):
+        read_metadata(path)
+
+
+def test_missing_model_file_says_the_file_is_missing(tmp_path):
+    path = tmp_path / "nope.joblib"
+    message = f"model file {str(path)!r} does not exist."
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape(message)}$"):
         load_model(path)
-    X, _ = data
-    np.testing.assert_array_equal(load_model(path, verify=False).predict(X),
-                                  model.predict(X))  # fmt: skip
+    message = f"model file {str(tmp_path)!r} is a directory, not a file."
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        load_model(tmp_path)
 
 
 def test_other_versions_warn(tmp_path, model):
@@ -280,3 +297,55 @@ def test_cli_train_on_an_image_folder(tmp_path, capsys):
     # The default tasks own all 36 labels; the absent ones get probability 0.
     assert len(read_metadata(out)["classes"]) == 36
     assert set(load_model(out).predict(X)) <= {"0", "7", "A", "Z"}
+
+
+def _edit_record(path, **changes):
+    meta = json.loads(open(metadata_path(path)).read())
+    meta.update({key: change(meta[key]) for key, change in changes.items()})
+    with open(metadata_path(path), "w") as file:
+        json.dump(meta, file)
+    return meta
+
+
+def _reversed(values):
+    return values[::-1]
+
+
+@pytest.mark.parametrize("key", ["classes", "tasks", "class_tasks"])
+def test_edited_record_is_refused_naming_both_values(tmp_path, default_model, key):
+    """The record is not hashed: its classes and tasks are checked against the model."""
+    from mtclassic.scoring import score_files
+
+    model, X = default_model
+    path = tmp_path / "m.joblib"
+    summary = save_model(model, path)
+    edited = _edit_record(path, **{key: _reversed})[key]
+    message = (
+        f"{path}.meta.json: the record's {key} {edited} differ from the model's "
+        f"{summary[key]} in {path}; refusing to load it. The record is not covered "
+        "by the hash: delete it, or save the model again with save_model."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        load_model(path)
+    np.save(tmp_path / "x.npy", X[:40])
+    for n_jobs in (1, 2):  # the record once labelled the output with n_jobs > 1
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            score_files(str(path), str(tmp_path / "x.npy"), tmp_path / "s.csv",
+                        n_jobs=n_jobs, chunk_size=10)  # fmt: skip
+        assert not (tmp_path / "s.csv").exists()
+    # Without the record the model's own labels are used.
+    os.remove(metadata_path(path))
+    score_files(str(path), str(tmp_path / "x.npy"), tmp_path / "s.csv", n_jobs=2,
+                chunk_size=10)  # fmt: skip
+    labels = [line.split(",")[1] for line in
+              (tmp_path / "s.csv").read_text().splitlines()[1:]]  # fmt: skip
+    assert labels == model.predict(X[:40]).tolist()
+
+
+def test_cli_evaluate_missing_model_file_is_one_line(tmp_path):
+    from mtclassic.cli import main
+
+    path = str(tmp_path / "nope.joblib")
+    message = f"mtclassic evaluate: model file {path!r} does not exist."
+    with pytest.raises(SystemExit, match=f"^{re.escape(message)}$"):
+        main(["evaluate", path, "synthetic", "--n-samples", "5"])

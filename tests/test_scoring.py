@@ -207,37 +207,42 @@ def test_unreadable_images_go_to_the_errors_file(tmp_path, model, images):
     ids = [row["id"] for row in _read_csv(tmp_path / "out.csv")]
     assert ids == [
         str(folder / "0.png"), str(folder / "1.png"),
-        f"{truncated_idx}:0", f"{truncated_idx}:1", f"{truncated_idx}:2",
         f"{nan_npy}:0", f"{nan_npy}:2",
     ]  # fmt: skip
     bad = {row["id"]: row["reason"] for row in _read_csv(errors)}
     assert list(bad) == [
         str(folder / "2.png"), str(folder / "3.png"),
-        f"{truncated_idx}:3", f"{truncated_idx}:4", f"{nan_npy}:1", labels_idx,
+        truncated_idx, f"{nan_npy}:1", labels_idx,
     ]  # fmt: skip
     assert bad[str(folder / "2.png")].startswith("unreadable image file (")
-    assert bad[f"{truncated_idx}:3"] == (
-        "the data ends at byte 218, inside or before this record (records are 64 "
-        "bytes from byte 16)"
+    # A file shorter than its header says is refused whole, before any of its
+    # rows is written, with load_idx's message (issue 14: a lying header must
+    # not make score write one error row per record it claims).
+    assert bad[truncated_idx] == (
+        "cut-idx3-ubyte: IDX header says 5x8x8 uint8 = 320 data bytes after the "
+        "16-byte header, but the file has 202. It ends in record 3 of 5 (records "
+        "are 64 bytes from byte 16)."
     )
     assert bad[f"{nan_npy}:1"] == "non-finite pixel values (NaN or infinity)"
     assert bad[labels_idx] == (
         "the IDX header holds an array of shape (3,); expected images "
         "(n, height, width) or flat rows (n, height * width)"
     )
-    assert (summary.n_records, summary.n_scored, summary.n_errors) == (13, 7, 6)
+    assert (summary.n_records, summary.n_scored, summary.n_errors) == (9, 4, 5)
 
 
-def test_corrupt_gzip_stream_is_listed_per_record(tmp_path, model, images):
+def test_corrupt_gzip_stream_is_one_error_row(tmp_path, model, images):
     path = str(tmp_path / "x-idx3-ubyte.gz")
     save_idx(path, images)
     compressed = Path(path).read_bytes()
     Path(path).write_bytes(compressed[: len(compressed) // 2])  # cut the stream
     summary = score_files(model, path, tmp_path / "out.csv", chunk_size=20)
-    assert summary.n_scored + summary.n_errors == len(images)
-    assert summary.n_errors > 0
-    bad = _read_csv(tmp_path / "out.errors.csv")
-    assert bad[-1]["id"] == f"{path}:56"
+    # The stream is verified before any row is written: none of its records
+    # can be trusted, so the file is one error row naming it.
+    assert (summary.n_scored, summary.n_errors) == (0, 1)
+    [bad] = _read_csv(tmp_path / "out.errors.csv")
+    assert bad["id"] == path
+    assert bad["reason"].startswith("x-idx3-ubyte.gz: corrupt gzip stream (")
 
 
 class _Picky:
@@ -353,13 +358,16 @@ def test_saved_model_path_is_loaded_with_checks(tmp_path, model, images):
     score_files(str(tmp_path / "m.joblib"), path, tmp_path / "a.csv")
     score_files(model, path, tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
-    # With worker processes only the workers load it; this process reads the record.
+    # With worker processes the workers load it too, and check it is the same file.
     score_files(str(tmp_path / "m.joblib"), path, tmp_path / "c.csv", n_jobs=2,
                 chunk_size=20)  # fmt: skip
     assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    # The record is an optional extra check: without it the same rows come out.
     (tmp_path / "m.joblib.meta.json").unlink()
-    with pytest.raises(FileNotFoundError, match="metadata record of the model file"):
-        score_files(str(tmp_path / "m.joblib"), path, tmp_path / "d.csv", n_jobs=2)
+    for n_jobs in (1, 2):
+        score_files(str(tmp_path / "m.joblib"), path, tmp_path / "d.csv",
+                    n_jobs=n_jobs, chunk_size=20)  # fmt: skip
+        assert (tmp_path / "d.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
 
 def test_bad_arguments(tmp_path, model, images):

@@ -1,6 +1,7 @@
 """Data sets: IDX files, EMNIST, image folders and the embedded synthetic default.
 
-This subpackage depends on nothing else in mtclassic. Names are imported lazily.
+This subpackage reads and writes files through :mod:`mtclassic.io` and depends on
+nothing else in mtclassic. Names are imported lazily.
 """
 
 import importlib

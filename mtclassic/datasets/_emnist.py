@@ -19,8 +19,10 @@ from urllib.request import urlopen
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._base import atomic_writer, get_data_home
-from ._idx import load_idx
+from mtclassic.io import atomic_writer, load_idx
+from mtclassic.io._arrays import orient
+
+from ._base import get_data_home
 
 logger = logging.getLogger(__name__)
 
@@ -321,7 +323,7 @@ def fetch_emnist(
         archive = _archive(folder, split, subset, download_if_missing)
         _extract(archive, missing, folder)
 
-    images = load_idx(images_path)
+    images = load_idx(images_path)  # transposed below, once its shape is checked
     labels = load_idx(labels_path)
     images_name, labels_name = map(os.path.basename, (images_path, labels_path))
     if images.ndim != 3 or images.dtype != np.uint8:
@@ -344,7 +346,7 @@ def fetch_emnist(
         labels, mapping, labels_name, os.path.basename(mapping_path)
     )
     # EMNIST stores each image transposed (column-major); make it upright.
-    images = np.ascontiguousarray(images.transpose(0, 2, 1))
+    images = orient(images, True, images_path)
     data = images.reshape(len(images), -1)
     if return_X_y:
         return data, target

@@ -1,88 +1,25 @@
 """Load images from a folder with one sub-folder per class.
 
-Every image is read with Pillow and converted to 8-bit grey; images keep their
-own sizes (bring them to a common geometry with ``ImageNormalizer``).
+The listing and decoding are :mod:`mtclassic.io`'s (one list of image types,
+one decoder, symbolic-link loops skipped or refused by name); this module
+returns them as a Bunch.
 """
-
-import os
-import warnings
 
 import numpy as np
 from sklearn.utils import Bunch
 
-IMAGE_EXTENSIONS = (".bmp", ".jpeg", ".jpg", ".png")
-_ON_ERROR = ("raise", "skip")
-_EXIF_ORIENTATION = 0x0112
-_EXPECTED_LAYOUT = (
-    "expected one sub-folder per class (the sub-folder's name is the label) "
-    "holding PNG, JPEG or BMP files"
-)
+from mtclassic.io._images import IMAGE_EXTENSIONS, read_image_folder
+
+__all__ = ["IMAGE_EXTENSIONS", "load_image_folder"]
 
 
-def _to_grey(image):
-    """Convert an open Pillow image of any mode to a 2-D uint8 array."""
-    from PIL import Image, ImageOps
-
-    if image.getexif().get(_EXIF_ORIENTATION, 1) != 1:
-        image = ImageOps.exif_transpose(image)  # as a viewer shows it
-    if image.mode.startswith("I;16") or image.mode == "I":
-        # Pillow's convert("L") clips 16-bit values at 255; rescale instead.
-        values = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
-        return ((values * 255 + 32767) // 65535).astype(np.uint8)
-    if "A" in image.getbands() or "transparency" in image.info:
-        # Transparent pixels are paper: composite onto white.
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    return np.array(image.convert("L"), dtype=np.uint8)
-
-
-def _read_grey(filename):
-    from PIL import Image
-
-    with Image.open(filename) as image:
-        image.load()  # decode now, so that a corrupt file fails here
-        return _to_grey(image)
-
-
-def _list_images(path):
-    """Sorted (label, filename) pairs, and the class folders with no images."""
-    entries = sorted(
-        (entry for entry in os.scandir(path) if not entry.name.startswith(".")),
-        key=lambda entry: entry.name,
-    )
-    if not entries:
-        raise ValueError(f"Image folder {path} is empty; {_EXPECTED_LAYOUT}.")
-    class_folders = [entry for entry in entries if entry.is_dir()]
-    if not class_folders:
-        raise ValueError(
-            f"Image folder {path} has no class sub-folders (it holds {len(entries)} "
-            f"file(s)); {_EXPECTED_LAYOUT}."
-        )
-    pairs, empty_classes = [], []
-    for folder in class_folders:
-        names = sorted(
-            entry.name
-            for entry in os.scandir(folder.path)
-            if entry.is_file()
-            and not entry.name.startswith(".")
-            and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
-        )
-        if not names:
-            empty_classes.append(folder.name)
-        pairs.extend((folder.name, os.path.join(folder.path, name)) for name in names)
-    if not pairs:
-        raise ValueError(
-            f"Image folder {path} has {len(class_folders)} class sub-folder(s) but "
-            f"no PNG, JPEG or BMP files in them; {_EXPECTED_LAYOUT}."
-        )
-    return pairs, empty_classes
-
-
-def load_image_folder(path, *, on_error="raise", return_X_y=False):
+def load_image_folder(path, *, on_error="raise", transpose=False, return_X_y=False):
     """Load labelled images from a folder with one sub-folder per class.
 
     ``path/<label>/<image file>``: the name of each sub-folder is the label of
-    the PNG, JPEG and BMP files directly in it (extensions in any case). Other
+    the image files directly in it (extensions in any case: those of
+    :data:`mtclassic.io.IMAGE_EXTENSIONS`, PNG, JPEG, BMP, GIF, TIFF, WebP
+    and PNM, the same list every command reads). Other
     files, hidden files and folders (names starting with ".") and files at the
     top level are ignored. Images of any size and colour mode (RGB, RGBA,
     palette, 16-bit, ...) are converted to 8-bit grey with Pillow; transparent
@@ -94,9 +31,13 @@ def load_image_folder(path, *, on_error="raise", return_X_y=False):
     path : str or path-like
         The folder.
     on_error : {"raise", "skip"}, default="raise"
-        What to do with a file that cannot be read as an image: raise a
-        ValueError, or skip it, warn with the count, and list it in
+        What to do with a file that cannot be read as an image (or a folder
+        entry that cannot be resolved, such as a symbolic-link loop): raise a
+        ValueError naming it, or skip it, warn with the count, and list it in
         ``skipped``.
+    transpose : bool, default=False
+        Swap the rows and columns of every image (for images stored
+        transposed, as EMNIST's).
     return_X_y : bool, default=False
         Return ``(images, target)`` instead of a Bunch.
 
@@ -114,7 +55,8 @@ def load_image_folder(path, *, on_error="raise", return_X_y=False):
         target_names : ndarray of str
             The sorted labels that have at least one image.
         skipped : list of (str, str)
-            ``(filename, reason)`` for each unreadable file skipped with
+            ``(filename, reason)`` for each unreadable file (or unresolvable
+            entry, such as a symbolic-link loop) skipped with
             ``on_error="skip"``; empty otherwise.
         DESCR : str
             A one-line description.
@@ -151,52 +93,9 @@ def load_image_folder(path, *, on_error="raise", return_X_y=False):
     >>> [image.shape for image in data.images], data.target
     ([(3, 2), (4, 5)], array(['A', 'B'], dtype='<U1'))
     """
-    if not isinstance(on_error, str) or on_error not in _ON_ERROR:
-        raise ValueError(f"on_error must be 'raise' or 'skip'; got {on_error!r}.")
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Image folder {path} does not exist.")
-    if not os.path.isdir(path):
-        raise NotADirectoryError(f"{path} is not a folder; {_EXPECTED_LAYOUT}.")
-    pairs, empty_classes = _list_images(path)
-    if empty_classes:
-        warnings.warn(
-            f"Class sub-folder(s) {', '.join(map(repr, empty_classes))} of {path} "
-            "hold no PNG, JPEG or BMP files and were ignored.",
-            UserWarning,
-            stacklevel=2,
-        )
-
-    images, target, filenames, skipped = [], [], [], []
-    for label, filename in pairs:
-        try:
-            image = _read_grey(filename)
-        except Exception as exc:  # Pillow raises many types for bad files
-            reason = f"{type(exc).__name__}: {exc}"
-            if on_error == "raise":
-                raise ValueError(
-                    f"{filename}: cannot read the image ({reason})."
-                ) from exc
-            skipped.append((filename, reason))
-            continue
-        images.append(image)
-        target.append(label)
-        filenames.append(filename)
-
-    if skipped:
-        if not images:
-            raise ValueError(
-                f"None of the {len(pairs)} image files in {path} could be read; "
-                f"the first: {skipped[0][0]} ({skipped[0][1]})."
-            )
-        warnings.warn(
-            f"load_image_folder skipped {len(skipped)} of {len(pairs)} image files "
-            f"in {path} that could not be read; the first: {skipped[0][0]} "
-            f"({skipped[0][1]}).",
-            UserWarning,
-            stacklevel=2,
-        )
-    target = np.array(target)
+    images, target, filenames, skipped = read_image_folder(
+        path, on_error=on_error, transpose=transpose, stacklevel=2
+    )
     if return_X_y:
         return images, target
     target_names = np.unique(target)

@@ -9,40 +9,44 @@ its chunks before reading a pixel and memory stays bounded by one chunk:
 - IDX and ``.npz`` members are read as streams of fixed-size records (a gzip or
   zip stream seeks forward by decompressing, so reading chunks in order costs one
   pass);
+- before the first record is read, an IDX file or ``.npz`` member is verified
+  whole (one extra pass): its header against its size, and a gzip or zip
+  stream read to its end, so that its CRC-32 and length are checked. A file
+  that fails is one error row naming the file, the byte offset and the reason,
+  never rows of wrong pixels, nor one error row per record a lying header
+  claims;
 - ``.npy`` files are memory-mapped;
 - image files are decoded with Pillow, one chunk of files at a time.
 
-A record that cannot be read (a truncated or corrupt stream, an undecodable
-image file, non-finite pixels) becomes an error row with the reason, so every
-record of every input ends up either scored or listed as an error.
+A record that cannot be read (an undecodable image file, a symbolic-link loop,
+non-finite pixels) becomes an error row with the reason, so every record of
+every input ends up either scored or listed as an error. ``transpose=True``
+reads every image with its rows and columns swapped (EMNIST's IDX files).
 """
 
 import contextlib
 import glob
-import gzip
 import hashlib
 import os
-import struct
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-# The IDX format's type table and gzip sniffing, shared with load_idx.
-from mtclassic.datasets._idx import _CODE_TO_DTYPE as _IDX_DTYPES
-from mtclassic.datasets._idx import _GZIP_MAGIC
+from ._arrays import (
+    NPZ_IMAGE_KEYS,
+    NPZ_SIZES_KEY,
+    check_sizes,
+    crop,
+    image_shape_problem,
+    orient,
+    stack_if_same,
+)
+from ._idx import verify_idx
+from ._images import IMAGE_EXTENSIONS, is_image_file, list_image_tree, read_image
+from ._streams import STREAM_ERRORS, Content, drain, read_into
 
-IMAGE_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".pgm", ".ppm",
-     ".pbm", ".pnm", ".webp"}
-)  # fmt: skip
-# Keys of an .npz archive taken as the images when it holds several arrays.
-_NPZ_IMAGE_KEYS = ("images", "X", "x", "data")
 _GLOB_CHARS = frozenset("*?[")
-_STREAM_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
-# Bounded reads: a gzip readinto builds a bytes object of the whole request.
-_READ_BLOCK = 1 << 20
 _NPY_HEADER_READERS = {
     (1, 0): np.lib.format.read_array_header_1_0,
     (2, 0): np.lib.format.read_array_header_2_0,
@@ -54,7 +58,7 @@ class Chunk:
     """Records ``start`` to ``stop`` of a source: the readable ones and the rest.
 
     ``images`` is an ``(n, h, w)`` or ``(n, h * w)`` array, or a list of 2-D
-    arrays when image files of different sizes are read together; ``errors``
+    arrays when images of different sizes are read together; ``errors``
     holds ``(id, reason)`` pairs for the records that could not be read.
     """
 
@@ -68,8 +72,9 @@ class _Source:
 
     kind = "source"
 
-    def __init__(self, name):
+    def __init__(self, name, *, transpose=False):
         self.name = name
+        self.transpose = bool(transpose)
         self.n_records = 0
 
     def fingerprint(self):
@@ -77,18 +82,41 @@ class _Source:
         return _stat_fingerprint(self.name)
 
     def describe(self):
-        return {
+        description = {
             "kind": self.kind,
             "name": self.name,
             "n_records": self.n_records,
             "fingerprint": self.fingerprint(),
         }
+        if self.transpose:  # absent when False: earlier manifests stay valid
+            description["transpose"] = True
+        return description
 
     def read(self, start, stop):
+        """Records ``start`` to ``stop`` as a :class:`Chunk`, upright."""
+        chunk = self._read(start, stop)
+        if self.transpose and chunk.images is not None and len(chunk.ids):
+            chunk.images = orient(chunk.images, True, self.name)
+        return _drop_non_finite(chunk)
+
+    def _read(self, start, stop):
         raise NotImplementedError
 
     def close(self):
         """Release open files; a later read reopens them."""
+
+    def _shape_problem(self, shape, where):
+        """Why records of ``shape`` cannot be read as images here, or None."""
+        problem = image_shape_problem(shape, where)
+        if problem is None and self.transpose and len(shape) == 2:
+            try:
+                orient(np.empty((0, shape[1])), True, self.name)
+            except ValueError:
+                problem = (
+                    f"{where} holds flat rows of {shape[1]} values, not square "
+                    "images, so they cannot be transposed"
+                )
+        return problem
 
 
 def _stat_fingerprint(path):
@@ -116,8 +144,8 @@ class UnreadableSource(_Source):
 class _RecordStream(_Source):
     """Fixed-size records after a header, in a seekable (maybe compressed) stream."""
 
-    def __init__(self, name):
-        super().__init__(name)
+    def __init__(self, name, *, transpose=False):
+        super().__init__(name, transpose=transpose)
         self._file = None
         self.data_offset = 0
         self.dtype = None
@@ -135,7 +163,7 @@ class _RecordStream(_Source):
             self._file.close()
             self._file = None
 
-    def read(self, start, stop):
+    def _read(self, start, stop):
         ids = [f"{self.name}:{index}" for index in range(start, stop)]
         size = self.record_bytes
         offset = self.data_offset + start * size
@@ -145,8 +173,21 @@ class _RecordStream(_Source):
             if self._file is None:
                 self._file = self._open()
             self._file.seek(offset)
-            n_read, failure = _read_into(self._file, buffer)
-        except _STREAM_ERRORS as exc:
+            n_read, failure = read_into(self._file, buffer)
+            if failure is None and stop == self.n_records and n_read == len(buffer):
+                # The last records: read on to the end of the stream, so that
+                # its CRC-32 and length are checked again (the file was
+                # verified when opened; this catches a change since).
+                n_after, failure = drain(self._file)
+                if failure is not None or n_after:
+                    reason = (
+                        f"the stream changed since it was verified: after the last "
+                        f"record, at byte {offset + n_read} of the data, "
+                        + (f"{failure}" if failure else f"{n_after} more bytes")
+                    )
+                    n_read, failure = 0, None
+                    self.close()
+        except STREAM_ERRORS as exc:
             failure = exc
         if failure is not None:
             self.close()  # the stream position is unknown now
@@ -167,48 +208,36 @@ class _RecordStream(_Source):
         if not self.dtype.isnative:
             images = images.astype(self.dtype.newbyteorder("="))
         errors = [(record_id, reason) for record_id in ids[n_complete:]]
-        return _drop_non_finite(Chunk(ids[:n_complete], images, errors))
+        return Chunk(ids[:n_complete], self._crop(images, start), errors)
 
-
-def _read_into(file, buffer):
-    """Fill ``buffer``; return the bytes read and the error that stopped it."""
-    view = memoryview(buffer)
-    filled = 0
-    try:
-        while filled < len(view):
-            n = file.readinto(view[filled : filled + _READ_BLOCK])
-            if not n:
-                break
-            filled += n
-    except _STREAM_ERRORS as exc:
-        return filled, exc
-    return filled, None
+    def _crop(self, images, start):
+        return images
 
 
 def _drop_non_finite(chunk):
     images = chunk.images
-    if (
-        not isinstance(images, np.ndarray)
-        or images.dtype.kind != "f"
-        or not len(images)
-    ):
+    if images is None or not len(chunk.ids):
         return chunk
-    finite = np.isfinite(images.reshape(len(images), -1)).all(axis=1)
+    if isinstance(images, list):
+        if images[0].dtype.kind != "f":
+            return chunk
+        finite = np.array([np.isfinite(image).all() for image in images])
+    elif images.dtype.kind != "f":
+        return chunk
+    else:
+        finite = np.isfinite(images.reshape(len(images), -1)).all(axis=1)
     if finite.all():
         return chunk
     ids = np.asarray(chunk.ids, dtype=object)
     errors = [(i, "non-finite pixel values (NaN or infinity)") for i in ids[~finite]]
     kept = ids[finite].tolist()
-    return Chunk(kept, images[finite], chunk.errors + errors)
-
-
-def _image_shape_error(name, shape, where):
-    if len(shape) in (2, 3):
-        return None
-    return (
-        f"{where} holds an array of shape {tuple(shape)}; expected images "
-        "(n, height, width) or flat rows (n, height * width)"
-    )
+    if isinstance(images, list):
+        images = stack_if_same(
+            [image for image, ok in zip(images, finite, strict=True) if ok]
+        )
+    else:
+        images = images[finite]
+    return Chunk(kept, images, chunk.errors + errors)
 
 
 class IdxSource(_RecordStream):
@@ -217,49 +246,38 @@ class IdxSource(_RecordStream):
     kind = "idx"
 
     def _open(self):
-        raw = open(self.name, "rb")
-        if raw.read(2) == _GZIP_MAGIC:
-            raw.seek(0)
-            return gzip.GzipFile(fileobj=raw, mode="rb")
-        raw.seek(0)
-        return raw
+        return Content(self.name)
 
     def parse_header(self):
-        """Read the header; return None, or the reason the file is not usable."""
-        file = self._open()
+        """Verify the file; return None, or the reason it is not usable."""
         try:
-            magic = file.read(4)
-            if len(magic) < 4 or magic[:2] != b"\x00\x00":
-                return "not an IDX file: bytes 0-1 are not 00 00"
-            code, ndim = magic[2], magic[3]
-            if code not in _IDX_DTYPES:
-                return f"unsupported IDX type code 0x{code:02X} at byte 2"
-            dims = file.read(4 * ndim)
-            if len(dims) < 4 * ndim:
-                return f"IDX header of {ndim} dimensions ends early, at byte {4 + len(dims)}"
-        except (OSError, EOFError, zlib.error) as exc:
-            return f"unreadable IDX header ({exc})"
-        finally:
-            file.close()
-        shape = struct.unpack(f">{ndim}I", dims)
-        problem = _image_shape_error(self.name, shape, "the IDX header")
+            header = verify_idx(self.name)
+        except (OSError, ValueError) as exc:
+            return f"{exc}"
+        problem = self._shape_problem(header.shape, "the IDX header")
         if problem:
             return problem
-        self.dtype = _IDX_DTYPES[code]
-        self.record_shape = shape[1:]
-        self.data_offset = 4 + 4 * ndim
-        self.n_records = shape[0]
+        self.dtype = header.dtype
+        self.record_shape = tuple(header.shape[1:])
+        self.data_offset = header.size
+        self.n_records = header.shape[0]
         return None
 
 
 class NpzSource(_RecordStream):
-    """One array of an ``.npz`` archive, streamed from its zip member."""
+    """One array of an ``.npz`` archive, streamed from its zip member.
+
+    An archive that also holds a ``sizes`` array (one ``(height, width)`` per
+    image) gives ragged crops padded into one array: record ``i`` is read as
+    ``images[i, :height, :width]``.
+    """
 
     kind = "npz"
 
-    def __init__(self, name):
-        super().__init__(name)
+    def __init__(self, name, *, transpose=False):
+        super().__init__(name, transpose=transpose)
         self.member = None
+        self.sizes = None
 
     def _open(self):
         archive = zipfile.ZipFile(self.name)
@@ -271,16 +289,17 @@ class NpzSource(_RecordStream):
     def parse_header(self):
         try:
             with zipfile.ZipFile(self.name) as archive:
-                members = [n for n in archive.namelist() if n.endswith(".npy")]
-                keys = [n[: -len(".npy")] for n in members]
-                if len(keys) == 1:
-                    key = keys[0]
+                keys = [n[: -len(".npy")] for n in archive.namelist()
+                        if n.endswith(".npy")]  # fmt: skip
+                images_keys = [k for k in keys if k != NPZ_SIZES_KEY]
+                if len(images_keys) == 1:
+                    key = images_keys[0]
                 else:
-                    key = next((k for k in _NPZ_IMAGE_KEYS if k in keys), None)
+                    key = next((k for k in NPZ_IMAGE_KEYS if k in keys), None)
                 if key is None:
                     return (
                         f"the archive holds arrays {keys}; expected one array, or "
-                        f"one named {' or '.join(_NPZ_IMAGE_KEYS)}"
+                        f"one named {' or '.join(NPZ_IMAGE_KEYS)}"
                     )
                 self.member = key + ".npy"
                 with archive.open(self.member) as file:
@@ -290,22 +309,56 @@ class NpzSource(_RecordStream):
                         return f"unsupported .npy format version {version}"
                     shape, fortran, dtype = read_header(file)
                     offset = file.tell()
+                    # Read to the member's end: its CRC-32 and length checked.
+                    n_found, failure = drain(file)
+                    if failure is not None:
+                        return (
+                            f"corrupt archive member {self.member!r} at or after "
+                            f"byte {offset + n_found} ({failure})"
+                        )
+                sizes = None
+                if NPZ_SIZES_KEY in keys and key != NPZ_SIZES_KEY:
+                    with archive.open(NPZ_SIZES_KEY + ".npy") as file:
+                        sizes = np.lib.format.read_array(file, allow_pickle=False)
         except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
             return f"unreadable .npz archive ({exc})"
         where = f"array {key!r}"
-        problem = _image_shape_error(self.name, shape, where)
+        problem = self._shape_problem(shape, where)
         if problem:
             return problem
         if dtype.kind not in "biuf":
             return f"{where} has dtype {dtype}; expected numbers (uint8 or float)"
+        n_bytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+        if n_found != n_bytes:
+            return (
+                f"{where}: its header says shape {tuple(shape)} {dtype} = {n_bytes} "
+                f"data bytes after the {offset}-byte header, but the member has "
+                f"{n_found}"
+            )
         if fortran and len(shape) > 1 and shape[0] > 1:
             return (
                 f"{where} is stored in Fortran order, which cannot be read by "
                 "records; save it with np.ascontiguousarray"
             )
+        if sizes is not None:
+            try:
+                self.sizes = check_sizes(sizes, shape, self.name)
+            except ValueError as exc:
+                return f"{exc}"
         self.dtype, self.record_shape = dtype, tuple(shape[1:])
         self.data_offset, self.n_records = offset, shape[0]
         return None
+
+    def _crop(self, images, start):
+        if self.sizes is None:
+            return images
+        return crop(images, self.sizes[start : start + len(images)])
+
+    def describe(self):
+        description = super().describe()
+        if self.sizes is not None:
+            description["sizes"] = NPZ_SIZES_KEY
+        return description
 
 
 def _closing_both(member, archive):
@@ -325,10 +378,11 @@ class NpySource(_Source):
 
     def parse_header(self):
         try:
+            # The map checks the header's shape against the file's size.
             array = np.load(self.name, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
             return f"unreadable .npy file ({exc})"
-        problem = _image_shape_error(self.name, array.shape, "the file")
+        problem = self._shape_problem(array.shape, "the file")
         if problem:
             return problem
         if array.dtype.kind not in "biuf":
@@ -336,12 +390,12 @@ class NpySource(_Source):
         self.n_records = array.shape[0]
         return None
 
-    def read(self, start, stop):
+    def _read(self, start, stop):
         # Map per read: no open map is kept (or pickled) between chunks.
         array = np.load(self.name, mmap_mode="r", allow_pickle=False)
         images = np.array(array[start:stop])
         ids = [f"{self.name}:{index}" for index in range(start, stop)]
-        return _drop_non_finite(Chunk(ids, images))
+        return Chunk(ids, images)
 
 
 class ImageFilesSource(_Source):
@@ -349,8 +403,8 @@ class ImageFilesSource(_Source):
 
     kind = "images"
 
-    def __init__(self, name, paths):
-        super().__init__(name)
+    def __init__(self, name, paths, *, transpose=False):
+        super().__init__(name, transpose=transpose)
         self.paths = list(paths)
         self.n_records = len(self.paths)
 
@@ -364,45 +418,23 @@ class ImageFilesSource(_Source):
             digest.update(f"{path}\0{stamp}\n".encode())
         return digest.hexdigest()
 
-    def read(self, start, stop):
-        # Decoded as load_image_folder does: any mode to 8-bit grey, EXIF,
-        # transparency. (Imported here: it brings scikit-learn along.)
-        from mtclassic.datasets._folder import _read_grey
-
+    def _read(self, start, stop):
         ids, images, errors = [], [], []
         for path in self.paths[start:stop]:
             try:
-                pixels = _read_grey(path)
+                pixels = read_image(path)
             except Exception as exc:  # noqa: BLE001 - any decoder failure of a bad file
                 errors.append((path, f"unreadable image file ({exc})"))
                 continue
             ids.append(path)
             images.append(pixels)
-        if images and all(im.shape == images[0].shape for im in images):
-            images = np.stack(images)
-        return Chunk(ids, images, errors)
+        return Chunk(ids, stack_if_same(images), errors)
 
 
-def _is_image_file(path):
-    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
-
-
-def _folder_images(folder):
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found.extend(
-            os.path.join(root, f)
-            for f in files
-            if not f.startswith(".") and _is_image_file(f)
-        )
-    # Sort by path relative to the folder, so the order is the same everywhere.
-    return sorted(found, key=lambda p: os.path.relpath(p, folder).split(os.sep))
-
-
-def _array_source(path):
+def _array_source(path, transpose):
     suffix = os.path.splitext(path)[1].lower()
-    source = {".npy": NpySource, ".npz": NpzSource}.get(suffix, IdxSource)(path)
+    kind = {".npy": NpySource, ".npz": NpzSource}.get(suffix, IdxSource)
+    source = kind(path, transpose=transpose)
     reason = source.parse_header()
     return source if reason is None else UnreadableSource(path, reason)
 
@@ -417,23 +449,30 @@ def _expand(argument):
         if not matches:
             raise FileNotFoundError(f"input pattern {path!r} matches no file.")
         return matches
+    if os.path.islink(path):  # a link to nothing, or a loop: its row says why
+        return [path]
     raise FileNotFoundError(f"input {path!r} does not exist.")
 
 
-def open_inputs(inputs):
+def open_inputs(inputs, *, transpose=False):
     """Turn input paths, folders and globs into sources, in the given order.
 
     Parameters
     ----------
     inputs : str, path-like or list of them
         IDX files (gzip or raw, recognised by content), ``.npy``/``.npz``
-        files, image files, folders of image files (searched recursively,
-        hidden entries skipped) and glob patterns of any of these.
+        files (an ``.npz`` with a ``sizes`` array is read cropped), image
+        files, folders of image files (searched recursively, hidden entries
+        skipped) and glob patterns of any of these.
+    transpose : bool, default=False
+        Swap the rows and columns of every image (EMNIST's IDX files store
+        them transposed).
 
     Returns
     -------
     sources : list of sources
-        Consecutive image files are grouped into one source.
+        Consecutive image files are grouped into one source. An IDX or
+        ``.npz`` file that fails verification is a source of one error row.
 
     Raises
     ------
@@ -468,25 +507,27 @@ def open_inputs(inputs):
                 if len(loose_images) == 1
                 else (f"{loose_images[0]} (+{len(loose_images) - 1} image files)")
             )
-            sources.append(ImageFilesSource(name, loose_images.copy()))
+            sources.append(
+                ImageFilesSource(name, loose_images.copy(), transpose=transpose)
+            )
             loose_images.clear()
 
     for argument in inputs:
         for path in _expand(argument):
             if os.path.isdir(path):
-                files = _folder_images(path)
+                files = list_image_tree(path)
                 if not files:
                     raise ValueError(
                         f"input folder {path!r} holds no image file (looked for "
                         f"{', '.join(sorted(IMAGE_EXTENSIONS))})."
                     )
                 flush_images()
-                sources.append(ImageFilesSource(path, files))
-            elif _is_image_file(path):
+                sources.append(ImageFilesSource(path, files, transpose=transpose))
+            elif is_image_file(path):
                 loose_images.append(path)
             else:
                 flush_images()
-                sources.append(_array_source(path))
+                sources.append(_array_source(path, transpose))
     flush_images()
     return sources
 
