@@ -316,4 +316,3 @@ class StrokeRedrawer(TransformerMixin, BaseEstimator):
         tags.requires_fit = False
         tags.input_tags.three_d_array = True
         return tags
-
