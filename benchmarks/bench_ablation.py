@@ -42,7 +42,11 @@ membership_other   ``membership="other"``
 weights_equal      ``weights=None`` (the baseline's are ``"balanced"``)
 fast               ``preset="fast"``
 stroke_width       ``ImageNormalizer(stroke_width=2.2)``: pen width evened out
-gate_on_labels     ``gate_target="labels"``: the gate SVM learns the 36 labels
+gate_on_tasks      ``gate_target="tasks"``: the gate learns digit vs letter
+                   instead of the 36 labels
+gate_on_features   ``gate_input="features"``: the gate sees the heads' features
+                   instead of those of the redrawn strokes
+shared_gate        both: the gate of the model before issue 12
 =================  =========================================================
 
 BLAS is pinned to one thread; ``--n-jobs`` (2) goes to the models. Prints the
@@ -101,9 +105,14 @@ CONFIGS = {
     "fast": ("preset='fast'", {"preset": "fast"}),
     "stroke_width": ("ImageNormalizer(stroke_width=2.2): strokes evened out",
                      {}),
-    "gate_on_labels": ("gate_target='labels': the gate learns the 36 labels, "
-                       "P(task) is the sum over the task's labels",
-                       {"gate_target": "labels"}),
+    "gate_on_tasks": ("gate_target='tasks': the gate learns digit vs letter, "
+                      "not the 36 labels", {"gate_target": "tasks"}),
+    "gate_on_features": ("gate_input='features': the gate sees the heads' "
+                         "features, not those of the redrawn strokes",
+                         {"gate_input": "features"}),
+    "shared_gate": ("gate_input='features', gate_target='tasks': the gate "
+                    "before issue 12", {"gate_input": "features",
+                                        "gate_target": "tasks"}),
 }  # fmt: skip
 
 # the scale: flag -> (default, help). With the defaults the whole run took

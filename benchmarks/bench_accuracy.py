@@ -95,7 +95,9 @@ VARIANTS = {
     "default": {},
     "fast": {"preset": "fast"},
     "other": {"membership": "other"},
-    "labels": {"gate_target": "labels"},
+    "tasks": {"gate_target": "tasks"},
+    # the gate of main before issue 12: the heads' features, digit vs letter
+    "shared_gate": {"gate_input": "features", "gate_target": "tasks"},
     # an SVM letters head instead of the forest (set after construction)
     "svm": {},
 }

@@ -2,13 +2,15 @@
 
 import numbers
 
-from sklearn.pipeline import Pipeline
+import numpy as np
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils import check_random_state
 
 from .features import make_features
 from .heads import DigitClassifier, LetterClassifier
 from .multitask import DEFAULT_TASKS, MultiTaskVotingClassifier
 from .preprocessing import ImageNormalizer
+from .strokes import StrokeRedrawer
 
 __all__ = ["PRESETS", "make_default_model"]
 
@@ -48,7 +50,8 @@ def make_default_model(
     *,
     preset="accurate",
     membership="gate",
-    gate_target="tasks",
+    gate_input="redrawn",
+    gate_target="labels",
     weights="balanced",
     deskew=None,
     n_estimators=None,
@@ -84,7 +87,16 @@ def make_default_model(
         learns digit vs letter. ``"other"``: each head also learns an "other"
         class from the other task's images; slower to fit, and the forest then
         grows on all images, which makes it several times larger.
-    gate_target : {"tasks", "labels"}, default="tasks"
+    gate_input : {"redrawn", "features"}, default="redrawn"
+        What the gate sees (``membership="gate"``). ``"redrawn"``: the
+        features of the images with their strokes drawn again with one pen
+        (:class:`~mtclassic.strokes.StrokeRedrawer`), which keep the shape
+        but not the pen width, grey levels or blur, so that the gate cannot
+        learn which data set a task's images came from; the features step
+        then also computes them (step ``features__redrawn``, after the
+        ``hog`` and ``pixels`` columns) and the heads see them beside the
+        others. ``"features"``: the heads' own features.
+    gate_target : {"tasks", "labels"}, default="labels"
         What the gate learns (``membership="gate"``; ignored, like the gate,
         with ``membership="other"``). ``"tasks"``: digit vs letter.
         ``"labels"``: all 36 labels, its probabilities summed per task; it
@@ -140,6 +152,10 @@ def make_default_model(
     >>> model.named_steps["vote"].tasks_.tolist()
     ['digits', 'letters']
     """
+    if gate_input not in ("redrawn", "features"):
+        raise ValueError(
+            f"gate_input must be 'redrawn' or 'features'; got {gate_input!r}."
+        )
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {preset!r}.")
     settings = dict(PRESETS[preset])
@@ -188,10 +204,27 @@ def make_default_model(
         gate_target=gate_target,
         n_jobs=n_jobs,
     )
+    features = make_features(n_jobs=n_jobs)
+    if membership == "gate" and gate_input == "redrawn":
+        redrawn = Pipeline(
+            [
+                ("strokes", StrokeRedrawer(n_jobs=n_jobs)),
+                ("features", make_features(n_jobs=n_jobs)),
+            ]
+        )
+        features = FeatureUnion(features.transformer_list + [("redrawn", redrawn)])
+        # the redrawn block comes last, so its columns are the same whatever
+        # the hog and pixels steps are set to in a grid search
+        vote.set_params(gate_columns=slice(-_n_columns(redrawn), None))
     return Pipeline(
         [
             ("normalize", ImageNormalizer(deskew=settings["deskew"], n_jobs=n_jobs)),
-            ("features", make_features(n_jobs=n_jobs)),
+            ("features", features),
             ("vote", vote),
         ]
     )
+
+
+def _n_columns(features, image_size=28):
+    """Number of columns ``features`` gives for an image of the normalizer's size."""
+    return features.fit_transform(np.zeros((1, image_size, image_size))).shape[1]

@@ -28,6 +28,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     _num_samples,
+    check_array,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
@@ -65,6 +66,38 @@ def _rows(X, index):
         return _safe_indexing(X, index)
     except (TypeError, KeyError):
         return np.asarray(X)[index]
+
+
+def _columns(X, columns):
+    """Columns ``columns`` (None: all) of the 2-D X, as scikit-learn indexes them."""
+    if columns is None:
+        return X
+    X = check_array(X, accept_sparse="csr", dtype=None, ensure_all_finite=False)
+    return X[:, columns]
+
+
+def _check_columns(columns, n_features, name):
+    """None, or a slice / 1-D array of int indices within ``n_features``."""
+    if columns is None:
+        return None
+    if isinstance(columns, slice):
+        if not len(range(*columns.indices(n_features))):
+            raise ValueError(
+                f"{name} selects no column of X's {n_features}; got {columns}."
+            )
+        return columns
+    index = np.asarray(columns)
+    if index.ndim != 1 or index.size == 0 or index.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} must be None, a slice or a non-empty 1-D array of int column "
+            f"indices; got {columns!r}."
+        )
+    if index.min() < -n_features or index.max() >= n_features:
+        raise ValueError(
+            f"{name} holds column indices outside X's {n_features} columns: "
+            f"min {index.min()}, max {index.max()}."
+        )
+    return index
 
 
 def _fit_one(estimator, X, y, message):
@@ -187,6 +220,14 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         5,873 images per second for the whole model): the 36-label SVM keeps
         many more support vectors. A trade, not a free win, hence the default
         ``"tasks"``.
+    head_columns : None, slice or array-like of int, default=None
+        Columns of ``X`` the heads see (None: all), as in
+        :class:`~sklearn.compose.ColumnTransformer`.
+    gate_columns : None, slice or array-like of int, default=None
+        Columns of ``X`` the gate sees (None: all). A gate that should decide
+        on shape alone can be given features of style-free images (see
+        :class:`~mtclassic.strokes.StrokeRedrawer`) while the heads keep
+        every detail of the images.
     n_jobs : int, default=None
         Heads (and the gate) fitted in parallel with joblib; also the number of
         threads collecting the heads' probabilities in predict. None means 1.
@@ -215,6 +256,9 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         The weights of the active tasks (computed from y for ``"balanced"``).
     n_features_in_ : int
         Number of features seen during fit (from the first head).
+    n_columns_ : int or None
+        Number of columns of the 2-D ``X`` seen in :meth:`fit` (None for
+        other input), which ``head_columns`` and ``gate_columns`` index.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features, when the heads recorded them.
 
@@ -253,6 +297,8 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         "membership": [StrOptions({"other", "gate"})],
         "gate": [HasMethods(["fit", "predict_proba"]), None],
         "gate_target": [StrOptions({"tasks", "labels"})],
+        "head_columns": [None, slice, "array-like"],
+        "gate_columns": [None, slice, "array-like"],
         "n_jobs": [None, numbers.Integral],
         "verbose": ["verbose"],
     }
@@ -266,6 +312,8 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         membership="other",
         gate=None,
         gate_target="tasks",
+        head_columns=None,
+        gate_columns=None,
         n_jobs=None,
         verbose=False,
     ):
@@ -275,6 +323,8 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         self.membership = membership
         self.gate = gate
         self.gate_target = gate_target
+        self.head_columns = head_columns
+        self.gate_columns = gate_columns
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -427,6 +477,18 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         if not self.weights_.sum() > 0:
             raise ValueError("weights of the active tasks must not all be zero.")
 
+        n_features = None
+        if self.head_columns is not None or self.gate_columns is not None:
+            # column indices need a 2-D X; scikit-learn's checks word the errors
+            X = check_array(X, accept_sparse="csr", dtype=None, ensure_all_finite=False)
+            n_features = X.shape[1]
+        self.n_columns_ = n_features
+        all_head_X = _columns(
+            X, _check_columns(self.head_columns, n_features, "head_columns")
+        )
+        gate_X = _columns(
+            X, _check_columns(self.gate_columns, n_features, "gate_columns")
+        )
         jobs = []
         for index, (name, head) in enumerate(
             (name, head)
@@ -434,17 +496,18 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             if head != "drop"
         ):
             if self.membership == "other":
-                head_X, head_y = X, np.where(sample_task == index, codes, OTHER)
+                head_X = all_head_X
+                head_y = np.where(sample_task == index, codes, OTHER)
             else:
                 rows = np.flatnonzero(sample_task == index)
-                head_X, head_y = _rows(X, rows), codes[rows]
+                head_X, head_y = _rows(all_head_X, rows), codes[rows]
                 if np.unique(head_y).size == 1:
                     head = DummyClassifier(strategy="prior")
             jobs.append((clone(head), head_X, head_y, name))
         if self.membership == "gate" and len(active) > 1:
             gate = self.gate if self.gate is not None else _default_gate()
             gate_y = codes if self.gate_target == "labels" else sample_task
-            jobs.append((clone(gate), X, gate_y, "gate"))
+            jobs.append((clone(gate), gate_X, gate_y, "gate"))
         fitted = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_one)(
                 estimator,
@@ -500,15 +563,18 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             raise AttributeError(
                 f"{self.__class__.__name__} object has no n_features_in_ attribute."
             ) from exc
-        return self.estimators_[0].n_features_in_
+        if self.head_columns is None:
+            return self.estimators_[0].n_features_in_
+        return self.n_columns_
 
     def _collect_probas(self, X):
-        estimators = list(self.estimators_)
+        head_X = _columns(X, self.head_columns)
+        jobs = [(estimator, head_X) for estimator in self.estimators_]
         if self.gate_ is not None:
-            estimators.append(self.gate_)
+            jobs.append((self.gate_, _columns(X, self.gate_columns)))
         n_jobs = 1 if self.n_jobs is None else self.n_jobs
         return Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(estimator.predict_proba)(X) for estimator in estimators
+            delayed(estimator.predict_proba)(rows) for estimator, rows in jobs
         )
 
     def predict_proba(self, X):

@@ -13,6 +13,7 @@ from mtclassic.features import HOGTransformer, PixelTransformer
 from mtclassic.heads import DigitClassifier, LetterClassifier
 from mtclassic.multitask import MultiTaskVotingClassifier
 from mtclassic.preprocessing import ImageNormalizer
+from mtclassic.strokes import StrokeRedrawer
 
 _MODULE_OF = {
     ImageNormalizer: preprocessing,
@@ -51,11 +52,16 @@ ESTIMATORS = [
     _vote("other"),
     _vote("gate"),
     _vote("gate", gate_target="labels"),
+    _vote("gate", gate_columns=slice(0, None)),
+    StrokeRedrawer(),
     AugmentedClassifier(DigitClassifier(random_state=0), random_state=0),
 ]
 
 
 def _expected_failed_checks(estimator):
+    if isinstance(estimator, StrokeRedrawer):
+        # its rows must be square images, like the pixel features' rows
+        return features._expected_failed_checks(PixelTransformer())
     return _MODULE_OF[type(estimator)]._expected_failed_checks(estimator)
 
 

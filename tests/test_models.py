@@ -58,10 +58,43 @@ def test_structure_and_grid_keys():
 
 
 def test_gate_target_is_passed_on():
-    assert make_default_model().named_steps["vote"].gate_target == "tasks"
+    assert make_default_model().named_steps["vote"].gate_target == "labels"
     for membership in ("gate", "other"):
         model = make_default_model(membership=membership, gate_target="labels")
         assert model.get_params()["vote__gate_target"] == "labels"
+
+
+def test_the_gate_sees_the_redrawn_strokes_and_the_heads_everything(characters, fitted):
+    X, _, X_test, _ = characters
+    features = fitted.named_steps["features"]
+    assert [name for name, _ in features.transformer_list] == [
+        "hog",
+        "pixels",
+        "redrawn",
+    ]
+    vote = fitted.named_steps["vote"]
+    assert vote.gate_columns == slice(-520, None)
+    assert vote.head_columns is None
+    assert vote.gate_.n_features_in_ == 520
+    assert vote.estimators_[0].n_features_in_ == 1040
+    # the gate's columns are the redrawn images' own features
+    normalized = fitted.named_steps["normalize"].transform(X_test)
+    redrawn = features.named_transformers["redrawn"].transform(normalized)
+    np.testing.assert_array_equal(features.transform(normalized)[:, -520:], redrawn)
+    assert "features__redrawn__strokes__pen_width" in fitted.get_params()
+
+
+def test_the_gate_may_see_the_heads_features():
+    model = make_default_model(gate_input="features")
+    assert [name for name, _ in model.named_steps["features"].transformer_list] == [
+        "hog",
+        "pixels",
+    ]
+    assert model.named_steps["vote"].gate_columns is None
+    with pytest.raises(
+        ValueError, match="gate_input must be 'redrawn' or 'features'; got 'raw'"
+    ):
+        make_default_model(gate_input="raw")
 
 
 def test_fits_raw_images_and_predicts_36_labels(characters, fitted):

@@ -520,3 +520,57 @@ def test_threaded_vote_of_forests_is_bitwise_reproducible():
     for head in vote.estimators_:
         head.set_params(n_jobs=1)
     assert np.array_equal(vote.predict_proba(X_test), first)
+
+
+# -- columns: the gate and the heads may see different features ---------------
+
+
+@pytest.mark.parametrize(
+    ("gate_columns", "head_columns"),
+    [([2], None), (slice(2, None), slice(0, 2)), (np.array([-1]), [0, 1])],
+)
+def test_gate_and_heads_see_their_own_columns(blobs, gate_columns, head_columns):
+    X, y = blobs
+    # a third column that tells the tasks apart perfectly, beside the blobs
+    task_column = np.isin(y, list("AB")).astype(float)[:, None]
+    X3 = np.hstack([X, task_column])
+    vote = _vote(
+        membership="gate", gate_columns=gate_columns, head_columns=head_columns
+    ).fit(X3, y)
+    gate_X = X3[:, [2]]
+    head_X = X3 if head_columns is None else X3[:, head_columns]
+    assert vote.gate_.n_features_in_ == 1
+    assert vote.estimators_[0].n_features_in_ == head_X.shape[1]
+    assert vote.n_features_in_ == 3
+    gate = vote.gate_.predict_proba(gate_X)
+    joint = np.zeros((len(X3), 5))
+    for t, head in enumerate(vote.estimators_):
+        joint[:, head.classes_] = gate[:, [t]] * head.predict_proba(head_X)
+    np.testing.assert_allclose(
+        vote.predict_proba(X3), joint / joint.sum(axis=1, keepdims=True)
+    )
+
+
+def test_a_gate_on_the_wrong_column_routes_worse(blobs):
+    X, y = blobs
+    noise = np.random.RandomState(1).normal(size=(len(X), 1))
+    X3 = np.hstack([X, noise])
+    informed = _vote(membership="gate", gate_columns=[0, 1]).fit(X3, y)
+    blind = _vote(membership="gate", gate_columns=[2]).fit(X3, y)
+    assert informed.score(X3, y) > 0.95
+    assert blind.score(X3, y) < 0.8
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"gate_columns": [5]}, "gate_columns holds column indices outside X's 2"),
+        ({"gate_columns": slice(4, None)}, "gate_columns selects no column of X's 2"),
+        ({"head_columns": [0.5]}, "head_columns must be None, a slice or"),
+        ({"head_columns": []}, "head_columns must be None, a slice or"),
+    ],
+)
+def test_columns_that_do_not_fit_x_are_named(blobs, params, message):
+    X, y = blobs
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _vote(membership="gate", **params).fit(X, y)
