@@ -42,8 +42,8 @@ membership_other   ``membership="other"``
 weights_equal      ``weights=None`` (the baseline's are ``"balanced"``)
 fast               ``preset="fast"``
 stroke_width       ``ImageNormalizer(stroke_width=2.2)``: pen width evened out
-gate_on_tasks      ``gate_target="tasks"``: the gate learns digit vs letter
-                   instead of the 36 labels
+gate_on_labels     ``gate_target="labels"``: the gate learns the 36 labels
+                   instead of digit vs letter
 gate_on_features   ``gate_input="features"``: the gate sees the heads' features
                    instead of those of the redrawn strokes
 shared_gate        both: the gate of the model before issue 12
@@ -105,8 +105,8 @@ CONFIGS = {
     "fast": ("preset='fast'", {"preset": "fast"}),
     "stroke_width": ("ImageNormalizer(stroke_width=2.2): strokes evened out",
                      {}),
-    "gate_on_tasks": ("gate_target='tasks': the gate learns digit vs letter, "
-                      "not the 36 labels", {"gate_target": "tasks"}),
+    "gate_on_labels": ("gate_target='labels': the gate learns the 36 labels, "
+                       "not digit vs letter", {"gate_target": "labels"}),
     "gate_on_features": ("gate_input='features': the gate sees the heads' "
                          "features, not those of the redrawn strokes",
                          {"gate_input": "features"}),

@@ -95,7 +95,7 @@ VARIANTS = {
     "default": {},
     "fast": {"preset": "fast"},
     "other": {"membership": "other"},
-    "tasks": {"gate_target": "tasks"},
+    "labels": {"gate_target": "labels"},
     # the gate of main before issue 12: the heads' features, digit vs letter
     "shared_gate": {"gate_input": "features", "gate_target": "tasks"},
     # an SVM letters head instead of the forest (set after construction)

@@ -58,7 +58,7 @@ def test_structure_and_grid_keys():
 
 
 def test_gate_target_is_passed_on():
-    assert make_default_model().named_steps["vote"].gate_target == "labels"
+    assert make_default_model().named_steps["vote"].gate_target == "tasks"
     for membership in ("gate", "other"):
         model = make_default_model(membership=membership, gate_target="labels")
         assert model.get_params()["vote__gate_target"] == "labels"
