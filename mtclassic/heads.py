@@ -218,11 +218,16 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         fewest components that explain that share of the variance; None keeps
         the features as they are. Every kernel evaluation, in fit and in
         predict, then costs the projected dimension instead of the feature
-        dimension. ``gamma="scale"`` is computed on the projected rows.
+        dimension. ``gamma="scale"`` is computed on the projected rows. On
+        MNIST HOG + pixel features (20,000 training digits, 520 features;
+        ``benchmarks/bench_svm_projection.py``) 100 components scored 99.00%
+        against 98.96% unprojected, fitted 2.5x and predicted 2.2x as fast;
+        30 components lost 0.2 point.
     pca_whiten : bool, default=False
         Divide each kept component by its standard deviation (whitened PCA),
         so that every component weighs alike in the kernel (``pca_components``
-        only).
+        only). On the same MNIST rows it lost 0.1 to 0.3 point and kept up to
+        twice the support vectors: the small components it inflates are noise.
     cache_size : float, default=500
         libsvm kernel cache in MB (``solver="exact"``); larger speeds up fit.
     shrinking : bool, default=True
