@@ -214,11 +214,12 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         Project the scaled features onto their leading principal components
         before the kernel (fitted in ``fit`` on the rows the SVM is fitted
         on, after ``max_samples_per_class``). An int keeps that many
-        components (all of them if there are fewer features); a float in (0, 1) keeps the
-        fewest components that explain that share of the variance; None keeps
-        the features as they are. Every kernel evaluation, in fit and in
-        predict, then costs the projected dimension instead of the feature
-        dimension. ``gamma="scale"`` is computed on the projected rows. On
+        components (all of them if there are fewer features); a float in
+        (0, 1) keeps the fewest components that explain that share of the
+        variance; None keeps the features as they are. Every kernel
+        evaluation, in fit and in predict, then costs the projected dimension
+        instead of the feature dimension. ``gamma="scale"`` is computed on the
+        projected rows. On
         MNIST HOG + pixel features (20,000 training digits, 520 features;
         ``benchmarks/bench_svm_projection.py``) 100 components scored 99.00%
         against 98.96% unprojected, fitted 2.5x and predicted 2.2x as fast;

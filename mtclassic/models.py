@@ -143,14 +143,15 @@ def make_default_model(
     digits_max_samples : int or "all", default=None (the preset's)
         Rows of each digit class the digits SVM is fitted on; ``"all"`` uses
         all. Fewer rows, fewer support vectors: faster to fit and to score.
-    gate_components, digits_components : int, float or "all", default=None (the preset's)
+    gate_components, digits_components : int, float or "all", default=None
         Principal components of the features the gate SVM (the digits SVM)
         computes its kernel on (``DigitClassifier.pca_components``; grid keys
         ``vote__gate__pca_components``, ``vote__digits__pca_components``);
-        ``"all"``: the features unprojected. The kernels then cost the
-        projected dimension instead of 520 features: the presets' 100 (digits)
-        and 160 (gate) components kept MNIST and routing accuracy within 0.1
-        point and fitted the gate 2.7x, the digits head about 2x faster.
+        ``"all"``: the features unprojected; None: the preset's. The kernels
+        then cost the projected dimension instead of 520 features: the
+        presets' 100 (digits) and 160 (gate) components kept MNIST and routing
+        accuracy within 0.1 point and fitted the gate 2.7x, the digits head
+        about 2x faster.
 
     Returns
     -------
