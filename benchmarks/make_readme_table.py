@@ -269,7 +269,7 @@ FIGURES = [
     ),
     (
         "bench_fit",
-        "3-fold grid search over 4 settings, 20,000 rows",
+        "grid search, 4 settings x 3 folds on 20,000 rows",
         ["results.grid.fit_s"],
         "s",
         "< 600 s",
