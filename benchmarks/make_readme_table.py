@@ -269,7 +269,7 @@ FIGURES = [
     ),
     (
         "bench_fit",
-        "grid search, 4 settings x 3 folds on 20,000 rows",
+        "grid search, 4 settings x 3 CV splits on 20,000 rows",
         ["results.grid.fit_s"],
         "s",
         "< 600 s",
