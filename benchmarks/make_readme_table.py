@@ -282,6 +282,48 @@ FIGURES = [
         "/s",
         "",
     ),
+    (
+        "bench_fit",
+        "fit time, accurate preset, protocol's training set",
+        ["results.preset:accurate.fit_s"],
+        "s",
+        "",
+    ),
+    (
+        "bench_fit",
+        "  speed-up over the unprojected kernels (main's), same run",
+        ["ratios.accurate_speedup_wall"],
+        "x",
+        ">= 4x",
+    ),
+    (
+        "bench_fit",
+        "  peak RSS of the fit (process tree)",
+        ["results.preset:accurate.tree_peak_mb"],
+        "MB",
+        "< 4,000 MB",
+    ),
+    (
+        "bench_fit",
+        "grid search, 4 settings x 3 CV splits on 20,000 rows",
+        ["results.grid.fit_s"],
+        "s",
+        "< 600 s",
+    ),
+    (
+        "bench_fit",
+        "  flat 36-class SVC fit, same training set",
+        ["results.flat.fit_s"],
+        "s",
+        "",
+    ),
+    (
+        "bench_fit",
+        "  tutorial pipeline fit, same training set",
+        ["results.tutorial.fit_s"],
+        "s",
+        "",
+    ),
 ]
 
 _SCRIPTS = {
@@ -290,6 +332,7 @@ _SCRIPTS = {
     "bench_accuracy": "accuracy",
     "bench_scoring": "batch scoring",
     "bench_digits_vsv": "digits, VSV",
+    "bench_fit": "fit time and memory",
 }
 
 

@@ -35,6 +35,7 @@ again with ``kernel_dtype="float32"``).
 """
 
 import numbers
+import time
 
 import numpy as np
 from joblib import effective_n_jobs
@@ -60,6 +61,20 @@ _KERNEL_CHUNK_BYTES = 32 * 2**20
 _AUTO_HOLDOUT_ROWS = 2000
 # Rows per block in LetterClassifier's predict path (each block runs every tree).
 _FOREST_BLOCK_ROWS = 2048
+
+
+class _StageLog:
+    """Prints ``[name] message, 1.2s`` (time since the previous stage) if verbose."""
+
+    def __init__(self, name, verbose):
+        self.name, self.verbose = name, verbose
+        self.last = time.perf_counter()
+
+    def __call__(self, message):
+        if self.verbose:
+            now = time.perf_counter()
+            print(f"[{self.name}] {message}, {now - self.last:.1f}s", flush=True)
+            self.last = now
 
 
 def _holdout_split(y_codes, fraction, random_state):
@@ -195,12 +210,36 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         support vectors, so capping a dominant class buys speed where its rows
         are redundant. Used for the vote's digit-vs-letter gate, where 60,000
         digits face a few thousand letters.
+    pca_components : int, float or None, default=None
+        Project the scaled features onto their leading principal components
+        before the kernel (fitted in ``fit`` on the rows the SVM is fitted
+        on, after ``max_samples_per_class``). An int keeps that many
+        components (all of them if there are fewer features); a float in
+        (0, 1) keeps the fewest components that explain that share of the
+        variance; None keeps the features as they are. Every kernel
+        evaluation, in fit and in predict, then costs the projected dimension
+        instead of the feature dimension. ``gamma="scale"`` is computed on the
+        projected rows. On
+        MNIST HOG + pixel features (20,000 training digits, 520 features;
+        ``benchmarks/bench_svm_projection.py``) 100 components scored 99.00%
+        against 98.96% unprojected, fitted 2.5x and predicted 2.2x as fast;
+        30 components lost 0.2 point.
+    pca_whiten : bool, default=False
+        Divide each kept component by its standard deviation (whitened PCA),
+        so that every component weighs alike in the kernel (``pca_components``
+        only). On the same MNIST rows it lost 0.1 to 0.3 point and kept up to
+        twice the support vectors: the small components it inflates are noise.
     cache_size : float, default=500
         libsvm kernel cache in MB (``solver="exact"``); larger speeds up fit.
+    shrinking : bool, default=True
+        libsvm's shrinking heuristic (``solver="exact"``), as in ``SVC``.
     n_jobs : int, default=None
         Parallel folds for ``calibration="cv"``.
     random_state : int, RandomState instance or None, default=None
         Seeds the calibration split, the folds and the Nystroem sample.
+    verbose : int or bool, default=False
+        Print one line per stage of ``fit`` (scaling, SVM, calibration) with
+        its elapsed time.
 
     Attributes
     ----------
@@ -218,6 +257,17 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         Feature means subtracted before the SVM.
     scale_ : ndarray of shape (n_features_in_,)
         Divisors applied after centring.
+    projection_ : ndarray of shape (n_features_in_, n_components_) or None
+        With ``pca_components``: the map from centred feature rows to the rows
+        the SVM sees (``scale_``, the kept principal axes and, with
+        ``pca_whiten``, their standard deviations folded into one matrix);
+        None without.
+    n_components_ : int
+        Dimension of the rows the SVM sees (``n_features_in_`` without
+        ``pca_components``).
+    explained_variance_ratio_ : ndarray of shape (n_components_,) or None
+        Share of the scaled features' variance along each kept component;
+        None without ``pca_components``.
     gamma_ : float
         The RBF width used.
     svm_ : SVC or Pipeline
@@ -276,9 +326,17 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             Interval(numbers.Integral, 1, None, closed="left"),
             None,
         ],
+        "pca_components": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Interval(numbers.Real, 0, 1, closed="neither"),
+            None,
+        ],
+        "pca_whiten": ["boolean"],
         "cache_size": [Interval(numbers.Real, 0, None, closed="neither")],
+        "shrinking": ["boolean"],
         "n_jobs": [None, numbers.Integral],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -293,9 +351,13 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         calibration_size="auto",
         kernel_dtype="float64",
         max_samples_per_class=None,
+        pca_components=None,
+        pca_whiten=False,
         cache_size=500,
+        shrinking=True,
         n_jobs=None,
         random_state=None,
+        verbose=False,
     ):
         self.C = C
         self.gamma = gamma
@@ -306,9 +368,13 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         self.calibration_size = calibration_size
         self.kernel_dtype = kernel_dtype
         self.max_samples_per_class = max_samples_per_class
+        self.pca_components = pca_components
+        self.pca_whiten = pca_whiten
         self.cache_size = cache_size
+        self.shrinking = shrinking
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -328,6 +394,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         """
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
+        log = _StageLog("DigitClassifier", self.verbose)
         self.classes_, y_codes = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError(
@@ -347,18 +414,25 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.scale_ = spread.copy()
         self.scale_[self.scale_ == 0] = 1.0  # constant features stay constant
+        self.projection_, self.explained_variance_ratio_ = self._fit_projection(X)
         Z = self._scale(X)
+        self.n_components_ = Z.shape[1]
         self.gamma_ = (
             1.0 / (Z.shape[1] * Z.var()) if self.gamma == "scale" else float(self.gamma)
         )
         if not np.isfinite(self.gamma_):  # all rows identical: any width will do
             self.gamma_ = 1.0
+        log(
+            f"scaled {X.shape[0]} rows to {Z.shape[1]} dimensions"
+            f" ({X.shape[1]} features)"
+        )
 
         if self.calibration == "holdout":
             train, holdout = _holdout_split(
                 y_codes, self._holdout_share(y_codes.size), rng
             )
             self._set_svm(self._fit_svm(Z[train], y_codes[train], rng), rows[train])
+            log(f"fitted the SVM on {train.size} rows{self._support_note()}")
             if holdout.size == 0:  # tiny data: nothing could be held out
                 holdout = train
             held_scores, held_codes = self._svm_scores(Z[holdout]), y_codes[holdout]
@@ -387,13 +461,48 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
                 ]
             )
             held_codes = np.concatenate([y_codes[te] for _, te in folds])
+            log(f"cross-fitted {n_folds} fold SVMs")
             self._set_svm(self._fit_svm(Z, y_codes, seeds[-1]), rows)
+            log(f"fitted the SVM on {Z.shape[0]} rows{self._support_note()}")
         self.calibration_slope_ = _fit_slope(
             lambda slope: self._log_proba_from_scores(held_scores, slope),
             held_codes,
             self.classes_.size,
         )
+        log(f"calibrated on {held_codes.size} held-out rows")
         return self
+
+    def _fit_projection(self, X):
+        """(projection_, explained_variance_ratio_) of ``pca_components``.
+
+        The principal axes of the scaled rows come from the eigenvectors of
+        their covariance (features x features: cheap for many rows of a few
+        hundred features); scaling, axes and whitening fold into one matrix
+        applied to centred rows.
+        """
+        if self.pca_components is None:
+            return None, None
+        n_features = X.shape[1]
+        Z = (X - self.center_) / self.scale_  # projection_ is not set yet
+        variance, axes = np.linalg.eigh(Z.T @ Z / max(1, Z.shape[0] - 1))
+        variance, axes = np.maximum(variance[::-1], 0.0), axes[:, ::-1]
+        total = variance.sum()
+        ratio = variance / total if total > 0 else np.full(n_features, 1 / n_features)
+        if isinstance(self.pca_components, numbers.Integral):
+            keep = int(self.pca_components)
+        else:  # the fewest components explaining that share of the variance
+            keep = int(np.searchsorted(np.cumsum(ratio), self.pca_components)) + 1
+        keep = min(keep, n_features)  # a preset's value must fit any feature set
+        projection = axes[:, :keep] / self.scale_[:, None]
+        if self.pca_whiten:
+            spread = np.sqrt(variance[:keep])
+            projection /= np.where(spread > 0, spread, 1.0)
+        return projection, ratio[:keep]
+
+    def _support_note(self):
+        if self.solver != "exact":
+            return ""
+        return f", {self.svm_.support_.size} support vectors"
 
     def _holdout_share(self, n_samples):
         if self.calibration_size == "auto":
@@ -409,6 +518,9 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             self.support_ = rows[svm.support_]
 
     def _scale(self, X):
+        """The rows the SVM sees: centred, scaled and, if asked, projected."""
+        if getattr(self, "projection_", None) is not None:
+            return (X - self.center_) @ self.projection_
         return (X - self.center_) / self.scale_
 
     def _fit_svm(self, Z, y_codes, random_state):
@@ -419,6 +531,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
                 kernel="rbf",
                 gamma=self.gamma_,
                 cache_size=self.cache_size,
+                shrinking=self.shrinking,
                 decision_function_shape="ovo",
                 random_state=random_state,
             )
@@ -602,6 +715,8 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
         by about 1e-16 from call to call).
     random_state : int, RandomState instance or None, default=None
         Seeds the bootstrap and the feature draws.
+    verbose : int or bool, default=False
+        Print one line when the forest is fitted, with its elapsed time.
 
     Attributes
     ----------
@@ -647,6 +762,7 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
         "class_weight": [StrOptions({"balanced", "balanced_subsample"}), dict, None],
         "n_jobs": [None, numbers.Integral],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -660,6 +776,7 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
         class_weight=None,
         n_jobs=None,
         random_state=None,
+        verbose=False,
     ):
         self.n_estimators = n_estimators
         self.extra_trees = extra_trees
@@ -669,6 +786,7 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -688,6 +806,7 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
         """
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
+        log = _StageLog("LetterClassifier", self.verbose)
         forest_class = (
             ExtraTreesClassifier if self.extra_trees else RandomForestClassifier
         )
@@ -701,6 +820,7 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
             random_state=self.random_state,
         ).fit(X, y)
         self.classes_ = self.forest_.classes_
+        log(f"fitted {self.n_estimators} trees on {X.shape[0]} rows")
         return self
 
     def predict_proba(self, X):

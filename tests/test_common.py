@@ -48,6 +48,7 @@ ESTIMATORS = [
     DigitClassifier(kernel_dtype="float32", random_state=0),
     DigitClassifier(max_samples_per_class=20, random_state=0),
     DigitClassifier(solver="nystroem", n_components=30, random_state=0),
+    DigitClassifier(pca_components=0.9, pca_whiten=True, random_state=0),
     LetterClassifier(n_estimators=10, random_state=0),
     _vote("other"),
     _vote("gate"),

@@ -297,3 +297,113 @@ def test_support_indexes_the_callers_rows(digits, params):
         assert np.bincount(y[clf.support_]).max() <= 40
     nystroem = DigitClassifier(solver="nystroem", n_components=50, random_state=0)
     assert not hasattr(nystroem.fit(X, y), "support_")
+
+
+def test_pca_components_projects_before_the_kernel(digits):
+    X, y, X_test, _ = digits
+    plain = DigitClassifier(random_state=0).fit(X, y)
+    assert plain.projection_ is None and plain.explained_variance_ratio_ is None
+    assert plain.n_components_ == X.shape[1]
+    clf = DigitClassifier(pca_components=12, random_state=0).fit(X, y)
+    assert clf.n_components_ == 12
+    assert clf.projection_.shape == (X.shape[1], 12)
+    assert clf.svm_.support_vectors_.shape[1] == 12
+    ratio = clf.explained_variance_ratio_
+    assert ratio.shape == (12,) and np.all(np.diff(ratio) <= 0) and ratio.sum() < 1
+    assert clf.predict_proba(X_test).shape == (len(X_test), 10)
+    # the rows the SVM sees are the principal components of the scaled rows
+    from sklearn.decomposition import PCA
+
+    scaled = (X - plain.center_) / plain.scale_
+    expected = PCA(12).fit(scaled).transform(scaled)
+    got = clf._scale(X)
+    signs = np.sign(np.sum(got * expected, axis=0))
+    np.testing.assert_allclose(got * signs, expected, atol=1e-8)
+
+
+def test_pca_components_as_a_share_of_variance(digits):
+    X, y, _, _ = digits
+    clf = DigitClassifier(pca_components=0.8, random_state=0).fit(X, y)
+    full = DigitClassifier(pca_components=X.shape[1], random_state=0).fit(X, y)
+    cumulative = np.cumsum(full.explained_variance_ratio_)
+    # the fewest components that explain 80% of the variance
+    assert cumulative[clf.n_components_ - 1] >= 0.8 > cumulative[clf.n_components_ - 2]
+    np.testing.assert_allclose(cumulative[-1], 1.0)
+    # more components than features: all of them
+    wide = DigitClassifier(pca_components=10_000, random_state=0).fit(X, y)
+    assert wide.n_components_ == X.shape[1]
+
+
+def test_pca_whiten_gives_unit_variance_components(digits):
+    X, y, _, _ = digits
+    clf = DigitClassifier(pca_components=8, pca_whiten=True, random_state=0).fit(X, y)
+    np.testing.assert_allclose(clf._scale(X).var(axis=0, ddof=1), 1.0, rtol=1e-8)
+    plain = DigitClassifier(pca_components=8, random_state=0).fit(X, y)
+    assert not np.allclose(plain._scale(X).var(axis=0, ddof=1), 1.0, rtol=0.1)
+
+
+def test_refit_without_pca_forgets_the_projection(digits):
+    X, y, X_test, _ = digits
+    clf = DigitClassifier(pca_components=5, random_state=0).fit(X, y)
+    clf.set_params(pca_components=None).fit(X, y)
+    assert clf.projection_ is None and clf.n_components_ == X.shape[1]
+    plain = DigitClassifier(random_state=0).fit(X, y)
+    np.testing.assert_array_equal(
+        clf.predict_proba(X_test), plain.predict_proba(X_test)
+    )
+
+
+@pytest.mark.parametrize("value", [0, -3, 0.0, 1.0, 1.5, "auto"])
+def test_bad_pca_components_names_the_parameter(digits, value):
+    X, y, _, _ = digits
+    with pytest.raises(
+        ValueError, match="'pca_components' parameter of DigitClassifier"
+    ):
+        DigitClassifier(pca_components=value).fit(X, y)
+
+
+def test_pca_components_is_grid_searchable(digits):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, _, _ = digits
+    grid = GridSearchCV(
+        DigitClassifier(random_state=0),
+        {"pca_components": [3, 20], "pca_whiten": [False]},
+        cv=2,
+    ).fit(X[:400], y[:400])
+    assert grid.best_params_["pca_components"] == 20  # 3 dimensions lose digits
+    assert grid.best_estimator_.n_components_ == 20
+    assert clone(grid.best_estimator_).get_params()["pca_components"] == 20
+
+
+def test_shrinking_reaches_libsvm(digits):
+    X, y, _, _ = digits
+    clf = DigitClassifier(shrinking=False, cache_size=50, random_state=0).fit(X, y)
+    assert clf.svm_.shrinking is False and clf.svm_.cache_size == 50
+
+
+@pytest.mark.parametrize("calibration", ["holdout", "cv"])
+def test_digit_classifier_verbose_prints_each_stage(digits, capsys, calibration):
+    X, y, _, _ = digits
+    DigitClassifier(calibration=calibration, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+    clf = DigitClassifier(
+        calibration=calibration, pca_components=10, verbose=True, random_state=0
+    ).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.startswith("[DigitClassifier] ") for line in lines)
+    assert all(line.endswith("s") and ", " in line for line in lines)
+    assert f"to 10 dimensions ({X.shape[1]} features)" in lines[0]
+    assert f"{clf.svm_.support_.size} support vectors" in lines[-2]
+    assert "calibrated" in lines[-1]
+    assert len(lines) == (3 if calibration == "holdout" else 4)
+
+
+def test_letter_classifier_verbose_prints_the_fit(digits, capsys):
+    X, y, _, _ = digits
+    LetterClassifier(n_estimators=3, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+    LetterClassifier(n_estimators=3, verbose=1, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert out.startswith(f"[LetterClassifier] fitted 3 trees on {len(y)} rows, ")
+    assert out.count("\n") == 1

@@ -175,6 +175,9 @@ def test_presets_set_their_settings(preset):
     for key, step in [("gate_max_samples", "gate"), ("digits_max_samples", "digits")]:
         expected = None if settings[key] == "all" else settings[key]
         assert params[f"vote__{step}__max_samples_per_class"] == expected
+    for key, step in [("gate_components", "gate"), ("digits_components", "digits")]:
+        expected = None if settings[key] == "all" else settings[key]
+        assert params[f"vote__{step}__pca_components"] == expected
 
 
 def test_keywords_override_the_preset():
@@ -185,6 +188,17 @@ def test_keywords_override_the_preset():
     assert params["vote__letters__n_estimators"] == 7
     assert params["vote__gate__max_samples_per_class"] is None
     assert params["vote__digits__max_samples_per_class"] == 2_000
+
+
+def test_components_keywords_and_grid_keys():
+    model = make_default_model(gate_components="all", digits_components=0.95)
+    params = model.get_params()
+    assert params["vote__gate__pca_components"] is None
+    assert params["vote__digits__pca_components"] == 0.95
+    model.set_params(vote__gate__pca_components=40, vote__digits__pca_whiten=True)
+    cloned = clone(model).get_params()
+    assert cloned["vote__gate__pca_components"] == 40
+    assert cloned["vote__digits__pca_whiten"] is True
 
 
 def test_fast_preset_fits_and_predicts():

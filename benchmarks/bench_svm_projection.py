@@ -1,0 +1,187 @@
+"""A projection before the kernel: fit time, predict speed and accuracy of the SVMs.
+
+Measures :class:`mtclassic.heads.DigitClassifier` with ``pca_components`` (and
+``pca_whiten``, libsvm's ``cache_size`` and ``shrinking``) in the two roles it
+plays in :func:`mtclassic.make_default_model`, on real data (``--data-dir``):
+
+- ``digits``: the digits head, fitted on the first ``--n-digits`` MNIST training
+  digits, tested on the MNIST test split (10,000);
+- ``gate``: the digit-vs-letter gate, fitted on the same digits + the even rows
+  of the EMNIST letters a-m we have (transposed, as stored) and of
+  ``az_sample``; tested on MNIST test + the odd rows of both (accuracy: images
+  sent to their own task).
+
+Images go through ``ImageNormalizer(deskew=True)`` and ``make_features()`` (the
+accurate preset's), computed once. Every setting is one fit; BLAS is pinned to
+one thread, so CPU seconds are one core's. Reported per setting: fit CPU
+seconds, predict images/s (``predict_proba`` of the SVM on feature rows, one
+core), accuracy and the number of support vectors.
+
+    python benchmarks/bench_svm_projection.py --role digits \\
+        --settings none,pca30,pca50,pca80,pca120,white30,white50,white80
+    python benchmarks/bench_svm_projection.py --role gate --settings none,pca50
+
+A setting is ``none`` or ``pca<k>`` / ``white<k>`` (k components; ``white``:
+whitened), optionally followed by ``+cache<MB>``, ``+noshrink``, ``+nys<k>`` (a
+``k``-component Nystroem map + ``LinearSVC``) and/or ``+fullgamma``
+(``gamma`` of the unprojected rows instead of the projected ones).
+Results are appended, one JSON line per setting, to ``--out``.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench_accuracy import DEFAULT_DATA_DIR, load_data  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+
+from mtclassic.features import make_features  # noqa: E402
+from mtclassic.heads import DigitClassifier  # noqa: E402
+from mtclassic.preprocessing import ImageNormalizer  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results" / "bench_svm_projection.jsonl"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--role", choices=["digits", "gate"], default="digits")
+    parser.add_argument("--settings", default="none,pca50")
+    parser.add_argument("--n-digits", type=int, default=20_000)
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="features cache (.npz), computed if missing",
+    )
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    return parser.parse_args(argv)  # fmt: skip
+
+
+def letter_sets(data_dir, data):
+    """(train, test) letters: EMNIST a-m and az_sample, even rows / odd rows."""
+    az = np.load(data_dir / "az_sample" / "az_sample.npz")
+    az_X, az_y = az["images"], az["labels"].astype(str)
+    (em_X, em_y), (et_X, et_y) = data["emnist_train"], data["emnist_test"]
+    train = (np.concatenate([em_X, az_X[0::2]]), np.concatenate([em_y, az_y[0::2]]))
+    test = (np.concatenate([et_X, az_X[1::2]]), np.concatenate([et_y, az_y[1::2]]))
+    return train, test
+
+
+def features(args):
+    """Feature rows and labels of the digits and letters, train and test."""
+    if args.cache is not None and args.cache.exists():
+        return dict(np.load(args.cache))
+    loader_args = argparse.Namespace(
+        n_digits_train=args.n_digits, n_digits_test=10_000, n_emnist=10_000
+    )
+    data = load_data(args.data_dir, loader_args)
+    (lX, ly), (ltX, lty) = letter_sets(args.data_dir, data)
+    chain = make_pipeline(ImageNormalizer(deskew=True), make_features())
+    sets = {
+        "digits_train": data["digits_train"],
+        "digits_test": data["digits_test"],
+        "letters_train": (lX, ly),
+        "letters_test": (ltX, lty),
+    }
+    out = {}
+    for name, (X, y) in sets.items():
+        out[name + "_X"] = chain.fit_transform(np.asarray(X)).astype(np.float32)
+        out[name + "_y"] = np.asarray(y).astype(str)
+    if args.cache is not None:
+        np.savez(args.cache, **out)
+    return out
+
+
+def parse_setting(text):
+    """Keywords of DigitClassifier for a setting name (see the module docstring)."""
+    head, *extras = text.split("+")
+    params = {}
+    for kind in ("pca", "white"):
+        if head.startswith(kind):
+            params = {"pca_components": int(head[len(kind) :]),
+                      "pca_whiten": kind == "white"}  # fmt: skip
+    if not params and head != "none":
+        raise SystemExit(f"unknown setting {head!r}; use none, pca<k> or white<k>")
+    for extra in extras:
+        if extra.startswith("cache"):
+            params["cache_size"] = float(extra[5:])
+        elif extra.startswith("nys"):  # Nystroem map of that size + LinearSVC
+            params.update(solver="nystroem", n_components=int(extra[3:]))
+        elif extra == "noshrink":
+            params["shrinking"] = False
+        elif extra == "fullgamma":  # resolved in main: "scale" of the unprojected rows
+            params["gamma"] = "full"
+        else:
+            raise SystemExit(f"unknown setting part {extra!r} in {text!r}")
+    return params
+
+
+def role_sets(feats, role):
+    if role == "digits":
+        return (feats["digits_train_X"], feats["digits_train_y"],
+                feats["digits_test_X"], feats["digits_test_y"])  # fmt: skip
+    X = np.concatenate([feats["digits_train_X"], feats["letters_train_X"]])
+    X_test = np.concatenate([feats["digits_test_X"], feats["letters_test_X"]])
+    y = np.repeat(["digit", "letter"], [len(feats["digits_train_y"]),
+                                        len(feats["letters_train_y"])])  # fmt: skip
+    y_test = np.repeat(["digit", "letter"], [len(feats["digits_test_y"]),
+                                             len(feats["letters_test_y"])])  # fmt: skip
+    return X, y, X_test, y_test
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    feats = features(args)
+    X, y, X_test, y_test = role_sets(feats, args.role)
+    print(f"{args.role}: {len(y)} training rows, {len(y_test)} test rows")
+    for setting in args.settings.split(","):
+        params = parse_setting(setting)
+        if params.get("gamma") == "full":
+            # globally scaled rows have unit mean variance: "scale" is 1 / n_features
+            params["gamma"] = 1.0 / X.shape[1]
+        clf = DigitClassifier(
+            kernel_dtype="float32", random_state=args.random_state, **params
+        )
+        cpu, wall = time.process_time(), time.perf_counter()
+        clf.fit(X, y)
+        fit_cpu, fit_wall = time.process_time() - cpu, time.perf_counter() - wall
+        cpu = time.process_time()
+        pred = clf.classes_[clf.predict_proba(X_test).argmax(axis=1)]
+        predict_cpu = time.process_time() - cpu
+        record = {
+            "role": args.role,
+            "setting": setting,
+            "n_train": int(len(y)),
+            "n_dims": int(clf.n_components_),
+            "fit_cpu_s": round(fit_cpu, 1),
+            "fit_wall_s": round(fit_wall, 1),
+            "predict_img_per_s": round(len(y_test) / predict_cpu),
+            "accuracy": round(float(np.mean(pred == y_test)) * 100, 2),
+            "n_support": int(getattr(clf, "support_", np.empty(0)).size),
+        }
+        if args.role == "gate":
+            is_digit = y_test == "digit"
+            record["digits_routed_%"] = round(
+                float(np.mean(pred[is_digit] == "digit")) * 100, 2
+            )
+            record["letters_routed_%"] = round(
+                float(np.mean(pred[~is_digit] == "letter")) * 100, 2
+            )
+        print(json.dumps(record), flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "a") as file:
+            file.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    main()
