@@ -72,6 +72,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _styles import styled_sets  # noqa: E402
 from sklearn.base import BaseEstimator, ClassifierMixin, clone  # noqa: E402
 
 from mtclassic import make_default_model  # noqa: E402
@@ -119,6 +120,17 @@ SET_NAMES = {
     "hw62_digits": "handwritten62 digits",
     "all": "all test sets pooled",
 }
+SET_NAMES.update(
+    {
+        f"{base}_{style}": f"{SET_NAMES[base]}, {what}"
+        for base in ("mnist", "az")
+        for style, what in (
+            ("pen278", "thin pen at 278x278"),
+            ("bin16", "binary 16x16, stretched"),
+            ("frame1bit", "1-bit, ink touching the frame"),
+        )
+    }
+)
 RUNS = {
     "in_source": "trained on MNIST + EMNIST a-m even + handwritten62 letters "
     "(training folds) + az_sample even; tested on the other rows",
@@ -192,6 +204,14 @@ def parse_args(argv=None):
         f"{QUICK['n_digits_train']:,} MNIST digits, {QUICK['n_synthetic']:,} "
         f"synthetic letters, at most {QUICK['train_rows']:,} training rows of each "
         f"other source and {QUICK['test_rows']} rows of each test set",
+    )
+    parser.add_argument(
+        "--n-styled",
+        type=int,
+        default=1000,
+        help="held-out MNIST and az_sample images re-made in each style of "
+        "benchmarks/_styles.py (thin pen, binary 16x16, 1-bit frame) and scored "
+        "in the in-source run; 0 to skip",
     )
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--random-state", type=int, default=0)
@@ -306,7 +326,14 @@ def in_source_sets(data, fold, args):
         "hw62_letters": ([crops[i] for i in test_rows], labels[test_rows]),
         "az": data["az_test"],
     }
-    return train, {name: _strided(part, cap_test) for name, part in tests.items()}
+    tests = {name: _strided(part, cap_test) for name, part in tests.items()}
+    if args.n_styled:
+        # held-out digits and letters re-made in other writing styles
+        # (benchmarks/_styles.py): stand-ins for independent sets
+        bases = {name: tests[name] for name in ("mnist", "az")}
+        n_styled = min(args.n_styled, cap_test or args.n_styled)
+        tests.update(styled_sets(bases, n_styled, random_state=args.random_state))
+    return train, tests
 
 
 def cross_source_sets(data, args):
