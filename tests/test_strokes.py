@@ -98,3 +98,49 @@ def test_transformer_refuses_images_wider_than_it_packs():
         ValueError, match=r"at most 62 pixels wide; got images of shape \(64, 64\)"
     ):
         StrokeRedrawer().fit(np.zeros((1, 64, 64)))
+
+
+def _restyled(images, style):
+    """Synthetic characters re-made in another writing style (test helper)."""
+    from skimage.morphology import disk, skeletonize
+    from skimage.transform import resize
+
+    images = images.astype(np.float64) / 255
+    if style == "binary":
+        return (images > 0.5) * 255.0
+    if style == "thin_pen_278":
+        return np.stack(
+            [
+                ndimage.binary_dilation(
+                    skeletonize(resize(image, (278, 278), order=1) > 0.4), disk(1)
+                )
+                * 255.0
+                for image in images
+            ]
+        )
+    if style == "low_res_16":
+        return resize(images, (len(images), 16, 16), anti_aliasing=True) * 255
+    if style == "photo":  # dark ink on uneven grey paper, blurred and noisy
+        rng = np.random.RandomState(0)
+        paper = 0.75 + 0.1 * np.linspace(0, 1, 28)[None, None, :]
+        photo = paper - 0.55 * ndimage.gaussian_filter(images, sigma=(0, 0.8, 0.8))
+        return np.clip(photo + rng.normal(scale=0.02, size=photo.shape), 0, 1) * 255
+    raise ValueError(style)
+
+
+@pytest.mark.parametrize("style", ["binary", "thin_pen_278", "low_res_16", "photo"])
+def test_inputs_of_any_style_normalise_alike_once_redrawn(style):
+    images, _ = make_characters(60, random_state=7)
+    reference = _normalized(images)
+    styled = ImageNormalizer().fit_transform(_restyled(images, style))
+    styled = styled.reshape(-1, 28, 28)
+    # redrawn, every style has the reference's stroke width (the normaliser
+    # alone leaves 0.85 px for the thin pen, 2.6 px for 16x16, 2.1 for the
+    # reference) and its pixels come closer to the reference's
+    redrawer = StrokeRedrawer()
+    redrawn = redrawer.fit_transform(styled).reshape(-1, 28, 28)
+    redrawn_reference = redrawer.fit_transform(reference).reshape(-1, 28, 28)
+    width = stroke_widths(redrawn).mean()
+    assert abs(width - stroke_widths(redrawn_reference).mean()) < 0.05 * width
+    before = np.abs(styled - reference).mean()
+    assert np.abs(redrawn - redrawn_reference).mean() < 0.8 * before
