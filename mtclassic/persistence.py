@@ -63,6 +63,7 @@ SKOPS_ALLOW_LIST = (
     "mtclassic.heads.LetterClassifier",
     "mtclassic.multitask.MultiTaskVotingClassifier",
     "mtclassic.preprocessing.ImageNormalizer",
+    "mtclassic.strokes.StrokeRedrawer",
     "sklearn.tree._tree.Tree",
     "sklearn.utils._bunch.Bunch",
 )
