@@ -338,10 +338,11 @@ def _dask_client(args):
     if args.scheduler is not None:
         try:
             return Client(args.scheduler, timeout=SCHEDULER_TIMEOUT)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError):
             raise SystemExit(
                 f"mtclassic score: cannot reach the Dask scheduler at "
-                f"{args.scheduler} within {SCHEDULER_TIMEOUT} s ({_reason(exc)})."
+                f"{args.scheduler} within {SCHEDULER_TIMEOUT} s; check the address "
+                "and that the scheduler is running."
             ) from None
     if args.dask_local < 1:
         raise SystemExit(
@@ -354,11 +355,6 @@ def _dask_client(args):
         dashboard_address=None,
     )
     return Client(cluster)
-
-
-def _reason(exc):
-    """An exception's message without its type, or its type when it has none."""
-    return str(exc) or type(exc).__name__
 
 
 def _os_error_message(exc):

@@ -343,7 +343,8 @@ class _OutputLock:
         }
         folder, name = os.path.split(os.path.abspath(self.path))
         temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        with _naming(self.path):  # the first write beside out: name the lock
+            fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: free
@@ -463,8 +464,28 @@ def _part_path(work, index, kind):
     return os.path.join(work, f"{index:08d}.{kind}")
 
 
+@contextlib.contextmanager
+def _naming(path):
+    """Give an OSError without a file name (a failed write) the file's ``path``.
+
+    ``write`` on a full disk raises ``OSError(ENOSPC)`` naming no file, and
+    atomic writers write to temporary names: the message names the file meant.
+    """
+    try:
+        yield
+    except OSError as exc:
+        named = exc.filename is not None and not _is_temporary(exc.filename)
+        if exc.errno is None or named:
+            raise
+        raise OSError(exc.errno, exc.strerror, path) from exc
+
+
+def _is_temporary(filename):
+    return os.path.basename(os.fspath(filename)).startswith(".")
+
+
 def _write_part(path, text):
-    with atomic_writer(path) as file:
+    with _naming(path), atomic_writer(path) as file:
         file.write(text.encode("utf-8"))
         file.flush()
         os.fsync(file.fileno())
@@ -542,7 +563,7 @@ def _content_hash(source):
 
 
 def _concatenate(path, header, part_paths):
-    with atomic_writer(path) as out:
+    with _naming(path), atomic_writer(path) as out:
         out.write(header.encode("utf-8"))
         for part in part_paths:
             with open(part, "rb") as file:
@@ -727,7 +748,7 @@ def _worker_count(n_jobs, n_chunks, chunk_size, model_bytes):
     if n_workers == asked:
         return n_workers, None
     return n_workers, (
-        f"n_jobs={asked} lowered to {n_workers} scoring workers: "
+        f"n_jobs={asked} lowered to {n_workers}: "
         + " and ".join(reasons)
         + "."
     )
