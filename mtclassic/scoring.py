@@ -13,8 +13,10 @@ source knows its record count from its header or file list, so chunk ``i`` is
 the same records in every run with the same inputs and ``chunk_size``. The run
 keeps a work folder next to the output, ``<out>.parts/``, holding
 
-- ``manifest.json``: the inputs (name, record count, size and mtime), the
-  model's hash and the output options; a resumed run must match it;
+- ``manifest.json``: the inputs (name, record count, size and mtime, and a
+  BLAKE2 hash of their bytes, so that an edit that keeps size and mtime is
+  caught), the model's hash, the output options and ``n_jobs``; a resumed run
+  must match it, and names the input that changed;
 - one part file per finished chunk, ``<i>.rows`` (its output rows, in the final
   format), preceded by ``<i>.errors`` when some of its records were unreadable.
 
@@ -28,11 +30,33 @@ removed. So ``out`` never holds a half-written result, and the final output has
 every input record exactly once (scored, or in the errors file), byte for byte
 the output of an uninterrupted run.
 
+One run at a time writes an output: the run holds ``<out>.lock`` (its pid, host
+and start time, under an ``flock``) from start to end, and a second run on the
+same ``out`` is refused with a message naming the holder. A lock whose process
+died is stale: the next run takes it over (``resume=True`` then continues).
+
+A failure confined to one input or chunk (a reader error, a model that refuses
+every image of a chunk) lists that chunk's records in the errors file with the
+input's name and the reason, and the other chunks are scored. Only when the
+model refuses every image of the whole run is it taken for the wrong model:
+the files are written and a ValueError says so.
+
 Parallelism
 -----------
 The calling process reads the chunks and writes the parts; the scoring runs in
 ``n_jobs`` joblib worker processes (at most ``2 * n_jobs`` chunks in flight, so
-memory stays bounded). A task carries one chunk's pixels, never the model:
+memory stays bounded). ``n_jobs`` is lowered, with a warning, to the number of
+chunks to score and to what the available memory holds (an estimate per
+worker: the libraries, the model and a chunk). Each worker watches its parent
+and exits when the scoring process is gone, even after ``kill -9``.
+
+Each scoring process runs BLAS on one thread: the float32 kernel products of
+the default model's SVM round differently with another thread count (by up to
+~5e-5 in a probability), so this is what makes ``n_jobs``, Dask and
+``OMP_NUM_THREADS`` write the same bytes on one machine; parallelism comes
+from the processes. Across CPUs and BLAS builds the rounding differs: outputs
+agree to ``PROBABILITY_TOLERANCE`` (1e-4), and labels agree unless two classes
+are tied that closely. A task carries one chunk's pixels, never the model:
 each worker loads the model once per run, from the saved file when ``model``
 is a path (the calling process then only checks the file against its record
 and never holds the model itself), else from a copy in the work folder. On a
@@ -748,9 +772,7 @@ def _worker_count(n_jobs, n_chunks, chunk_size, model_bytes):
     if n_workers == asked:
         return n_workers, None
     return n_workers, (
-        f"n_jobs={asked} lowered to {n_workers}: "
-        + " and ".join(reasons)
-        + "."
+        f"n_jobs={asked} lowered to {n_workers}: " + " and ".join(reasons) + "."
     )
 
 
@@ -887,7 +909,9 @@ def score_files(
         Images read and scored at a time; memory grows with it.
     n_jobs : int, default=None
         Parallel joblib workers scoring chunks (None: 1 unless in a
-        ``joblib.parallel_config`` context; -1: all cores).
+        ``joblib.parallel_config`` context; -1: all cores). Lowered, with a
+        warning, to the number of chunks to score and to what the available
+        memory holds; the summary gives the number used.
     resume : bool, default=False
         Continue an interrupted run of the same call from its work folder
         ``<out>.parts``. Without it, a leftover work folder is discarded.
@@ -895,8 +919,8 @@ def score_files(
         Where to list the unreadable images (``id,reason``); always written.
         None: beside ``out``, e.g. ``scores.errors.csv`` for ``scores.csv``.
     progress : bool, default=None
-        Show a tqdm progress bar with images/s (needs tqdm). None: only when
-        standard error is a terminal and tqdm is installed.
+        Show a tqdm progress bar with images/s, averaged since the call began
+        (the summary's rate). None: only when standard error is a terminal.
     client : distributed.Client, default=None
         Score the chunks on this Dask cluster instead of joblib workers.
     trusted : list of str, default=None
@@ -913,9 +937,16 @@ def score_files(
     ------
     FileNotFoundError
         When an input does not exist or a pattern matches nothing.
+    IsADirectoryError
+        When ``out`` or ``errors_path`` is a directory (before any scoring).
+    OutputLockedError
+        When another live run holds the lock of ``out``.
     ValueError
-        For a bad option, or ``resume`` with other inputs or options than the
-        interrupted run.
+        For a bad option, ``resume`` with other inputs, input content, model or
+        options than the interrupted run, or a model that refused every image.
+    OSError
+        When ``out`` cannot be written (read-only, full disk): the finished
+        chunks stay in the work folder for ``resume``.
 
     See Also
     --------
