@@ -722,6 +722,14 @@ def _release_freed_memory():
         pass
 
 
+# A worker process is started per this many images to score, at most. Starting
+# one (Python, scikit-learn, loading the default model) costs ~1.0 CPU-second,
+# what scoring ~11,000 images costs with that model (measured; see the closing
+# note of issue 13): on 10,000 images a second worker made `--n-jobs 2` slower
+# than one job on 2 busy cores. The environment variable
+# MTCLASSIC_MIN_IMAGES_PER_WORKER overrides it (slower models repay a worker
+# sooner).
+MIN_IMAGES_PER_WORKER = 16384
 # Memory of one scoring worker, measured with the default model (6,000 training
 # images): Python, numpy, scikit-learn and mtclassic ~105 MB; the model loaded
 # ~110 MB from a 10.7 MB compressed file (joblib compress=3; the payload of an
@@ -749,18 +757,29 @@ def _available_memory():
     return min(found) if found else None
 
 
-def _worker_count(n_jobs, n_chunks, chunk_size, model_bytes):
+def _worker_count(n_jobs, n_chunks, n_images, chunk_size, model_bytes):
     """How many workers to start, and why fewer than asked (or None).
 
     Never more than the chunks to score (a worker without a chunk only costs
-    its start and its copy of the model), nor than the available memory holds
-    at the estimate above.
+    its start and its copy of the model), than one per
+    ``MIN_IMAGES_PER_WORKER`` images to score (a smaller share does not repay
+    the worker's start), nor than the available memory holds at the estimate
+    above.
     """
     asked = joblib.effective_n_jobs(n_jobs)
     n_workers, reasons = asked, []
     if n_workers > n_chunks:
         n_workers = max(1, n_chunks)
         reasons.append(f"there are {n_chunks} chunks to score")
+    min_images = int(
+        os.environ.get("MTCLASSIC_MIN_IMAGES_PER_WORKER", MIN_IMAGES_PER_WORKER)
+    )
+    if n_workers > 1 and n_workers * min_images > n_images:
+        n_workers = max(1, n_images // max(1, min_images))
+        reasons.append(
+            f"{n_images} images to score are too few for more (one worker per "
+            f"{min_images} images repays its start)"
+        )
     per_worker = _WORKER_BASE_BYTES + model_bytes + chunk_size * _BYTES_PER_IMAGE
     available = _available_memory()
     if n_workers > 1 and available is not None and n_workers * per_worker > available:
@@ -803,23 +822,24 @@ def _worker_options():
     return {}
 
 
-def _joblib_workers(ref, n_jobs, n_chunks, chunk_size, work, trusted):
+def _joblib_workers(ref, n_jobs, n_chunks, n_images, chunk_size, work, trusted):
     """The number of workers (capped, with a warning) and the model to send them."""
     if ref.path is not None:  # the workers load the saved model themselves
         shared = _SharedModel(ref.path, ref.token, saved=True, trusted=trusted)
         model_bytes = os.path.getsize(ref.path) * _COMPRESSED_MODEL_RATIO
-    elif min(joblib.effective_n_jobs(n_jobs), n_chunks) > 1:
+    elif _worker_count(n_jobs, n_chunks, n_images, chunk_size, 0)[0] > 1:
         path = os.path.join(work, "model.joblib")
         joblib.dump(ref.model, path)  # uncompressed: fast to load, its size in memory
         shared = _SharedModel(path, ref.token, saved=False, model=ref.model)
         model_bytes = os.path.getsize(path)
     else:
         shared, model_bytes = ref.model, 0
-    n_workers, why = _worker_count(n_jobs, n_chunks, chunk_size, model_bytes)
+    n_workers, why = _worker_count(n_jobs, n_chunks, n_images, chunk_size,
+                                   model_bytes)  # fmt: skip
     if why is not None:
         warnings.warn(why, UserWarning, stacklevel=3)
-    if n_workers <= 1 and ref.model is not None:
-        shared = ref.model
+    if n_workers <= 1:  # scored in this process
+        shared = ref.model or _open_model(ref.path, trusted, load=True).model
     return n_workers, shared
 
 
@@ -1011,8 +1031,15 @@ def score_files(
                 n_workers = sum(client.nthreads().values())
                 results = _run_dask(ref.model, tasks, formatter, client)
             else:
-                n_workers, shared = _joblib_workers(ref, n_jobs, len(todo),
-                                                    chunk_size, work, trusted)  # fmt: skip
+                n_workers, shared = _joblib_workers(
+                    ref,
+                    n_jobs,
+                    len(todo),
+                    n_records - n_done,
+                    chunk_size,
+                    work,
+                    trusted,
+                )
                 results = _run_joblib(shared, tasks, formatter, n_workers)
             n_refused, first_refusal = 0, None
             with _progress_bar(progress, n_records, n_done, started) as bar:

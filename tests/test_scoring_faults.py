@@ -30,6 +30,13 @@ from mtclassic.persistence import save_model
 from mtclassic.scoring import score_files
 
 
+@pytest.fixture(autouse=True)
+def _workers_even_for_small_inputs(monkeypatch):
+    """Small test inputs still run in worker processes when n_jobs > 1 (the
+    environment variable reaches the subprocesses too)."""
+    monkeypatch.setenv("MTCLASSIC_MIN_IMAGES_PER_WORKER", "1")
+
+
 @pytest.fixture(scope="module")
 def model():
     return _make_model()
@@ -203,6 +210,34 @@ def test_n_jobs_is_capped_at_the_chunks_with_a_warning(tmp_path, model):
         "n_jobs=8 lowered to 3: there are 3 chunks to score."
     ]
     assert summary.n_workers == 3
+
+
+def test_n_jobs_is_capped_where_a_worker_would_not_repay_its_start(
+    tmp_path, model, monkeypatch
+):
+    """Issue 13.8: `--n-jobs 2` on 10,000 images was slower than one job; below
+    MIN_IMAGES_PER_WORKER images per worker, fewer workers start."""
+    monkeypatch.delenv("MTCLASSIC_MIN_IMAGES_PER_WORKER")
+    n_images = scoring.MIN_IMAGES_PER_WORKER + 5  # room for one worker, not two
+    path = str(tmp_path / "x.npy")
+    np.save(path, np.zeros((n_images, 2, 2), dtype=np.uint8))
+    with pytest.warns(UserWarning) as record:
+        summary = score_files(_Flat(), path, tmp_path / "o.csv", n_jobs=2,
+                              chunk_size=4096)  # fmt: skip
+    assert [str(w.message) for w in record] == [
+        f"n_jobs=2 lowered to 1: {n_images} images to score are too few for more "
+        f"(one worker per {scoring.MIN_IMAGES_PER_WORKER} images repays its start)."
+    ]
+    assert (summary.n_workers, summary.n_scored) == (1, n_images)
+
+
+class _Flat:
+    """A fast model for large, trivial inputs: the same answer for every image."""
+
+    classes_ = np.array(["a", "b"])
+
+    def predict_proba(self, X):
+        return np.tile([0.25, 0.75], (len(X), 1))
 
 
 def test_n_jobs_is_capped_at_what_memory_holds(tmp_path, model, monkeypatch):
