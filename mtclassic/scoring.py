@@ -723,12 +723,11 @@ def _release_freed_memory():
 
 
 # A worker process is started per this many images to score, at most. Starting
-# one (Python, scikit-learn, loading the default model) costs ~1.0 CPU-second,
-# what scoring ~11,000 images costs with that model (measured; see the closing
-# note of issue 13): on 10,000 images a second worker made `--n-jobs 2` slower
-# than one job on 2 busy cores. The environment variable
-# MTCLASSIC_MIN_IMAGES_PER_WORKER overrides it (slower models repay a worker
-# sooner).
+# one costs ~1.1 CPU-seconds (0.75 of them importing scikit-learn, 0.15 loading
+# the default model), what scoring ~12,000 images costs with that model
+# (measured): on 10,000 images a second worker made `--n-jobs 2` slower than
+# one job. The environment variable MTCLASSIC_MIN_IMAGES_PER_WORKER overrides
+# it (a slower model repays a worker sooner).
 MIN_IMAGES_PER_WORKER = 16384
 # Memory of one scoring worker, measured with the default model (6,000 training
 # images): Python, numpy, scikit-learn and mtclassic ~105 MB; the model loaded

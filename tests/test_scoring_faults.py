@@ -20,7 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_scoring import _SLOW_MODEL, _Flaky, _make_images, _make_model, _read_csv
+from test_scoring import (
+    _SLOW_MODEL,
+    _Flaky,
+    _make_images,
+    _make_model,
+    _read_csv,
+    _workers_even_for_small_inputs,  # noqa: F401 - an autouse fixture, here too
+)
 
 import mtclassic
 from mtclassic import scoring
@@ -28,13 +35,6 @@ from mtclassic.cli import EXIT_RECORD_ERRORS, SCHEDULER_TIMEOUT, main
 from mtclassic.datasets import save_idx
 from mtclassic.persistence import save_model
 from mtclassic.scoring import score_files
-
-
-@pytest.fixture(autouse=True)
-def _workers_even_for_small_inputs(monkeypatch):
-    """Small test inputs still run in worker processes when n_jobs > 1 (the
-    environment variable reaches the subprocesses too)."""
-    monkeypatch.setenv("MTCLASSIC_MIN_IMAGES_PER_WORKER", "1")
 
 
 @pytest.fixture(scope="module")
@@ -138,16 +138,21 @@ def test_stale_lock_of_a_killed_run_is_taken_over_by_resume(tmp_path, model, slo
     assert out.read_bytes() == (tmp_path / "clean.csv").read_bytes()
 
 
-def test_lock_is_released_after_a_failed_run(tmp_path, model):
-    path = str(tmp_path / "x.npy")
-    np.save(path, _make_images(30, seed=1)[0])
-    out = tmp_path / "out.csv"
+def _interrupted_run(model, path, out):
+    """A run of chunks of 10 that crashes after its first chunk."""
     _Flaky.budget, _Flaky.calls = 1, 0
     try:
         with pytest.raises(MemoryError):
             score_files(_Flaky(model), path, out, chunk_size=10)
     finally:
         _Flaky.budget = None
+
+
+def test_lock_is_released_after_a_failed_run(tmp_path, model):
+    path = str(tmp_path / "x.npy")
+    np.save(path, _make_images(30, seed=1)[0])
+    out = tmp_path / "out.csv"
+    _interrupted_run(model, path, out)
     assert not Path(str(out) + ".lock").exists()
     score_files(_Flaky(model), path, out, chunk_size=10, resume=True)  # not locked
     assert sorted(os.listdir(tmp_path)) == ["out.csv", "out.errors.csv", "x.npy"]
@@ -310,12 +315,7 @@ def test_resume_refuses_an_edited_input_by_name(tmp_path, model):
     path = str(tmp_path / "x.npy")
     np.save(path, images)
     out = tmp_path / "out.csv"
-    _Flaky.budget, _Flaky.calls = 1, 0
-    try:
-        with pytest.raises(MemoryError):
-            score_files(_Flaky(model), path, out, chunk_size=10)
-    finally:
-        _Flaky.budget = None
+    _interrupted_run(model, path, out)
     stat = os.stat(path)
     images[25] = 255 - images[25]  # same size, other content
     np.save(path, images)
@@ -333,12 +333,7 @@ def test_resume_refuses_other_n_jobs(tmp_path, model):
     path = str(tmp_path / "x.npy")
     np.save(path, _make_images(30, seed=1)[0])
     out = tmp_path / "out.csv"
-    _Flaky.budget, _Flaky.calls = 1, 0
-    try:
-        with pytest.raises(MemoryError):
-            score_files(_Flaky(model), path, out, chunk_size=10)
-    finally:
-        _Flaky.budget = None
+    _interrupted_run(model, path, out)
     message = (
         f"cannot resume from {out}.parts: the interrupted run had other n_jobs. "
         "Run without resume to start over."
