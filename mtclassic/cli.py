@@ -380,7 +380,9 @@ def _os_error_message(exc):
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"mtclassic score: warning: {message}", file=sys.stderr)
+    """A warning as one line, without the source line Python would print."""
+    kind = "warning" if category is UserWarning else category.__name__
+    print(f"mtclassic score: {kind}: {message}", file=sys.stderr)
 
 
 def _run_score(args):
