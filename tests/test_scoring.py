@@ -55,13 +55,6 @@ def _make_model():
     return make_pipeline(flatten, LogisticRegression(C=1e-6)).fit(images, y)
 
 
-@pytest.fixture(autouse=True)
-def _workers_even_for_small_inputs(monkeypatch):
-    """Small test inputs still run in worker processes when n_jobs > 1 (the
-    environment variable reaches the subprocesses too)."""
-    monkeypatch.setenv("MTCLASSIC_MIN_IMAGES_PER_WORKER", "1")
-
-
 @pytest.fixture(scope="module")
 def model():
     return _make_model()

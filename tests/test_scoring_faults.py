@@ -26,7 +26,6 @@ from test_scoring import (
     _make_images,
     _make_model,
     _read_csv,
-    _workers_even_for_small_inputs,  # noqa: F401 - an autouse fixture, here too
 )
 
 import mtclassic
