@@ -313,8 +313,8 @@ class _ModelRef:
     tasks: list
 
 
-def _open_model(model, trusted, load):
-    """A _ModelRef; with ``load=False`` a saved model is dropped after its labels."""
+def _open_model(model, trusted):
+    """A _ModelRef holding the model (loaded, with its checks, if a path)."""
     from mtclassic.persistence import class_tasks, open_model_file
 
     if not isinstance(model, (str, os.PathLike)):
@@ -328,9 +328,6 @@ def _open_model(model, trusted, load):
     _check_model(model)
     labels = [str(label) for label in model.classes_]
     tasks = class_tasks(model) or [""] * len(labels)
-    if not load:  # the workers load their own copies: one fewer in this process
-        model = None
-        _release_freed_memory()
     return _ModelRef(model, path, token, labels, tasks)
 
 
@@ -822,24 +819,31 @@ def _worker_options():
 
 
 def _joblib_workers(ref, n_jobs, n_chunks, n_images, chunk_size, work, trusted):
-    """The number of workers (capped, with a warning) and the model to send them."""
-    if ref.path is not None:  # the workers load the saved model themselves
-        shared = _SharedModel(ref.path, ref.token, saved=True, trusted=trusted)
+    """The number of workers (capped, with a warning) and the model to send them.
+
+    With worker processes, a saved model is dropped from this process (each
+    worker loads its own copy: one fewer in memory), and an in-memory model is
+    copied into the work folder for them.
+    """
+    if ref.path is not None:
         model_bytes = os.path.getsize(ref.path) * _COMPRESSED_MODEL_RATIO
     elif _worker_count(n_jobs, n_chunks, n_images, chunk_size, 0)[0] > 1:
         path = os.path.join(work, "model.joblib")
         joblib.dump(ref.model, path)  # uncompressed: fast to load, its size in memory
-        shared = _SharedModel(path, ref.token, saved=False, model=ref.model)
         model_bytes = os.path.getsize(path)
     else:
-        shared, model_bytes = ref.model, 0
+        model_bytes = 0
     n_workers, why = _worker_count(n_jobs, n_chunks, n_images, chunk_size,
                                    model_bytes)  # fmt: skip
     if why is not None:
         warnings.warn(why, UserWarning, stacklevel=3)
     if n_workers <= 1:  # scored in this process
-        shared = ref.model or _open_model(ref.path, trusted, load=True).model
-    return n_workers, shared
+        return n_workers, ref.model
+    if ref.path is not None:
+        ref.model = None
+        _release_freed_memory()
+        return n_workers, _SharedModel(ref.path, ref.token, saved=True, trusted=trusted)
+    return n_workers, _SharedModel(path, ref.token, saved=False, model=ref.model)
 
 
 def _run_joblib(shared, tasks, formatter, n_workers):
@@ -996,10 +1000,9 @@ def score_files(
     _check_output_paths(out, errors_path)
     _check_params(format, top_k, chunk_size, None)
     with _OutputLock(out):
-        # With worker processes this process keeps the model's labels, not the
-        # model: one copy fewer in memory.
-        ref = _open_model(model, trusted,
-                          load=client is not None or joblib.effective_n_jobs(n_jobs) <= 1)  # fmt: skip
+        # Loaded here for its labels; dropped once worker processes are known
+        # to load their own copies (see _joblib_workers).
+        ref = _open_model(model, trusted)
         _check_params(format, top_k, chunk_size, len(ref.labels))
         formatter = _RowFormatter(format, ref.labels, ref.tasks, top_k)
         work = out + _WORK_SUFFIX
