@@ -29,7 +29,8 @@ from mtclassic.scoring import score_files
 
 SIDE = 8
 # Images of the real-model comparison: the 20,000 made the test take
-# 119 s on 2 shared cores (load ~10), over the 60 s budget of a slow test.
+# 119 s on 2 shared cores (load ~10), over the 60 s budget of a slow test;
+# 6,000 take ~20 s (plus ~7 s to fit the model).
 N_SAME_ANSWERS = 6000
 LABELS = np.array(["0", "1", "A", "B"])
 
