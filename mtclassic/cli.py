@@ -302,8 +302,8 @@ def _add_score(subparsers):
         type=int,
         default=None,
         help="parallel scoring processes (-1: all cores); lowered, with a "
-        "warning, to the number of chunks, to one per 16384 images (a worker's "
-        "start costs about what scoring 11k images does; the environment "
+        "warning, to the number of chunks, to one per 32768 images (a worker's "
+        "start costs about what scoring 10-25k images does; the environment "
         "variable MTCLASSIC_MIN_IMAGES_PER_WORKER changes it) and to what the "
         "memory holds",
     )

@@ -719,13 +719,15 @@ def _release_freed_memory():
         pass
 
 
-# A worker process is started per this many images to score, at most. Starting
-# one costs ~1.1 CPU-seconds (0.75 of them importing scikit-learn, 0.15 loading
-# the default model), what scoring ~12,000 images costs with that model
-# (measured): on 10,000 images a second worker made `--n-jobs 2` slower than
-# one job. The environment variable MTCLASSIC_MIN_IMAGES_PER_WORKER overrides
-# it (a slower model repays a worker sooner).
-MIN_IMAGES_PER_WORKER = 16384
+# A worker process is started per this many images to score, at most. A worker
+# costs ~1.0 CPU-second to start (importing scikit-learn and mtclassic, then
+# loading the default model), and with workers the calling process still loads
+# the model for its labels: 20,000 images took 5.9-6.5 CPU-s with two workers
+# against 3.3 with one job (measured), the cost of scoring ~25,000 images
+# (~10,000 per CPU-second). With fewer images per worker, `--n-jobs 2` was
+# slower than one job. The environment variable MTCLASSIC_MIN_IMAGES_PER_WORKER
+# overrides it (a slower model repays a worker sooner).
+MIN_IMAGES_PER_WORKER = 32768
 # Memory of one scoring worker, measured with the default model (6,000 training
 # images): Python, numpy, scikit-learn and mtclassic ~105 MB; the model loaded
 # ~110 MB from a 10.7 MB compressed file (joblib compress=3; the payload of an
