@@ -10,6 +10,12 @@ import numbers
 
 import numpy as np
 
+# Largest pixel magnitude the estimators compute with as given. Beyond it the
+# sums of squares of HOG (its cells are summed in float32) and the normaliser's
+# background fit could overflow; an image beyond it is scaled down by a power
+# of two, which is exact and leaves every ratio (orientation, contrast) alone.
+SAFE_MAGNITUDE = 2.0**32
+
 
 def check_image_shape(image_shape, name="image_shape"):
     """Validate an ``image_shape`` parameter.
@@ -124,6 +130,11 @@ def check_images(
     if array.dtype == object:
         try:
             array = array.astype(np.float64)
+        except OverflowError:  # Python integers beyond the float range
+            raise ValueError(
+                f"{name} holds values beyond the float64 range (about 1.8e308); "
+                "pixel values must be finite."
+            ) from None
         except (TypeError, ValueError):
             raise ValueError(
                 f"{name} must hold numbers (uint8 or float pixel values); got an "
@@ -179,6 +190,9 @@ def check_images(
                 f"{name} holds images of shape {array.shape[1:]}, smaller than the "
                 f"minimum {tuple(min_shape)} that is required here."
             )
+    array = check_float64_range(array, name)
+    if np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize > 8:
+        dtype = np.float64  # what every computation here works in
     array = array.astype(dtype, copy=copy)
     # A finite sum means finite values, found in one pass without an array of
     # flags as big as the batch; only an infinite or NaN sum is looked at
@@ -196,3 +210,113 @@ def check_images(
                 "images must be finite."
             )
     return array
+
+
+def check_float64_range(array, name="X"):
+    """``array``, as float64 when it is a wider float; a ValueError beyond float64.
+
+    Wider floats (``np.longdouble``) can hold values beyond float64's range,
+    which would turn into infinities in the computations.
+
+    Parameters
+    ----------
+    array : ndarray
+        Numbers.
+    name : str, default="X"
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    array : ndarray
+        ``array`` itself, or its float64 copy if it was a wider float.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_float64_range(np.ones(2, dtype=np.longdouble)).dtype
+    dtype('float64')
+    """
+    if array.dtype.kind != "f" or array.dtype.itemsize <= 8:
+        return array
+    with np.errstate(over="ignore", invalid="ignore"):
+        converted = array.astype(np.float64)
+        beyond = np.isinf(converted) & np.isfinite(array)
+    if beyond.any():
+        raise ValueError(
+            f"{name} holds {np.count_nonzero(beyond)} value(s) beyond the float64 "
+            f"range (about 1.8e308), the largest "
+            f"{np.format_float_scientific(np.abs(array).max(), precision=2)}; pixel "
+            "values must be finite float64 numbers."
+        )
+    return converted
+
+
+def safe_range_factors(images, source_dtype=None):
+    """Power-of-two factors that bring each image below SAFE_MAGNITUDE, or None.
+
+    An image whose largest ``|pixel|`` exceeds SAFE_MAGNITUDE gets the factor
+    that brings it into ``[SAFE_MAGNITUDE / 2, SAFE_MAGNITUDE)``, the others 1;
+    None when no image needs one (the caller then leaves them bit for bit).
+    The magnitude is found as ``max(max, -min)``, which cannot overflow, not as
+    a sum or a difference of pixels.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_samples, ...)
+        Finite images.
+    source_dtype : numpy dtype, default=None
+        The dtype the images came in; integers of up to 32 bits cannot exceed
+        the bound and are not looked at. None means ``images.dtype``.
+
+    Returns
+    -------
+    factors : ndarray of shape (n_samples,) of ``images.dtype``, or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.log2(safe_range_factors(np.array([[1.0, -1.5 * 2.0**900], [2.0, 5.0]])))
+    array([-869.,    0.])
+    >>> safe_range_factors(np.full((2, 3), 255.0)) is None
+    True
+    """
+    dtype = np.dtype(images.dtype if source_dtype is None else source_dtype)
+    if dtype.kind in "biu" and dtype.itemsize <= 4:
+        return None
+    flat = images.reshape(len(images), -1)
+    peak = np.maximum(flat.max(axis=1), -flat.min(axis=1))
+    large = peak > SAFE_MAGNITUDE
+    if not large.any():
+        return None
+    _, exponent = np.frexp(peak)  # peak = m * 2**exponent, m in [0.5, 1)
+    bound_exponent = math.frexp(SAFE_MAGNITUDE)[1] - 1
+    factor = np.where(large, np.ldexp(1.0, bound_exponent - exponent), 1.0)
+    return factor.astype(images.dtype)
+
+
+def shrink_to_safe_range(images, source_dtype=None):
+    """Scale the images beyond SAFE_MAGNITUDE in place (see safe_range_factors).
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_samples, ...)
+        Finite float images, modified in place.
+    source_dtype : numpy dtype, default=None
+        The dtype the images came in (see :func:`safe_range_factors`).
+
+    Returns
+    -------
+    images : ndarray
+        The same array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.array([[[1.0, -1.5 * 2.0**900]], [[2.0, 5.0]]])
+    >>> shrink_to_safe_range(images)[:, 0, 1] / [SAFE_MAGNITUDE, 1.0]
+    array([-0.75,  5.  ])
+    """
+    factor = safe_range_factors(images, source_dtype)
+    if factor is not None:
+        images *= factor.reshape((-1,) + (1,) * (images.ndim - 1))
+    return images

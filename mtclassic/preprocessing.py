@@ -19,7 +19,12 @@ from joblib import Parallel, delayed
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._validation import check_image_shape, check_images
+from ._validation import (
+    check_float64_range,
+    check_image_shape,
+    check_images,
+    shrink_to_safe_range,
+)
 
 __all__ = ["ImageNormalizer"]
 
@@ -416,7 +421,9 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
                 stop = min(start + step, n_samples)
                 yield (
                     np.arange(start, stop),
-                    images[start:stop].astype(np.float64),
+                    shrink_to_safe_range(
+                        images[start:stop].astype(np.float64), images.dtype
+                    ),
                     None,
                 )
             return
@@ -433,7 +440,7 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
             canvas = np.zeros((count, height[count - 1], width[count - 1]))
             for k, i in enumerate(index):  # copying a list in: one pass over it
                 canvas[k, : sizes[i, 0], : sizes[i, 1]] = images[i]
-            yield index, canvas, sizes[index]
+            yield index, shrink_to_safe_range(canvas), sizes[index]
             start += count
 
 
@@ -505,6 +512,7 @@ def _check_image_list(images, image_shape, name):
             )
         if image.size == 0:
             raise ValueError(f"{name}[{i}] has shape {image.shape}; got no pixels.")
+        image = images[i] = check_float64_range(image, f"{name}[{i}]")
         if image.dtype.kind == "f" and not np.isfinite(image).all():
             n_bad = int(image.size - np.count_nonzero(np.isfinite(image)))
             raise ValueError(

@@ -451,3 +451,20 @@ def test_stroke_width_is_per_image_and_keeps_blank_images_blank():
 def test_stroke_width_must_be_a_positive_number_below_image_size(width):
     with pytest.raises(ValueError, match="stroke_width must be None or a number"):
         ImageNormalizer(stroke_width=width).fit_transform(_ring(3.0)[None])
+
+
+@pytest.mark.parametrize("value", [1e20, 1e200, 1.7e308, -1.7e308])
+def test_extreme_values_normalize_like_the_same_image_at_scale_one(value):
+    # the background fit and the contrast stretch work on the image scaled
+    # down by a power of two; the normaliser does not depend on the scale
+    image = seven()
+    expected = ImageNormalizer().fit_transform(np.sign(value) * image[None])
+    out = ImageNormalizer().fit_transform(image[None] * value)
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+    listed = ImageNormalizer().fit_transform([image * value, image[:20] * value])
+    assert np.isfinite(listed).all()
+
+
+def test_a_uniform_image_at_the_float_limit_is_blank():
+    out = ImageNormalizer().fit_transform(np.full((1, 28, 28), 1.7e308))
+    np.testing.assert_array_equal(out, 0.0)

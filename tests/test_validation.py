@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from mtclassic._validation import check_image_shape, check_images
+from mtclassic._validation import (
+    SAFE_MAGNITUDE,
+    check_image_shape,
+    check_images,
+    shrink_to_safe_range,
+)
 
 
 def test_flat_square_rows_are_inferred():
@@ -170,3 +175,46 @@ def test_bad_image_shape(bad):
         ),
     ):
         check_image_shape(bad)
+
+
+def test_values_beyond_float64_are_refused_by_name():
+    wide = np.ones((2, 3, 3), dtype=np.longdouble)
+    if np.finfo(np.longdouble).max <= np.finfo(np.float64).max:
+        pytest.skip("long double is float64 on this platform")
+    wide[1, 0, 0] = np.longdouble("1e400")
+    with pytest.raises(
+        ValueError,
+        match="^"
+        + re.escape(
+            "X holds 1 value(s) beyond the float64 range (about 1.8e308), the "
+            "largest 1.e+400; pixel values must be finite float64 numbers."
+        )
+        + "$",
+    ):
+        check_images(wide, dtype=np.longdouble)
+    assert check_images(wide[:1], dtype=np.longdouble).dtype == np.float64
+
+
+def test_python_integers_beyond_float64_are_refused_by_name():
+    with pytest.raises(
+        ValueError,
+        match="^"
+        + re.escape(
+            "X holds values beyond the float64 range (about 1.8e308); pixel "
+            "values must be finite."
+        )
+        + "$",
+    ):
+        check_images([[[10**400, 0], [0, 0]]])
+
+
+def test_huge_images_are_scaled_down_by_a_power_of_two():
+    images = np.array([[[1.0, -1.7e308]], [[2.0, 5.0]], [[SAFE_MAGNITUDE, 3.0]]])
+    before = images.copy()
+    shrink_to_safe_range(images)
+    peak = np.abs(images).max(axis=(1, 2))
+    assert SAFE_MAGNITUDE / 2 <= peak[0] < SAFE_MAGNITUDE
+    ratio = images[0] / before[0]
+    assert ratio[0, 0] == ratio[0, 1]  # one factor per image
+    assert np.log2(ratio[0, 0]) == np.round(np.log2(ratio[0, 0]))  # a power of 2
+    np.testing.assert_array_equal(images[1:], before[1:])  # within range: as is
