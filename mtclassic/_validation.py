@@ -82,7 +82,10 @@ def check_images(
     Parameters
     ----------
     X : array-like of shape (n_samples, height, width) or (n_samples, height * width)
-        The images, uint8 (0-255) or float. Values are not rescaled.
+        The images, uint8 (0-255) or float. Values are not rescaled, except
+        colour images of shape (n_samples, height, width, 3 or 4), which are
+        turned grey by :func:`colour_to_grey` (RGB weights of scikit-image,
+        alpha composited on white, integers scaled to [0, 1]).
     image_shape : tuple of two int, default=None
         ``(height, width)`` of flat rows; inferred as a square when None. For a
         3-D batch it is checked against the batch's image size when given.
@@ -145,6 +148,11 @@ def check_images(
             f"{name} must hold numbers (uint8 or float pixel values); got dtype "
             f"{array.dtype}."
         )
+    array = check_float64_range(array, name)
+    if array.ndim == 4 and array.shape[-1] in (3, 4):
+        array = colour_to_grey(array, name)
+        if np.dtype(dtype).kind != "f":  # grey is float in [0, 1], as skimage's
+            dtype = np.float64
     if array.ndim == 2:
         n_pixels = array.shape[1]
         if image_shape is None:
@@ -190,7 +198,6 @@ def check_images(
                 f"{name} holds images of shape {array.shape[1:]}, smaller than the "
                 f"minimum {tuple(min_shape)} that is required here."
             )
-    array = check_float64_range(array, name)
     if np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize > 8:
         dtype = np.float64  # what every computation here works in
     array = array.astype(dtype, copy=copy)
@@ -210,6 +217,50 @@ def check_images(
                 "images must be finite."
             )
     return array
+
+
+def colour_to_grey(images, name="X"):
+    """Grey images from RGB or RGBA ones, by scikit-image's conventions.
+
+    The grey level is ``0.2125 R + 0.7154 G + 0.0721 B``
+    (:func:`skimage.color.rgb2gray`), as a float; integer images are first
+    scaled to [0, 1] by their type's maximum (255 for uint8), as scikit-image
+    does. An alpha channel is composited on white
+    (:func:`skimage.color.rgba2rgb`): a transparent pixel is paper, not ink.
+
+    Parameters
+    ----------
+    images : ndarray of shape (..., 3) or (..., 4)
+        RGB or RGBA images, channels last. Float images with alpha must lie
+        in [0, 1], scikit-image's range for them.
+    name : str, default="X"
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    grey : ndarray of shape images.shape[:-1]
+        float64 (float32 for float32 input).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rgba = np.array([[[[255, 0, 0, 255], [0, 0, 0, 0]]]], dtype=np.uint8)
+    >>> colour_to_grey(rgba)
+    array([[[0.2125, 1.    ]]])
+    """
+    from skimage.color import rgb2gray, rgba2rgb  # the colour module is slow to import
+
+    if images.shape[-1] == 4:
+        if images.dtype.kind == "f" and images.size:
+            low, high = images.min(), images.max()
+            if low < 0 or high > 1:
+                raise ValueError(
+                    f"{name} holds RGBA images of floats in [{low:.4g}, {high:.4g}]; "
+                    "float colour images with an alpha channel must be in [0, 1] "
+                    "(or pass them as uint8 0-255)."
+                )
+        images = rgba2rgb(images, channel_axis=-1)  # background white
+    return rgb2gray(images, channel_axis=-1)
 
 
 def check_float64_range(array, name="X"):

@@ -23,6 +23,7 @@ from ._validation import (
     check_float64_range,
     check_image_shape,
     check_images,
+    colour_to_grey,
     shrink_to_safe_range,
 )
 
@@ -123,12 +124,17 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    **Input.** Three forms are accepted, uint8 (0-255) or float of any range
+    **Input.** These forms are accepted, uint8 (0-255) or float of any range
     (each image is stretched on its own, so the scale does not matter):
 
     - a batch ``(n_samples, height, width)``;
     - flat rows ``(n_samples, height * width)`` with ``image_shape`` (a square
       is inferred when it is None);
+    - colour images ``(n_samples, height, width, 3 or 4)`` (or a list of
+      them), turned grey as scikit-image does (``rgb2gray`` weights; alpha
+      composited on white; integers scaled to [0, 1]), see
+      :func:`mtclassic._validation.colour_to_grey`; every estimator of
+      mtclassic accepts them;
     - a list of 2-D arrays of different sizes, such as the one returned by
       :func:`mtclassic.datasets.load_image_folder`. The images are sorted by
       size and padded onto a common canvas per chunk (the padding takes part
@@ -478,8 +484,15 @@ def _even_out_strokes(images, target):
 
 def _is_image_list(X):
     if isinstance(X, np.ndarray):
-        return X.dtype == object and X.ndim == 1 and len(X) > 0 and np.ndim(X[0]) == 2
-    return isinstance(X, list | tuple) and len(X) > 0 and np.ndim(X[0]) == 2
+        return X.dtype == object and X.ndim == 1 and len(X) > 0 and _is_image(X[0])
+    return isinstance(X, list | tuple) and len(X) > 0 and _is_image(X[0])
+
+
+def _is_image(image):
+    """A 2-D grey image or a 3-D colour one (3 or 4 channels last)."""
+    return np.ndim(image) == 2 or (
+        np.ndim(image) == 3 and np.shape(image)[-1] in (3, 4)
+    )
 
 
 def _as_image_array(image, name):
@@ -500,6 +513,8 @@ def _check_image_list(images, image_shape, name):
             "a list of images of different sizes; leave image_shape=None."
         )
     for i, image in enumerate(images):
+        if image.ndim == 3 and image.shape[-1] in (3, 4) and image.dtype.kind in "biuf":
+            image = images[i] = colour_to_grey(image, f"{name}[{i}]")
         if image.ndim != 2:
             raise ValueError(
                 f"{name}[{i}] must be a 2-D image of shape (height, width); got "
