@@ -201,22 +201,57 @@ def check_images(
     if np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize > 8:
         dtype = np.float64  # what every computation here works in
     array = array.astype(dtype, copy=copy)
+    return check_finite(array, name)
+
+
+def check_finite(array, name="X", batch=True):
+    """``array``, or a ValueError naming ``name`` if it holds NaN or infinity.
+
+    Parameters
+    ----------
+    array : ndarray
+        A batch of images (the first axis indexes them) or, with
+        ``batch=False``, one image.
+    name : str, default="X"
+        The argument's name, used in error messages.
+    batch : bool, default=True
+        Whether ``array`` is a batch: the message then counts the images.
+
+    Returns
+    -------
+    array : ndarray
+        The same array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_finite(np.array([[1.0, np.nan]]), "X[3]", batch=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: X[3] contains NaN or infinity: 1 value(s); images must be finite.
+    """
+    if array.dtype.kind not in "fc":
+        return array
     # A finite sum means finite values, found in one pass without an array of
     # flags as big as the batch; only an infinite or NaN sum is looked at
     # closely (it may also be an overflow of finite values).
-    if array.dtype.kind == "f":
-        with np.errstate(over="ignore", invalid="ignore"):
-            sum_is_finite = np.isfinite(array.sum())
-        finite = None if sum_is_finite else np.isfinite(array)
-        if finite is not None and not finite.all():
-            bad_images = np.flatnonzero(~finite.all(axis=(1, 2)))
-            n_bad = int(array.size - np.count_nonzero(finite))
-            raise ValueError(
-                f"{name} contains NaN or infinity: {n_bad} value(s) in "
-                f"{bad_images.size} image(s), the first at index {bad_images[0]}; "
-                "images must be finite."
-            )
-    return array
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(array.sum()):
+            return array
+    finite = np.isfinite(array)
+    if finite.all():
+        return array
+    n_bad = int(array.size - np.count_nonzero(finite))
+    if not batch:
+        raise ValueError(
+            f"{name} contains NaN or infinity: {n_bad} value(s); images must be finite."
+        )
+    bad_images = np.flatnonzero(~finite.reshape(len(finite), -1).all(axis=1))
+    raise ValueError(
+        f"{name} contains NaN or infinity: {n_bad} value(s) in "
+        f"{bad_images.size} image(s), the first at index {bad_images[0]}; "
+        "images must be finite."
+    )
 
 
 def colour_to_grey(images, name="X"):
@@ -239,7 +274,7 @@ def colour_to_grey(images, name="X"):
     Returns
     -------
     grey : ndarray of shape images.shape[:-1]
-        float64 (float32 for float32 input).
+        float64.
 
     Examples
     --------
@@ -250,6 +285,10 @@ def colour_to_grey(images, name="X"):
     """
     from skimage.color import rgb2gray, rgba2rgb  # the colour module is slow to import
 
+    images = check_float64_range(images, name)
+    check_finite(images, name, batch=images.ndim == 4)
+    if images.dtype.kind == "f":  # float32 or float16 would overflow sooner
+        images = images.astype(np.float64)
     if images.shape[-1] == 4:
         if images.dtype.kind == "f" and images.size:
             low, high = images.min(), images.max()
@@ -260,7 +299,14 @@ def colour_to_grey(images, name="X"):
                     "(or pass them as uint8 0-255)."
                 )
         images = rgba2rgb(images, channel_axis=-1)  # background white
-    return rgb2gray(images, channel_axis=-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        grey = rgb2gray(images, channel_axis=-1)
+    if not np.isfinite(grey).all():
+        raise ValueError(
+            f"{name} holds colours whose grey level is beyond the float64 range "
+            "(about 1.8e308); pixel values must be smaller."
+        )
+    return grey
 
 
 def check_float64_range(array, name="X"):

@@ -20,6 +20,7 @@ from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import (
+    check_finite,
     check_float64_range,
     check_image_shape,
     check_images,
@@ -536,12 +537,7 @@ def _check_image_list(images, image_shape, name):
         if image.size == 0:
             raise ValueError(f"{name}[{i}] has shape {image.shape}; got no pixels.")
         image = images[i] = check_float64_range(image, f"{name}[{i}]")
-        if image.dtype.kind == "f" and not np.isfinite(image).all():
-            n_bad = int(image.size - np.count_nonzero(np.isfinite(image)))
-            raise ValueError(
-                f"{name}[{i}] contains NaN or infinity: {n_bad} value(s); images "
-                "must be finite."
-            )
+        check_finite(image, f"{name}[{i}]", batch=False)
     sizes = np.array([image.shape for image in images], dtype=np.intp)
     return images, sizes
 
