@@ -385,10 +385,10 @@ def safe_range_factors(images, source_dtype=None):
     large = peak > SAFE_MAGNITUDE
     if not large.any():
         return None
-    _, exponent = np.frexp(peak)  # peak = m * 2**exponent, m in [0.5, 1)
-    bound_exponent = math.frexp(SAFE_MAGNITUDE)[1] - 1
-    factor = np.where(large, np.ldexp(1.0, bound_exponent - exponent), 1.0)
-    return factor.astype(images.dtype)
+    _, exponent = np.frexp(peak[large])  # peak = m * 2**exponent, m in [0.5, 1)
+    factor = np.ones(len(peak), dtype=images.dtype)
+    factor[large] = np.ldexp(1.0, math.frexp(SAFE_MAGNITUDE)[1] - 1 - exponent)
+    return factor
 
 
 def shrink_to_safe_range(images, source_dtype=None):

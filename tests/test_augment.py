@@ -402,6 +402,7 @@ def test_vsv_needs_support_vectors():
         ).fit(X, y)
 
 
+@pytest.mark.slow  # more than a second
 def test_vsv_of_normalized_digits_is_at_least_as_accurate():
     X, y = make_characters(600, classes="digits", random_state=0)
     X_test, y_test = make_characters(600, classes="digits", random_state=1)

@@ -44,6 +44,13 @@ def _vote(membership, **params):
     )
 
 
+# each check fits an SVM gate, two heads and the vote: about 10 s per estimator
+SLOW_ESTIMATORS = [
+    _vote("gate"),
+    _vote("gate", gate_target="labels"),
+    _vote("gate", gate_columns=slice(0, None)),
+]
+
 ESTIMATORS = [
     ImageNormalizer(),
     ImageNormalizer(deskew=True, stroke_width=2.2),
@@ -57,9 +64,7 @@ ESTIMATORS = [
     DigitClassifier(pca_components=0.9, pca_whiten=True, random_state=0),
     LetterClassifier(n_estimators=10, random_state=0),
     _vote("other"),
-    _vote("gate"),
-    _vote("gate", gate_target="labels"),
-    _vote("gate", gate_columns=slice(0, None)),
+    *SLOW_ESTIMATORS,
     StrokeRedrawer(),
     AugmentedClassifier(DigitClassifier(random_state=0), random_state=0),
 ]
@@ -73,37 +78,38 @@ def _expected_failed_checks(estimator):
 
 
 def _hinging_on_rounding(estimator):
-    module = _MODULE_OF[type(estimator)]
-    return getattr(module, "_checks_hinging_on_rounding", lambda estimator: set())(
-        estimator
-    )
+    module = _MODULE_OF.get(type(estimator))  # None: a module without the list
+    hinging = getattr(module, "_checks_hinging_on_rounding", None)
+    return hinging(estimator) if hinging is not None else set()
 
 
 def _check_name(check):
     return (check.func if isinstance(check, functools.partial) else check).__name__
 
 
-def _not_strict_where_rounding_decides(parametrize):
-    """``parametrize`` with the rounding-dependent xfails made non-strict."""
+def _marked(parametrize):
+    """``parametrize`` with the rounding-dependent xfails made non-strict, and
+    the checks of the slow estimators marked ``slow``."""
     names, params = parametrize.args
-    relaxed = []
+    marked = []
     for param in params:
         estimator, check = param.values if hasattr(param, "values") else param
+        marks = list(getattr(param, "marks", ()))
         if _check_name(check) in _hinging_on_rounding(estimator):
             reason = _expected_failed_checks(estimator)[_check_name(check)]
-            param = pytest.param(
-                estimator,
-                check,
-                marks=pytest.mark.xfail(
+            marks = [
+                pytest.mark.xfail(
                     reason=f"{reason} (depends on rounding: may pass on another CPU)",
                     strict=False,
-                ),
-            )
-        relaxed.append(param)
-    return pytest.mark.parametrize(names, relaxed, **parametrize.kwargs)
+                )
+            ]
+        if any(estimator is slow for slow in SLOW_ESTIMATORS):
+            marks.append(pytest.mark.slow)
+        marked.append(pytest.param(estimator, check, marks=marks))
+    return pytest.mark.parametrize(names, marked, **parametrize.kwargs)
 
 
-@_not_strict_where_rounding_decides(
+@_marked(
     parametrize_with_checks(
         ESTIMATORS, expected_failed_checks=_expected_failed_checks, xfail_strict=True
     )

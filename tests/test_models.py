@@ -139,6 +139,7 @@ def test_other_membership(characters):
     np.testing.assert_allclose(model.predict_proba(X_test).sum(axis=1), 1.0)
 
 
+@pytest.mark.slow  # more than a second
 def test_clone_cross_val_and_grid_search_over_vote_head_and_features(characters):
     X, y, _, _ = characters
     model = make_default_model(random_state=0, n_estimators=10)

@@ -42,6 +42,7 @@ def _vote(**params):
 # -- the vote ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # more than a second
 def test_other_mode_vote_is_the_weighted_in_task_posterior(blobs):
     X, y = blobs
     vote = _vote(weights=[1.0, 3.0]).fit(X, y)
@@ -363,6 +364,7 @@ def test_nested_parameters(blobs):
     assert vote.weights_.tolist() == [2.0, 1.0]
 
 
+@pytest.mark.slow  # more than a second
 def test_parallel_fit_gives_the_same_model(blobs):
     X, y = blobs
     one = _vote(membership="gate").fit(X, y).predict_proba(X)
@@ -379,6 +381,7 @@ def test_verbose_prints_each_fit(blobs, capsys):
         assert text in out
 
 
+@pytest.mark.slow  # more than a second
 def test_cross_val_and_grid_search(blobs):
     X, y = blobs
     scores = cross_val_score(_vote(), X, y, cv=3)
@@ -390,6 +393,7 @@ def test_cross_val_and_grid_search(blobs):
     assert grid.best_estimator_.estimators_[0].C == grid.best_params_["numbers__C"]
 
 
+@pytest.mark.slow  # more than a second
 def test_grid_search_over_gate_target(blobs):
     X, y = blobs
     grid = GridSearchCV(

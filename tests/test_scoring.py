@@ -539,6 +539,7 @@ class SlowModel:
 """
 
 
+@pytest.mark.slow  # more than a second
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, model, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     (tmp_path / "slow_model.py").write_text(_SLOW_MODEL)

@@ -1,6 +1,7 @@
 """Tests for mtclassic._validation: every error names the argument and the sizes."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -295,3 +296,12 @@ def test_every_estimator_accepts_colour_as_its_grey(channels):
         normalizer.fit_transform(ragged),
         normalizer.fit_transform([grey[0], grey[1, :20]]),
     )
+
+
+def test_scaling_a_batch_of_huge_and_subnormal_images_warns_of_nothing():
+    # the factor of the subnormal image (2**1100) must not even be computed
+    images = np.array([[[5e-324, 0.0]], [[1.7e308, 1.0]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shrink_to_safe_range(images)
+    assert images[0, 0, 0] == 5e-324 and images[1, 0, 0] < SAFE_MAGNITUDE
