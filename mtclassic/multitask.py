@@ -64,8 +64,8 @@ def _checked_label_types(y):
     ``3`` and ``"A"`` into strings without a word, and scikit-learn reports
     a mixed object array as an "unknown" target.
     """
-    if isinstance(y, np.ndarray) and y.dtype != object:
-        return
+    if y is None or (isinstance(y, np.ndarray) and y.dtype != object):
+        return  # no y at all: scikit-learn's own message
     try:
         flat = np.asarray(y, dtype=object).ravel()
     except ValueError:  # ragged: left to scikit-learn's own check
