@@ -52,21 +52,12 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument(
-        "--n-digits", type=int, default=10_000, help="MNIST training digits (first n)"
-    )
-    parser.add_argument(
-        "--n-emnist",
-        type=int,
-        default=10_000,
-        help="EMNIST letters images read (first n; even indices train)",
-    )
-    parser.add_argument(
-        "--n-synthetic",
-        type=int,
-        default=5_000,
-        help="synthetic letters (all 26 classes, both cases)",
-    )
+    for flag, default, text in (
+        ("--n-digits", 10_000, "MNIST training digits (first n)"),
+        ("--n-emnist", 10_000, "EMNIST letters images read (first n; even ones train)"),
+        ("--n-synthetic", 5_000, "synthetic letters (all 26 classes, both cases)"),
+    ):
+        parser.add_argument(flag, type=int, default=default, help=text)
     parser.add_argument("--preset", default="accurate", help="accurate or fast")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--random-state", type=int, default=0)

@@ -15,6 +15,7 @@ import functools
 import warnings
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -142,18 +143,11 @@ def test_normalizer_gives_images_or_a_clear_error(X):
         assert out.min() >= 0.0 and out.max() <= 1.0
 
 
-@given(arrays())
+@pytest.mark.parametrize("make", [HOGTransformer, make_features])
+@given(X=arrays())
 @PROPERTY_SETTINGS
-def test_hog_gives_finite_features_or_a_clear_error(X):
-    out = _outcome(HOGTransformer().fit_transform, X)
-    if out is not None:
-        _assert_rows(out, X)
-
-
-@given(arrays())
-@PROPERTY_SETTINGS
-def test_feature_union_gives_finite_features_or_a_clear_error(X):
-    out = _outcome(make_features().fit_transform, X)
+def test_features_are_finite_or_a_clear_error(make, X):
+    out = _outcome(make().fit_transform, X)
     if out is not None:
         _assert_rows(out, X)
 
