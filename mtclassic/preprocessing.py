@@ -150,6 +150,13 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
 
     **Steps**, for each image and all of them vectorised over the batch:
 
+    0. paper on padding: a photo on paper padded with one exact value (0)
+       into a larger array, as crops of different sizes are stored in one
+       array, is first cut to its paper rectangle, so that the paper is the
+       background and the padding takes part in nothing (an edge of one
+       value, a rectangle of at least 8 pixels a side with none of that value
+       inside, and ink on at most 40% of it; MNIST-like strokes on 0 never
+       qualify);
     1. background: a plane ``a + b * row + c * col`` fitted by least squares
        to the border pixels, twice, leaving out those more than 2.5 robust
        standard deviations from the rest (ink that touches the border), so
