@@ -505,6 +505,7 @@ def test_balanced_weights_undo_the_mix_a_capped_label_gate_saw():
     np.testing.assert_allclose(vote.weights_, [340 / 600, 340 / 80])
 
 
+@pytest.mark.slow  # more than a second
 def test_threaded_vote_of_forests_is_bitwise_reproducible():
     # forest heads with n_jobs=2 inside a vote whose heads run in threads: the
     # same input gives the same bits on every call and for any n_jobs
