@@ -216,6 +216,7 @@ def test_unknown_preset_is_named():
         make_default_model(preset="turbo")
 
 
+@pytest.mark.slow  # three fits of the default model
 def test_integer_digits_are_the_string_classes(characters):
     # MNIST as load_idx returns it: integer labels 0-9; the classes stay strings
     X, y, X_test, y_test = characters
