@@ -235,6 +235,7 @@ def test_list_of_images_of_different_sizes():
         AugmentedClassifier(_Probe()).fit(bad, y)
 
 
+@pytest.mark.slow  # more than a second
 def test_the_default_model_fits_on_augmented_lists():
     X, y = make_characters(80, random_state=0)
     images = [X[i, : 20 + i % 3, : 24 + i % 2] for i in range(len(X))]
