@@ -10,6 +10,12 @@ import numbers
 
 import numpy as np
 
+# Largest pixel magnitude the estimators compute with as given. Beyond it the
+# sums of squares of HOG (its cells are summed in float32) and the normaliser's
+# background fit could overflow; an image beyond it is scaled down by a power
+# of two, which is exact and leaves every ratio (orientation, contrast) alone.
+SAFE_MAGNITUDE = 2.0**32
+
 
 def check_image_shape(image_shape, name="image_shape"):
     """Validate an ``image_shape`` parameter.
@@ -76,7 +82,10 @@ def check_images(
     Parameters
     ----------
     X : array-like of shape (n_samples, height, width) or (n_samples, height * width)
-        The images, uint8 (0-255) or float. Values are not rescaled.
+        The images, uint8 (0-255) or float. Values are not rescaled, except
+        colour images of shape (n_samples, height, width, 3 or 4), which are
+        turned grey by :func:`colour_to_grey` (RGB weights of scikit-image,
+        alpha composited on white, integers scaled to [0, 1]).
     image_shape : tuple of two int, default=None
         ``(height, width)`` of flat rows; inferred as a square when None. For a
         3-D batch it is checked against the batch's image size when given.
@@ -124,6 +133,11 @@ def check_images(
     if array.dtype == object:
         try:
             array = array.astype(np.float64)
+        except OverflowError:  # Python integers beyond the float range
+            raise ValueError(
+                f"{name} holds values beyond the float64 range (about 1.8e308); "
+                "pixel values must be finite."
+            ) from None
         except (TypeError, ValueError):
             raise ValueError(
                 f"{name} must hold numbers (uint8 or float pixel values); got an "
@@ -134,6 +148,11 @@ def check_images(
             f"{name} must hold numbers (uint8 or float pixel values); got dtype "
             f"{array.dtype}."
         )
+    array = check_float64_range(array, name)
+    if array.ndim == 4 and array.shape[-1] in (3, 4):
+        array = colour_to_grey(array, name)
+        if np.dtype(dtype).kind != "f":  # grey is float in [0, 1], as skimage's
+            dtype = np.float64
     if array.ndim == 2:
         n_pixels = array.shape[1]
         if image_shape is None:
@@ -179,20 +198,222 @@ def check_images(
                 f"{name} holds images of shape {array.shape[1:]}, smaller than the "
                 f"minimum {tuple(min_shape)} that is required here."
             )
+    if np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize > 8:
+        dtype = np.float64  # what every computation here works in
     array = array.astype(dtype, copy=copy)
+    return check_finite(array, name)
+
+
+def check_finite(array, name="X", batch=True):
+    """``array``, or a ValueError naming ``name`` if it holds NaN or infinity.
+
+    Parameters
+    ----------
+    array : ndarray
+        A batch of images (the first axis indexes them) or, with
+        ``batch=False``, one image.
+    name : str, default="X"
+        The argument's name, used in error messages.
+    batch : bool, default=True
+        Whether ``array`` is a batch: the message then counts the images.
+
+    Returns
+    -------
+    array : ndarray
+        The same array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_finite(np.array([[1.0, np.nan]]), "X[3]", batch=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: X[3] contains NaN or infinity: 1 value(s); images must be finite.
+    """
+    if array.dtype.kind not in "fc":
+        return array
     # A finite sum means finite values, found in one pass without an array of
     # flags as big as the batch; only an infinite or NaN sum is looked at
     # closely (it may also be an overflow of finite values).
-    if array.dtype.kind == "f":
-        with np.errstate(over="ignore", invalid="ignore"):
-            sum_is_finite = np.isfinite(array.sum())
-        finite = None if sum_is_finite else np.isfinite(array)
-        if finite is not None and not finite.all():
-            bad_images = np.flatnonzero(~finite.all(axis=(1, 2)))
-            n_bad = int(array.size - np.count_nonzero(finite))
-            raise ValueError(
-                f"{name} contains NaN or infinity: {n_bad} value(s) in "
-                f"{bad_images.size} image(s), the first at index {bad_images[0]}; "
-                "images must be finite."
-            )
-    return array
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(array.sum()):
+            return array
+    finite = np.isfinite(array)
+    if finite.all():
+        return array
+    n_bad = int(array.size - np.count_nonzero(finite))
+    if not batch:
+        raise ValueError(
+            f"{name} contains NaN or infinity: {n_bad} value(s); images must be finite."
+        )
+    bad_images = np.flatnonzero(~finite.reshape(len(finite), -1).all(axis=1))
+    raise ValueError(
+        f"{name} contains NaN or infinity: {n_bad} value(s) in "
+        f"{bad_images.size} image(s), the first at index {bad_images[0]}; "
+        "images must be finite."
+    )
+
+
+def colour_to_grey(images, name="X"):
+    """Grey images from RGB or RGBA ones, by scikit-image's conventions.
+
+    The grey level is ``0.2125 R + 0.7154 G + 0.0721 B``
+    (:func:`skimage.color.rgb2gray`), as a float; integer images are first
+    scaled to [0, 1] by their type's maximum (255 for uint8), as scikit-image
+    does. An alpha channel is composited on white
+    (:func:`skimage.color.rgba2rgb`): a transparent pixel is paper, not ink.
+
+    Parameters
+    ----------
+    images : ndarray of shape (..., 3) or (..., 4)
+        RGB or RGBA images, channels last. Float images with alpha must lie
+        in [0, 1], scikit-image's range for them.
+    name : str, default="X"
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    grey : ndarray of shape images.shape[:-1]
+        float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rgba = np.array([[[[255, 0, 0, 255], [0, 0, 0, 0]]]], dtype=np.uint8)
+    >>> colour_to_grey(rgba)
+    array([[[0.2125, 1.    ]]])
+    """
+    from skimage.color import rgb2gray, rgba2rgb  # the colour module is slow to import
+
+    images = check_float64_range(images, name)
+    check_finite(images, name, batch=images.ndim == 4)
+    if images.dtype.kind == "f":  # float32 or float16 would overflow sooner
+        images = images.astype(np.float64)
+    if images.shape[-1] == 4:
+        if images.dtype.kind == "f" and images.size:
+            low, high = images.min(), images.max()
+            if low < 0 or high > 1:
+                raise ValueError(
+                    f"{name} holds RGBA images of floats in [{low:.4g}, {high:.4g}]; "
+                    "float colour images with an alpha channel must be in [0, 1] "
+                    "(or pass them as uint8 0-255)."
+                )
+        images = rgba2rgb(images, channel_axis=-1)  # background white
+    with np.errstate(over="ignore", invalid="ignore"):
+        grey = rgb2gray(images, channel_axis=-1)
+    if not np.isfinite(grey).all():
+        raise ValueError(
+            f"{name} holds colours whose grey level is beyond the float64 range "
+            "(about 1.8e308); pixel values must be smaller."
+        )
+    return grey
+
+
+def check_float64_range(array, name="X"):
+    """``array``, as float64 when it is a wider float; a ValueError beyond float64.
+
+    Wider floats (``np.longdouble``) can hold values beyond float64's range,
+    which would turn into infinities in the computations.
+
+    Parameters
+    ----------
+    array : ndarray
+        Numbers.
+    name : str, default="X"
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    array : ndarray
+        ``array`` itself, or its float64 copy if it was a wider float.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_float64_range(np.ones(2, dtype=np.longdouble)).dtype
+    dtype('float64')
+    """
+    if array.dtype.kind != "f" or array.dtype.itemsize <= 8:
+        return array
+    with np.errstate(over="ignore", invalid="ignore"):
+        converted = array.astype(np.float64)
+        beyond = np.isinf(converted) & np.isfinite(array)
+    if beyond.any():
+        raise ValueError(
+            f"{name} holds {np.count_nonzero(beyond)} value(s) beyond the float64 "
+            f"range (about 1.8e308), the largest "
+            f"{np.format_float_scientific(np.abs(array).max(), precision=2)}; pixel "
+            "values must be finite float64 numbers."
+        )
+    return converted
+
+
+def safe_range_factors(images, source_dtype=None):
+    """Power-of-two factors that bring each image below SAFE_MAGNITUDE, or None.
+
+    An image whose largest ``|pixel|`` exceeds SAFE_MAGNITUDE gets the factor
+    that brings it into ``[SAFE_MAGNITUDE / 2, SAFE_MAGNITUDE)``, the others 1;
+    None when no image needs one (the caller then leaves them bit for bit).
+    The magnitude is found as ``max(max, -min)``, which cannot overflow, not as
+    a sum or a difference of pixels.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_samples, ...)
+        Finite images.
+    source_dtype : numpy dtype, default=None
+        The dtype the images came in; integers of up to 32 bits cannot exceed
+        the bound and are not looked at. None means ``images.dtype``.
+
+    Returns
+    -------
+    factors : ndarray of shape (n_samples,) of ``images.dtype``, or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.log2(safe_range_factors(np.array([[1.0, -1.5 * 2.0**900], [2.0, 5.0]])))
+    array([-869.,    0.])
+    >>> safe_range_factors(np.full((2, 3), 255.0)) is None
+    True
+    """
+    dtype = np.dtype(images.dtype if source_dtype is None else source_dtype)
+    if dtype.kind in "biu" and dtype.itemsize <= 4:
+        return None
+    flat = images.reshape(len(images), -1)
+    peak = np.maximum(flat.max(axis=1), -flat.min(axis=1))
+    large = peak > SAFE_MAGNITUDE
+    if not large.any():
+        return None
+    _, exponent = np.frexp(peak[large])  # peak = m * 2**exponent, m in [0.5, 1)
+    factor = np.ones(len(peak), dtype=images.dtype)
+    factor[large] = np.ldexp(1.0, math.frexp(SAFE_MAGNITUDE)[1] - 1 - exponent)
+    return factor
+
+
+def shrink_to_safe_range(images, source_dtype=None):
+    """Scale the images beyond SAFE_MAGNITUDE in place (see safe_range_factors).
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_samples, ...)
+        Finite float images, modified in place.
+    source_dtype : numpy dtype, default=None
+        The dtype the images came in (see :func:`safe_range_factors`).
+
+    Returns
+    -------
+    images : ndarray
+        The same array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.array([[[1.0, -1.5 * 2.0**900]], [[2.0, 5.0]]])
+    >>> shrink_to_safe_range(images)[:, 0, 1] / [SAFE_MAGNITUDE, 1.0]
+    array([-0.75,  5.  ])
+    """
+    factor = safe_range_factors(images, source_dtype)
+    if factor is not None:
+        images *= factor.reshape((-1,) + (1,) * (images.ndim - 1))
+    return images

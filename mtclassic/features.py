@@ -47,7 +47,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import FeatureUnion
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mtclassic._validation import check_image_shape, check_images
+from mtclassic._validation import check_image_shape, check_images, safe_range_factors
 
 _BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 # skimage.feature._hog._hog_normalize_block's eps
@@ -292,6 +292,14 @@ def _hog_chunk(images, out, plan, block_norm, transform_sqrt, work):
         image = images.ravel()
     else:
         np.copyto(image.reshape(images.shape), images, casting="unsafe")
+    # Images beyond SAFE_MAGNITUDE are scaled down by a power of two, so that
+    # cell sums and block norms stay finite (HOG does not depend on the scale).
+    factor = safe_range_factors(image.reshape(n_images, -1), images.dtype)
+    if factor is not None:
+        if not np.shares_memory(image, work.image):  # never scale the caller's
+            np.copyto(work.image[:size], image)
+            image = work.image[:size]
+        image.reshape(n_images, -1)[...] *= factor[:, None]
     g_row, g_col = work.g_row[:size], work.g_col[:size]
     with np.errstate(over="ignore", invalid="ignore"):
         # inf - inf from values beyond 1e308 makes NaN, as in skimage
@@ -388,6 +396,15 @@ def _hog_images(images, plan, block_norm, transform_sqrt, dtype, chunk_size, n_j
             delayed(run)(first, last) for first, last in runs
         )
     return out
+
+
+def _block_sums(images, rows, cols, step):
+    """(n, rows * cols) sums of the step x step blocks of ``images``, in float64."""
+    if step > 1:
+        images = images.reshape(-1, rows, step, cols, step).sum(
+            axis=(2, 4), dtype=np.float64
+        )
+    return images.reshape(images.shape[0], -1)
 
 
 def _check_pair(value, name):
@@ -834,16 +851,25 @@ class PixelTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         out = np.empty((n_images, rows * cols))
         chunk = max(1, self._chunk_pixels // (height * width))
         for start in range(0, n_images, chunk):
-            block = images[start : start + chunk, : rows * step, : cols * step]
-            if step > 1:
-                block = block.reshape(-1, rows, step, cols, step).sum(
-                    axis=(2, 4), dtype=np.float64
+            pixels = images[start : start + chunk, : rows * step, : cols * step]
+            with np.errstate(over="ignore"):
+                np.multiply(
+                    _block_sums(pixels, rows, cols, step),
+                    factor,
+                    out=out[start : start + chunk],
                 )
-            np.multiply(
-                block.reshape(block.shape[0], -1),
-                factor,
-                out=out[start : start + chunk],
-            )
+            if not np.isfinite(out[start : start + chunk]).all():
+                # a block sum beyond the float range (pixels near 1e308):
+                # averaged instead, which cannot overflow; only here, so that
+                # ordinary images keep their bits
+                mean = _block_sums(pixels / (step * step), rows, cols, step)
+                with np.errstate(over="ignore"):
+                    np.divide(mean, scale, out=out[start : start + chunk])
+                if not np.isfinite(out[start : start + chunk]).all():
+                    raise ValueError(
+                        f"X / scale is beyond the float64 range with scale={scale!r}; "
+                        "use a larger scale."
+                    )
         return out
 
     def get_feature_names_out(self, input_features=None):

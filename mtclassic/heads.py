@@ -911,3 +911,15 @@ def _expected_failed_checks(estimator):
             )
         }
     return {}
+
+
+def _checks_hinging_on_rounding(estimator):
+    """Names among :func:`_expected_failed_checks` whose outcome is a coin toss.
+
+    They fail or pass by float rounding, which differs between CPUs and BLAS
+    kernels (the float32 subset check passes with AVX-512 kernels and fails
+    with AVX2 ones), so they are expected failures that may pass, never strict.
+    """
+    if getattr(estimator, "kernel_dtype", None) == "float32":
+        return {"check_methods_subset_invariance"}
+    return set()

@@ -57,6 +57,56 @@ def _listed(labels):
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+def _checked_label_types(y):
+    """A one-line error for labels that are missing or mix strings and numbers.
+
+    Checked on the values as given: numpy would turn a list that mixes
+    ``3`` and ``"A"`` into strings without a word, and scikit-learn reports
+    a mixed object array as an "unknown" target.
+    """
+    if y is None or (isinstance(y, np.ndarray) and y.dtype != object):
+        return  # no y at all: scikit-learn's own message
+    try:
+        flat = np.asarray(y, dtype=object).ravel()
+    except ValueError:  # ragged: left to scikit-learn's own check
+        return
+    missing = np.flatnonzero([label is None for label in flat])
+    if missing.size:
+        raise ValueError(
+            f"y holds None at {missing.size} position(s), the first at index "
+            f"{missing[0]}; every sample needs a label."
+        )
+    is_text = np.array([isinstance(label, str | bytes) for label in flat], dtype=bool)
+    if is_text.any() and not is_text.all():
+        text, number = np.flatnonzero(is_text)[0], np.flatnonzero(~is_text)[0]
+        value = flat[number]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise TypeError(
+            f"y mixes strings and numbers: {str(flat[text])!r} at index {text} and "
+            f"{value!r} at index {number}; give every label as a string "
+            "(for example y.astype(str)) or every one as a number."
+        )
+
+
+def _integers_as_strings(y, label_sets):
+    """Integer labels as their decimal strings when the labels are strings.
+
+    MNIST's labels come as the integers 0-9 (``load_idx``), the default
+    digits task's as the strings '0'..'9': ``y`` is taken to mean those.
+    """
+    integers = y.dtype.kind in "iu" or (
+        y.dtype == object
+        and all(
+            isinstance(label, numbers.Integral) and not isinstance(label, bool)
+            for label in y
+        )
+    )
+    label_sets = [np.asarray(labels) for labels in label_sets if len(labels)]
+    if integers and label_sets and all(a.dtype.kind == "U" for a in label_sets):
+        return y.astype(str)
+    return y
+
+
 def _rows(X, index):
     """Rows ``index`` of X: arrays, lists, sparse matrices, DataFrames, or
     anything numpy can turn into an array."""
@@ -406,7 +456,12 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         X : array-like of shape (n_samples, ...)
             Input the heads accept (feature rows for the heads of mtclassic).
         y : array-like of shape (n_samples,)
-            Labels; each must belong to exactly one task.
+            Labels; each must belong to exactly one task. When the tasks'
+            labels are strings (the default tasks: '0'..'9' and 'A'..'Z'),
+            integer labels are read as their decimal strings, so MNIST's
+            integers 0-9 train the digits task; ``classes_`` stays strings.
+            Labels that are None, or a mix of strings and numbers, raise an
+            error naming ``y``.
 
         Returns
         -------
@@ -415,6 +470,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         """
         names, heads = self._validate_estimators()
         weights = self._validate_weights()
+        _checked_label_types(y)
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y")
         if y_type not in ("binary", "multiclass"):
@@ -428,6 +484,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             name for name, head in zip(names, heads, strict=True) if head != "drop"
         ]
         labels = self._task_labels(names, active, y)
+        y = _integers_as_strings(y, labels.values())
 
         # every label in at most one task (dropped tasks included)
         owners = {}
@@ -668,6 +725,28 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         """
         task_proba = self.predict_task_proba(X)
         return self.tasks_[np.argmax(task_proba, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy, with integer labels read as in :meth:`fit`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Input the heads accept.
+        y : array-like of shape (n_samples,)
+            True labels; integers stand for their decimal strings when
+            ``classes_`` are strings (MNIST's 0-9 for '0'..'9').
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Share of rows whose prediction equals ``y``.
+        """
+        _checked_label_types(y)
+        y = _integers_as_strings(column_or_1d(y), [self.classes_])
+        return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

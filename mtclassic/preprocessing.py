@@ -19,7 +19,14 @@ from joblib import Parallel, delayed
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._validation import check_image_shape, check_images
+from ._validation import (
+    check_finite,
+    check_float64_range,
+    check_image_shape,
+    check_images,
+    colour_to_grey,
+    shrink_to_safe_range,
+)
 
 __all__ = ["ImageNormalizer"]
 
@@ -39,6 +46,12 @@ _POLARITIES = ("auto", "bright", "dark")
 # on each side); blending an image with it by a fraction a widens it by ~2a.
 _CROSS = np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]]], dtype=bool)
 _STROKE_PASSES = 2
+# Paper on padding (see _crop_to_paper): at least this many pixels a side (a
+# thinner rectangle is a stroke; the handwritten62 photos are 14 and more),
+# with ink on at most this share of it (at most 0.28 on those photos; a
+# stroke's anti-aliased rim around its core has more).
+_MIN_PAPER = 8
+_MAX_INK_SHARE = 0.4
 
 
 class ImageNormalizer(TransformerMixin, BaseEstimator):
@@ -118,12 +131,17 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    **Input.** Three forms are accepted, uint8 (0-255) or float of any range
+    **Input.** These forms are accepted, uint8 (0-255) or float of any range
     (each image is stretched on its own, so the scale does not matter):
 
     - a batch ``(n_samples, height, width)``;
     - flat rows ``(n_samples, height * width)`` with ``image_shape`` (a square
       is inferred when it is None);
+    - colour images ``(n_samples, height, width, 3 or 4)`` (or a list of
+      them), turned grey as scikit-image does (``rgb2gray`` weights; alpha
+      composited on white; integers scaled to [0, 1]), see
+      :func:`mtclassic._validation.colour_to_grey`; every estimator of
+      mtclassic accepts them;
     - a list of 2-D arrays of different sizes, such as the one returned by
       :func:`mtclassic.datasets.load_image_folder`. The images are sorted by
       size and padded onto a common canvas per chunk (the padding takes part
@@ -132,6 +150,13 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
 
     **Steps**, for each image and all of them vectorised over the batch:
 
+    0. paper on padding: a photo on paper padded with one exact value (0)
+       into a larger array, as crops of different sizes are stored in one
+       array, is first cut to its paper rectangle, so that the paper is the
+       background and the padding takes part in nothing (an edge of one
+       value, a rectangle of at least 8 pixels a side with none of that value
+       inside, and ink on at most 40% of it; MNIST-like strokes on 0 never
+       qualify);
     1. background: a plane ``a + b * row + c * col`` fitted by least squares
        to the border pixels, twice, leaving out those more than 2.5 robust
        standard deviations from the rest (ink that touches the border), so
@@ -416,7 +441,9 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
                 stop = min(start + step, n_samples)
                 yield (
                     np.arange(start, stop),
-                    images[start:stop].astype(np.float64),
+                    shrink_to_safe_range(
+                        images[start:stop].astype(np.float64), images.dtype
+                    ),
                     None,
                 )
             return
@@ -433,7 +460,7 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
             canvas = np.zeros((count, height[count - 1], width[count - 1]))
             for k, i in enumerate(index):  # copying a list in: one pass over it
                 canvas[k, : sizes[i, 0], : sizes[i, 1]] = images[i]
-            yield index, canvas, sizes[index]
+            yield index, shrink_to_safe_range(canvas), sizes[index]
             start += count
 
 
@@ -471,8 +498,15 @@ def _even_out_strokes(images, target):
 
 def _is_image_list(X):
     if isinstance(X, np.ndarray):
-        return X.dtype == object and X.ndim == 1 and len(X) > 0 and np.ndim(X[0]) == 2
-    return isinstance(X, list | tuple) and len(X) > 0 and np.ndim(X[0]) == 2
+        return X.dtype == object and X.ndim == 1 and len(X) > 0 and _is_image(X[0])
+    return isinstance(X, list | tuple) and len(X) > 0 and _is_image(X[0])
+
+
+def _is_image(image):
+    """A 2-D grey image or a 3-D colour one (3 or 4 channels last)."""
+    return np.ndim(image) == 2 or (
+        np.ndim(image) == 3 and np.shape(image)[-1] in (3, 4)
+    )
 
 
 def _as_image_array(image, name):
@@ -492,7 +526,11 @@ def _check_image_list(images, image_shape, name):
             f"image_shape={tuple(image_shape)} describes flat rows, but {name} is "
             "a list of images of different sizes; leave image_shape=None."
         )
+    colour = images[0].ndim == 3  # a list is of colour images when its first is
     for i, image in enumerate(images):
+        if colour and image.ndim == 3 and image.shape[-1] in (3, 4):
+            if image.dtype.kind in "biuf":
+                image = images[i] = colour_to_grey(image, f"{name}[{i}]")
         if image.ndim != 2:
             raise ValueError(
                 f"{name}[{i}] must be a 2-D image of shape (height, width); got "
@@ -505,12 +543,8 @@ def _check_image_list(images, image_shape, name):
             )
         if image.size == 0:
             raise ValueError(f"{name}[{i}] has shape {image.shape}; got no pixels.")
-        if image.dtype.kind == "f" and not np.isfinite(image).all():
-            n_bad = int(image.size - np.count_nonzero(np.isfinite(image)))
-            raise ValueError(
-                f"{name}[{i}] contains NaN or infinity: {n_bad} value(s); images "
-                "must be finite."
-            )
+        image = images[i] = check_float64_range(image, f"{name}[{i}]")
+        check_finite(image, f"{name}[{i}]", batch=False)
     sizes = np.array([image.shape for image in images], dtype=np.intp)
     return images, sizes
 
@@ -539,6 +573,9 @@ def _normalize_chunk(
     if sizes is None:
         sizes = np.tile(np.array([height, width], dtype=np.intp), (n_images, 1))
     border = _border_pixels(sizes, height, width)
+    canvas, sizes, moved = _crop_to_paper(canvas, sizes, border)
+    if moved:
+        border = _border_pixels(sizes, height, width)
     x = _remove_background(canvas, sizes, border, polarity)
     ink = x > ink_threshold
     if max_edge_speck > 0:
@@ -626,6 +663,99 @@ def _normalize_chunk(
     out[blank] = 0.0
     np.clip(out, 0.0, 1.0, out=out)
     return index, out.reshape(n_images, image_size * image_size)
+
+
+def _crop_to_paper(canvas, sizes, border):
+    """Images moved onto their paper: a rectangle framed by padding of one value.
+
+    A photo of a character on paper, padded into a larger array (as arrays of
+    crops of different sizes are), is a rectangle of paper surrounded by one
+    exact value (0). Its border is then mostly padding, which the background
+    fit would take for the background, and the paper for ink. An image is
+    taken for paper on padding when
+
+    - one of its edges is a single exact value ``c``, the padding;
+    - the pixels other than ``c`` fill a rectangle smaller than the image, at
+      least ``_MIN_PAPER`` pixels a side, with (almost) no ``c`` inside it:
+      paper, not strokes on ``c``;
+    - that rectangle holds ink: pixels departing from the median of its border
+      by more than half the largest departure, covering at most
+      ``_MAX_INK_SHARE`` of it (a flat or anti-aliased bar on ``c`` is a
+      stroke, not paper).
+
+    Such an image is moved to the canvas's top-left corner and its size set to
+    the rectangle's, so that the padding takes part in nothing, as the padding
+    of a list of images of different sizes does. Returns ``(canvas, sizes,
+    moved)``.
+    """
+    n_images, height, width = canvas.shape
+    rows, cols, valid, uniform = border
+    values = _on_border(canvas, border)
+    # edges in the order of _border_pixels: top, bottom, left, right
+    bounds = np.cumsum([0, width, width, height, height])
+    padding = np.full(n_images, np.nan)
+    for edge in (1, 3, 0, 2):  # bottom and right first: where padding usually is
+        part = slice(bounds[edge], bounds[edge + 1])
+        edge_valid = valid[:, part]
+        low = np.where(edge_valid, values[:, part], np.inf).min(axis=1)
+        high = np.where(edge_valid, values[:, part], -np.inf).max(axis=1)
+        padding = np.where(np.isnan(padding) & (low == high), low, padding)
+    candidates = np.flatnonzero(~np.isnan(padding))
+    if candidates.size == 0:
+        return canvas, sizes, False
+    c = padding[candidates, None, None]
+    part = canvas[candidates]
+    not_padding = part != c
+    if not uniform:  # the canvas beyond an image's own size is no pixel of it
+        not_padding &= (np.arange(height) < sizes[candidates, :1])[:, :, None]
+        not_padding &= (np.arange(width) < sizes[candidates, 1:])[:, None, :]
+    row_any = not_padding.any(axis=2)
+    col_any = not_padding.any(axis=1)
+    top, left = row_any.argmax(axis=1), col_any.argmax(axis=1)
+    bottom = height - row_any[:, ::-1].argmax(axis=1)
+    right = width - col_any[:, ::-1].argmax(axis=1)
+    area = (bottom - top) * (right - left)
+    inside_padding = area - np.count_nonzero(not_padding, axis=(1, 2))
+    framed = (
+        (np.minimum(bottom - top, right - left) >= _MIN_PAPER)
+        & (
+            (bottom - top < sizes[candidates, 0])
+            | (right - left < sizes[candidates, 1])
+        )
+        & (inside_padding <= 0.01 * area)
+    )
+    new_sizes = np.stack([bottom - top, right - left], axis=1)[framed]
+    candidates, top, left = candidates[framed], top[framed], left[framed]
+    if candidates.size == 0:
+        return canvas, sizes, False
+    # the rectangles, moved to the top-left corner, the rest of the canvas 0
+    row_index = top[:, None] + np.arange(height)
+    col_index = left[:, None] + np.arange(width)
+    paper = canvas[
+        candidates[:, None, None],
+        _clip(row_index, 0, height - 1)[:, :, None],
+        _clip(col_index, 0, width - 1)[:, None, :],
+    ]
+    paper *= (np.arange(height) < new_sizes[:, :1])[:, :, None]
+    paper *= (np.arange(width) < new_sizes[:, 1:])[:, None, :]
+    paper_border = _border_pixels(new_sizes, height, width)
+    level = _masked_median(_on_border(paper, paper_border), paper_border[2])
+    inside = (np.arange(height) < new_sizes[:, :1])[:, :, None] & (
+        np.arange(width) < new_sizes[:, 1:]
+    )[:, None, :]
+    departure = np.abs(paper - level[:, None, None]) * inside
+    largest = departure.max(axis=(1, 2))
+    ink_share = np.count_nonzero(
+        departure > largest[:, None, None] / 2, axis=(1, 2)
+    ) / np.prod(new_sizes, axis=1)
+    on_paper = (largest > 0) & (ink_share <= _MAX_INK_SHARE)
+    if not on_paper.any():
+        return canvas, sizes, False
+    chosen = candidates[on_paper]
+    canvas[chosen] = paper[on_paper]
+    sizes = sizes.copy()
+    sizes[chosen] = new_sizes[on_paper]
+    return canvas, sizes, True
 
 
 def _remove_background(canvas, sizes, border, polarity):

@@ -235,6 +235,7 @@ def test_list_of_images_of_different_sizes():
         AugmentedClassifier(_Probe()).fit(bad, y)
 
 
+@pytest.mark.slow  # more than a second
 def test_the_default_model_fits_on_augmented_lists():
     X, y = make_characters(80, random_state=0)
     images = [X[i, : 20 + i % 3, : 24 + i % 2] for i in range(len(X))]
@@ -402,6 +403,7 @@ def test_vsv_needs_support_vectors():
         ).fit(X, y)
 
 
+@pytest.mark.slow  # more than a second
 def test_vsv_of_normalized_digits_is_at_least_as_accurate():
     X, y = make_characters(600, classes="digits", random_state=0)
     X_test, y_test = make_characters(600, classes="digits", random_state=1)

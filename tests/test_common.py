@@ -2,9 +2,15 @@
 
 Each module states the checks its estimators fail by design, with the reason,
 in a module-level ``_expected_failed_checks(estimator)``; they run here as
-strict expected failures, so a check that starts passing is noticed too.
+strict expected failures, so a check that starts passing is noticed too. A
+module may name, in ``_checks_hinging_on_rounding(estimator)``, the expected
+failures whose outcome depends on float rounding (and so on the CPU and the
+BLAS kernels): those are expected failures that may pass, never strict.
 """
 
+import functools
+
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mtclassic import augment, features, heads, multitask, preprocessing
@@ -38,6 +44,13 @@ def _vote(membership, **params):
     )
 
 
+# each check fits an SVM gate, two heads and the vote: about 10 s per estimator
+SLOW_ESTIMATORS = [
+    _vote("gate"),
+    _vote("gate", gate_target="labels"),
+    _vote("gate", gate_columns=slice(0, None)),
+]
+
 ESTIMATORS = [
     ImageNormalizer(),
     ImageNormalizer(deskew=True, stroke_width=2.2),
@@ -51,9 +64,7 @@ ESTIMATORS = [
     DigitClassifier(pca_components=0.9, pca_whiten=True, random_state=0),
     LetterClassifier(n_estimators=10, random_state=0),
     _vote("other"),
-    _vote("gate"),
-    _vote("gate", gate_target="labels"),
-    _vote("gate", gate_columns=slice(0, None)),
+    *SLOW_ESTIMATORS,
     StrokeRedrawer(),
     AugmentedClassifier(DigitClassifier(random_state=0), random_state=0),
 ]
@@ -66,8 +77,49 @@ def _expected_failed_checks(estimator):
     return _MODULE_OF[type(estimator)]._expected_failed_checks(estimator)
 
 
-@parametrize_with_checks(
-    ESTIMATORS, expected_failed_checks=_expected_failed_checks, xfail_strict=True
+def _hinging_on_rounding(estimator):
+    module = _MODULE_OF.get(type(estimator))  # None: a module without the list
+    hinging = getattr(module, "_checks_hinging_on_rounding", None)
+    return hinging(estimator) if hinging is not None else set()
+
+
+def _check_name(check):
+    return (check.func if isinstance(check, functools.partial) else check).__name__
+
+
+def _marked(parametrize):
+    """``parametrize`` with the rounding-dependent xfails made non-strict, and
+    the checks of the slow estimators marked ``slow``."""
+    names, params = parametrize.args
+    marked = []
+    for param in params:
+        estimator, check = param.values if hasattr(param, "values") else param
+        marks = list(getattr(param, "marks", ()))
+        if _check_name(check) in _hinging_on_rounding(estimator):
+            reason = _expected_failed_checks(estimator)[_check_name(check)]
+            marks = [
+                pytest.mark.xfail(
+                    reason=f"{reason} (depends on rounding: may pass on another CPU)",
+                    strict=False,
+                )
+            ]
+        if any(estimator is slow for slow in SLOW_ESTIMATORS):
+            marks.append(pytest.mark.slow)
+        marked.append(pytest.param(estimator, check, marks=marks))
+    return pytest.mark.parametrize(names, marked, **parametrize.kwargs)
+
+
+@_marked(
+    parametrize_with_checks(
+        ESTIMATORS, expected_failed_checks=_expected_failed_checks, xfail_strict=True
+    )
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_every_rounding_dependent_check_is_an_expected_failure():
+    # a name here that is no expected failure would silently relax nothing
+    for estimator in ESTIMATORS:
+        expected = _expected_failed_checks(estimator)
+        assert _hinging_on_rounding(estimator) <= set(expected), estimator

@@ -21,6 +21,8 @@ from mtclassic.scoring import predict_dask, score_files
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
+pytestmark = pytest.mark.slow  # a local Dask cluster per test
+
 SIDE = 8
 
 

@@ -8,6 +8,7 @@ from mtclassic._demo import task_report
 from mtclassic.cli import main
 
 
+@pytest.mark.slow  # more than a second
 def test_demo_prints_per_task_combined_routing_and_timings(capsys):
     status = main(["demo", "--n-train", "360", "--n-test", "72", "--random-state", "1"])
     assert status == 0

@@ -113,6 +113,7 @@ print("numpy.f2py.__main__" in sys.modules)
 """
 
 
+@pytest.mark.slow  # a Python subprocess or more
 def test_readme_example_joblib_dump_then_cli_score(tmp_path, default_models):
     """The README's ``joblib.dump(..., "model.joblib")``, then ``mtclassic score``."""
     import csv
@@ -137,6 +138,7 @@ def test_readme_example_joblib_dump_then_cli_score(tmp_path, default_models):
     assert [row["label"] for row in rows] == model.predict(images).tolist()
 
 
+@pytest.mark.slow  # a Python subprocess or more
 def test_skops_naming_an_importable_module_is_refused_without_import(tmp_path):
     _skops_naming(tmp_path / "f2py.skops", "numpy.f2py.__main__", "Foo")
     result = _python(_F2PY_PROBE, cwd=tmp_path)
@@ -144,6 +146,7 @@ def test_skops_naming_an_importable_module_is_refused_without_import(tmp_path):
     assert result.stdout == "refused ['numpy.f2py.__main__.Foo']\nFalse\n"
 
 
+@pytest.mark.slow  # a Python subprocess or more
 def test_cli_refuses_the_f2py_name_in_one_line_with_the_option(tmp_path):
     path = _skops_naming(tmp_path / "f2py.skops", "numpy.f2py.__main__", "Foo")
     np.save(tmp_path / "x.npy", np.zeros((2, 28, 28), dtype=np.uint8))
@@ -184,6 +187,7 @@ class _Payload:
         return open, (self.marker, "w")
 
 
+@pytest.mark.slow  # a Python subprocess or more
 def test_reduce_payload_named_skops_is_refused_and_never_runs(tmp_path):
     marker = tmp_path / "marker"
     joblib.dump(_Payload(marker), tmp_path / "evil.skops")
@@ -260,6 +264,7 @@ def test_own_pickle_and_skops_files_do_not_warn(tmp_path, small_model, fresh_war
         load_model(tmp_path / "m.skops")
 
 
+@pytest.mark.slow  # a Python subprocess or more
 def test_cli_warns_once_even_with_worker_processes(tmp_path, small_model):
     joblib.dump(small_model, tmp_path / "m.joblib")
     os.chmod(tmp_path / "m.joblib", 0o666)

@@ -139,6 +139,7 @@ def test_other_membership(characters):
     np.testing.assert_allclose(model.predict_proba(X_test).sum(axis=1), 1.0)
 
 
+@pytest.mark.slow  # more than a second
 def test_clone_cross_val_and_grid_search_over_vote_head_and_features(characters):
     X, y, _, _ = characters
     model = make_default_model(random_state=0, n_estimators=10)
@@ -213,3 +214,21 @@ def test_unknown_preset_is_named():
         ValueError, match=r"preset must be one of \['accurate', 'fast'\]; got 'turbo'"
     ):
         make_default_model(preset="turbo")
+
+
+@pytest.mark.slow  # three fits of the default model
+def test_integer_digits_are_the_string_classes(characters):
+    # MNIST as load_idx returns it: integer labels 0-9; the classes stay strings
+    X, y, X_test, y_test = characters
+    digits = np.isin(y, ALL_LABELS[:10])
+    test_digits = np.isin(y_test, ALL_LABELS[:10])
+    model = make_default_model(random_state=0, n_estimators=10)
+    model.set_params(vote__letters="drop")
+    from_int = clone(model).fit(X[digits], y[digits].astype(int))
+    from_str = clone(model).fit(X[digits], y[digits])
+    assert from_int.classes_.tolist() == ALL_LABELS[:10]
+    np.testing.assert_array_equal(from_int.predict(X_test), from_str.predict(X_test))
+    score = from_int.score(X_test[test_digits], y_test[test_digits].astype(int))
+    assert score == from_str.score(X_test[test_digits], y_test[test_digits])
+    with pytest.raises(TypeError, match="^y mixes strings and numbers: "):
+        clone(model).fit(X, [int(v) if v.isdigit() else v for v in y])

@@ -42,6 +42,7 @@ def _vote(**params):
 # -- the vote ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # more than a second
 def test_other_mode_vote_is_the_weighted_in_task_posterior(blobs):
     X, y = blobs
     vote = _vote(weights=[1.0, 3.0]).fit(X, y)
@@ -363,6 +364,7 @@ def test_nested_parameters(blobs):
     assert vote.weights_.tolist() == [2.0, 1.0]
 
 
+@pytest.mark.slow  # more than a second
 def test_parallel_fit_gives_the_same_model(blobs):
     X, y = blobs
     one = _vote(membership="gate").fit(X, y).predict_proba(X)
@@ -379,6 +381,7 @@ def test_verbose_prints_each_fit(blobs, capsys):
         assert text in out
 
 
+@pytest.mark.slow  # more than a second
 def test_cross_val_and_grid_search(blobs):
     X, y = blobs
     scores = cross_val_score(_vote(), X, y, cv=3)
@@ -390,6 +393,7 @@ def test_cross_val_and_grid_search(blobs):
     assert grid.best_estimator_.estimators_[0].C == grid.best_params_["numbers__C"]
 
 
+@pytest.mark.slow  # more than a second
 def test_grid_search_over_gate_target(blobs):
     X, y = blobs
     grid = GridSearchCV(
@@ -501,6 +505,7 @@ def test_balanced_weights_undo_the_mix_a_capped_label_gate_saw():
     np.testing.assert_allclose(vote.weights_, [340 / 600, 340 / 80])
 
 
+@pytest.mark.slow  # more than a second
 def test_threaded_vote_of_forests_is_bitwise_reproducible():
     # forest heads with n_jobs=2 inside a vote whose heads run in threads: the
     # same input gives the same bits on every call and for any n_jobs
@@ -574,3 +579,72 @@ def test_columns_that_do_not_fit_x_are_named(blobs, params, message):
     X, y = blobs
     with pytest.raises(ValueError, match=re.escape(message)):
         _vote(membership="gate", **params).fit(X, y)
+
+
+# -- labels as users have them ------------------------------------------------
+
+
+def test_integer_labels_outside_the_tasks_are_named_as_strings(blobs):
+    X, y = blobs
+    # integers are read as the tasks' string labels: 1-3 are claimed, 7 is not
+    integers = np.where(np.isin(y, ["1", "2", "3"]), y, "7").astype(int)
+    numbers = MultiTaskVotingClassifier(
+        [("numbers", LogisticRegression())], tasks={"numbers": "123"}
+    )
+    with pytest.raises(ValueError, match="^Labels in y that no task claims: '7'"):
+        numbers.fit(X, integers)
+    kept = integers != 7
+    fitted = numbers.fit(X[kept], integers[kept])
+    assert fitted.classes_.tolist() == ["1", "2", "3"]
+
+
+def test_integer_digits_train_the_default_digit_task():
+    rng = np.random.RandomState(0)
+    letters = np.array(list("ABC") * 20)
+    digits = np.arange(60) % 10  # integers, as load_idx gives MNIST's
+    X = rng.normal(size=(120, 3))
+    y_int = np.concatenate([digits.astype(object), letters.astype(object)])
+    y_str = np.concatenate([digits.astype(str), letters])
+    heads = [("digits", DummyClassifier()), ("letters", DummyClassifier())]
+    with pytest.raises(TypeError, match="^y mixes strings and numbers"):
+        MultiTaskVotingClassifier(heads).fit(X, y_int)
+    only_digits = MultiTaskVotingClassifier(
+        [("digits", DummyClassifier())], tasks={"digits": DEFAULT_TASKS["digits"]}
+    )
+    from_int = clone(only_digits).fit(X[:60], digits)
+    from_str = clone(only_digits).fit(X[:60], y_str[:60])
+    assert from_int.classes_.tolist() == list("0123456789")  # strings, documented
+    np.testing.assert_array_equal(from_int.predict(X), from_str.predict(X))
+    assert from_int.score(X[:60], digits) == from_str.score(X[:60], y_str[:60])
+    assert from_int.score(X[:60], list(digits)) == from_int.score(X[:60], y_str[:60])
+
+
+@pytest.mark.parametrize(
+    "y, error, message",
+    [
+        (
+            ["1"] * 100 + [2] + ["A"] * 99,
+            TypeError,
+            "y mixes strings and numbers: '1' at index 0 and 2 at index 100; give "
+            "every label as a string (for example y.astype(str)) or every one as a "
+            "number.",
+        ),
+        (
+            np.array([np.int64(3)] + ["B"] * 199, dtype=object),
+            TypeError,
+            "y mixes strings and numbers: 'B' at index 1 and 3 at index 0; give "
+            "every label as a string (for example y.astype(str)) or every one as a "
+            "number.",
+        ),
+        (
+            ["1"] * 50 + [None, None] + ["A"] * 148,
+            ValueError,
+            "y holds None at 2 position(s), the first at index 50; every sample "
+            "needs a label.",
+        ),
+    ],
+)
+def test_mixed_and_missing_labels_are_named_in_one_line(blobs, y, error, message):
+    X, _ = blobs
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        _vote().fit(X, y)

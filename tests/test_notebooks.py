@@ -10,6 +10,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+pytestmark = pytest.mark.slow  # each notebook runs in a kernel of its own
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO / "notebooks"
 NOTEBOOKS = ["01_quickstart.ipynb", "02_grid_search.ipynb", "03_batch_scoring.ipynb"]

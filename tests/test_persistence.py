@@ -269,6 +269,7 @@ def test_default_model_round_trips_through_skops_without_naming_types(
                                   model.predict_proba(X[:20]))  # fmt: skip
 
 
+@pytest.mark.slow  # more than a second
 def test_cli_train_saves_a_checked_model(tmp_path, capsys):
     from mtclassic.cli import main
 
@@ -281,6 +282,7 @@ def test_cli_train_saves_a_checked_model(tmp_path, capsys):
     assert load_model(out).predict_proba(np.zeros((1, 28, 28))).shape == (1, 36)
 
 
+@pytest.mark.slow  # more than a second
 def test_cli_train_on_an_image_folder(tmp_path, capsys):
     from PIL import Image
 

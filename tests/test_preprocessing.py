@@ -451,3 +451,71 @@ def test_stroke_width_is_per_image_and_keeps_blank_images_blank():
 def test_stroke_width_must_be_a_positive_number_below_image_size(width):
     with pytest.raises(ValueError, match="stroke_width must be None or a number"):
         ImageNormalizer(stroke_width=width).fit_transform(_ring(3.0)[None])
+
+
+@pytest.mark.parametrize("value", [1e20, 1e200, 1.7e308, -1.7e308])
+def test_extreme_values_normalize_like_the_same_image_at_scale_one(value):
+    # the background fit and the contrast stretch work on the image scaled
+    # down by a power of two; the normaliser does not depend on the scale
+    image = seven()
+    expected = ImageNormalizer().fit_transform(np.sign(value) * image[None])
+    out = ImageNormalizer().fit_transform(image[None] * value)
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+    listed = ImageNormalizer().fit_transform([image * value, image[:20] * value])
+    assert np.isfinite(listed).all()
+
+
+def test_a_uniform_image_at_the_float_limit_is_blank():
+    out = ImageNormalizer().fit_transform(np.full((1, 28, 28), 1.7e308))
+    np.testing.assert_array_equal(out, 0.0)
+
+
+def _photos_on_paper(n=4, seed=0):
+    """Dark strokes on grainy grey paper of different sizes, as photo crops."""
+    rng = np.random.default_rng(seed)
+    photos = []
+    for k in range(n):
+        shape = (30 + 5 * k, 26 + 7 * k)
+        ink = seven(shape, scale=shape[0] / 30, shift=(k, 2 * k), thickness=2 + k / 2)
+        paper = 0.55 + 0.1 * k + rng.normal(0, 0.01, shape)
+        photos.append(paper - 0.4 * ink)
+    return photos
+
+
+@pytest.mark.parametrize("corner", [(0, 0), (5, 9), (12, 3)])
+def test_paper_padded_with_zeros_normalizes_like_the_crop(corner):
+    # a photo of a character on grey paper, zero-padded into a larger array
+    # (an .npz of crops of different sizes): the zeros are no part of the
+    # image, and the paper is the background, not the character
+    photos = _photos_on_paper()
+    padded = np.zeros((len(photos), 63, 85))
+    r, c = corner
+    for k, photo in enumerate(photos):
+        padded[k, r : r + photo.shape[0], c : c + photo.shape[1]] = photo
+    expected = ImageNormalizer().transform(photos)
+    for deskew in (False, True):
+        normalizer = ImageNormalizer(deskew=deskew)
+        np.testing.assert_allclose(
+            normalizer.transform(padded), normalizer.transform(photos), atol=1e-9
+        )
+    # and the crop is of the character, not of the paper rectangle
+    X = as_images(expected)
+    assert all(np.count_nonzero(image > 0.5) < 0.3 * image.size for image in X)
+    as_list = ImageNormalizer().transform([padded[0], padded[1, :50, :70]])
+    np.testing.assert_allclose(as_list, expected[:2], atol=1e-9)
+
+
+def test_strokes_on_a_zero_background_are_not_paper():
+    # MNIST-like images: bars and strokes on 0 are characters, whatever their
+    # shape (a flat bar has no ink inside, an anti-aliased one too much); on a
+    # lighting ramp (no edge of one value: never taken for paper) they
+    # normalize the same
+    bars = np.zeros((2, 40, 36))
+    bars[0, 5:30, 10:22] = 0.8  # a flat block, 12 wide
+    bars[1] = draw([((5, 18), (34, 18))], (40, 36), thickness=9)
+    images = np.concatenate([characters(), bars])
+    rows, cols = np.mgrid[0:40, 0:36]
+    lit = 0.2 + 0.004 * rows + 0.003 * cols + images
+    np.testing.assert_allclose(
+        ImageNormalizer().transform(images), ImageNormalizer().transform(lit), atol=1e-9
+    )

@@ -275,6 +275,7 @@ def test_worst_confusions():
     ]
 
 
+@pytest.mark.slow  # more than a second
 def test_evaluate_image_folder_skips_unreadable_files(model_path, eval_data, tmp_path):
     path, model = model_path
     images, labels = eval_data

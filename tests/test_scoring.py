@@ -539,6 +539,7 @@ class SlowModel:
 """
 
 
+@pytest.mark.slow  # more than a second
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, model, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     (tmp_path / "slow_model.py").write_text(_SLOW_MODEL)
@@ -651,6 +652,7 @@ def test_workers_load_a_saved_model_and_check_it_is_the_same(tmp_path, model):
     _WORKER_MODELS.clear()
 
 
+@pytest.mark.slow  # more than a second
 def test_default_model_end_to_end_with_tasks(tmp_path, capsys):
     """`mtclassic train`, then `mtclassic score` on a folder of PNGs and an IDX file."""
     from mtclassic.datasets import make_characters

@@ -74,6 +74,7 @@ def _wait_for(predicate, process, timeout=60):
     return False
 
 
+@pytest.mark.slow  # more than a second
 def test_second_run_on_the_same_out_is_refused(tmp_path, model, slow_cli):
     """Issue 14.1: two real processes; the second exits 1 naming the holder."""
     command, data, env = slow_cli
@@ -112,6 +113,7 @@ def test_second_run_on_the_same_out_is_refused(tmp_path, model, slow_cli):
     assert out.read_bytes() == (tmp_path / "clean.csv").read_bytes()
 
 
+@pytest.mark.slow  # more than a second
 def test_stale_lock_of_a_killed_run_is_taken_over_by_resume(tmp_path, model, slow_cli):
     command, data, env = slow_cli
     out = tmp_path / "s.csv"
@@ -187,6 +189,7 @@ def _alive(pid):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+@pytest.mark.slow  # more than a second
 def test_workers_die_with_their_parent(tmp_path, slow_cli):
     """Issue 14.10: kill -9 of `score --n-jobs 2`; no child alive 5 s later."""
     command, data, env = slow_cli
@@ -479,6 +482,7 @@ def test_real_full_and_read_only_file_systems(tmp_path, model, fault):
         )
 
 
+@pytest.mark.slow  # more than a second
 def test_unreachable_scheduler_fails_fast_in_one_line(tmp_path, model):
     pytest.importorskip("distributed")
     save_model(model, tmp_path / "m.joblib")

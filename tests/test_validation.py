@@ -1,12 +1,19 @@
 """Tests for mtclassic._validation: every error names the argument and the sizes."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse
 
-from mtclassic._validation import check_image_shape, check_images
+from mtclassic._validation import (
+    SAFE_MAGNITUDE,
+    check_image_shape,
+    check_images,
+    colour_to_grey,
+    shrink_to_safe_range,
+)
 
 
 def test_flat_square_rows_are_inferred():
@@ -170,3 +177,131 @@ def test_bad_image_shape(bad):
         ),
     ):
         check_image_shape(bad)
+
+
+def test_values_beyond_float64_are_refused_by_name():
+    wide = np.ones((2, 3, 3), dtype=np.longdouble)
+    if np.finfo(np.longdouble).max <= np.finfo(np.float64).max:
+        pytest.skip("long double is float64 on this platform")
+    wide[1, 0, 0] = np.longdouble("1e400")
+    with pytest.raises(
+        ValueError,
+        match="^"
+        + re.escape(
+            "X holds 1 value(s) beyond the float64 range (about 1.8e308), the "
+            "largest 1.e+400; pixel values must be finite float64 numbers."
+        )
+        + "$",
+    ):
+        check_images(wide, dtype=np.longdouble)
+    assert check_images(wide[:1], dtype=np.longdouble).dtype == np.float64
+
+
+def test_python_integers_beyond_float64_are_refused_by_name():
+    with pytest.raises(
+        ValueError,
+        match="^"
+        + re.escape(
+            "X holds values beyond the float64 range (about 1.8e308); pixel "
+            "values must be finite."
+        )
+        + "$",
+    ):
+        check_images([[[10**400, 0], [0, 0]]])
+
+
+def test_huge_images_are_scaled_down_by_a_power_of_two():
+    images = np.array([[[1.0, -1.7e308]], [[2.0, 5.0]], [[SAFE_MAGNITUDE, 3.0]]])
+    before = images.copy()
+    shrink_to_safe_range(images)
+    peak = np.abs(images).max(axis=(1, 2))
+    assert SAFE_MAGNITUDE / 2 <= peak[0] < SAFE_MAGNITUDE
+    ratio = images[0] / before[0]
+    assert ratio[0, 0] == ratio[0, 1]  # one factor per image
+    assert np.log2(ratio[0, 0]) == np.round(np.log2(ratio[0, 0]))  # a power of 2
+    np.testing.assert_array_equal(images[1:], before[1:])  # within range: as is
+
+
+def _colour_batch(channels, dtype=np.uint8, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(3, 9, 7, channels)).astype(dtype)
+
+
+def test_rgb_is_turned_grey_as_skimage_does():
+    from skimage.color import rgb2gray
+
+    rgb = _colour_batch(3)
+    grey = check_images(rgb, dtype=np.uint8)  # an integer dtype asked for: float
+    assert grey.shape == (3, 9, 7) and grey.dtype == np.float64
+    np.testing.assert_allclose(grey, rgb2gray(rgb), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        grey, (rgb / 255.0) @ [0.2125, 0.7154, 0.0721], rtol=0, atol=1e-12
+    )
+    floats = rgb / 255.0  # float images are taken as they are (skimage's range)
+    np.testing.assert_allclose(check_images(floats), grey, rtol=0, atol=1e-12)
+
+
+def test_rgba_is_composited_on_white():
+    rgba = _colour_batch(4)
+    rgba[0, :, :, 3] = 0  # transparent: white paper
+    rgba[1, :, :, 3] = 255  # opaque: the colour itself
+    grey = check_images(rgba)
+    np.testing.assert_allclose(grey[0], 1.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        grey[1], check_images(rgba[1:2, :, :, :3])[0], atol=1e-12
+    )
+    alpha = rgba[2, :, :, 3:] / 255.0
+    blended = alpha * rgba[2, :, :, :3] / 255.0 + (1 - alpha)
+    np.testing.assert_allclose(grey[2], blended @ [0.2125, 0.7154, 0.0721], atol=1e-12)
+
+
+def test_float_rgba_outside_the_unit_range_is_refused_by_name():
+    rgba = _colour_batch(4, dtype=np.float64)
+    with pytest.raises(
+        ValueError,
+        match="^"
+        + re.escape(
+            f"X holds RGBA images of floats in [{rgba.min():.4g}, {rgba.max():.4g}]; "
+            "float colour images with an alpha channel must be in [0, 1] (or pass "
+            "them as uint8 0-255)."
+        )
+        + "$",
+    ):
+        check_images(rgba)
+
+
+def test_other_channel_counts_are_not_colour():
+    with pytest.raises(ValueError, match=r"ndim=4 and shape \(1, 5, 5, 2\)\.$"):
+        check_images(np.zeros((1, 5, 5, 2)))
+    assert colour_to_grey(np.ones((2, 3))).shape == (2,)  # one RGB pixel each
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_every_estimator_accepts_colour_as_its_grey(channels):
+    from mtclassic import HOGTransformer, ImageNormalizer, PixelTransformer
+
+    rgb = np.zeros((2, 28, 28, channels), dtype=np.uint8)
+    rgb[..., :3] = 255  # white paper
+    if channels == 4:
+        rgb[..., 3] = 255
+    rgb[:, 5:23, 12:16, 0] = 200  # a red "1": its grey is 0.2125 * 200/255 + 0.7846
+    grey = check_images(rgb)
+    for estimator in (ImageNormalizer(), HOGTransformer(), PixelTransformer()):
+        np.testing.assert_array_equal(
+            estimator.fit_transform(rgb), estimator.fit_transform(grey)
+        )
+    normalizer = ImageNormalizer()
+    ragged = [rgb[0], rgb[1, :20]]
+    np.testing.assert_array_equal(
+        normalizer.fit_transform(ragged),
+        normalizer.fit_transform([grey[0], grey[1, :20]]),
+    )
+
+
+def test_scaling_a_batch_of_huge_and_subnormal_images_warns_of_nothing():
+    # the factor of the subnormal image (2**1100) must not even be computed
+    images = np.array([[[5e-324, 0.0]], [[1.7e308, 1.0]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shrink_to_safe_range(images)
+    assert images[0, 0, 0] == 5e-324 and images[1, 0, 0] < SAFE_MAGNITUDE
