@@ -204,6 +204,23 @@ def check_images(
     return check_finite(array, name)
 
 
+def validate_image_rows(estimator, X, *, reset, dtype):
+    """Images of an image transformer's ``X``, checked the scikit-learn way.
+
+    :func:`check_images` with the estimator's ``image_shape``, then
+    scikit-learn's ``validate_data`` on the flat rows (``n_features_in_`` and
+    ``feature_names_in_``); ``reset`` also records ``image_shape_``.
+    """
+    from sklearn.utils.validation import validate_data
+
+    images = check_images(X, image_shape=estimator.image_shape, dtype=dtype)
+    flat_view = X if np.ndim(X) == 2 else images.reshape(images.shape[0], -1)
+    validate_data(estimator, flat_view, reset=reset, skip_check_array=True)
+    if reset:
+        estimator.image_shape_ = images.shape[1:]
+    return images
+
+
 def check_finite(array, name="X", batch=True):
     """``array``, or a ValueError naming ``name`` if it holds NaN or infinity.
 

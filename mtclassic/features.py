@@ -45,9 +45,13 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import FeatureUnion
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from mtclassic._validation import check_image_shape, check_images, safe_range_factors
+from mtclassic._validation import (
+    check_image_shape,
+    safe_range_factors,
+    validate_image_rows,
+)
 
 _BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 # skimage.feature._hog._hog_normalize_block's eps
@@ -470,12 +474,7 @@ class _ImageTransformerMixin:
     """Validation shared by the transformers of image rows."""
 
     def _validate_images(self, X, *, reset):
-        images = check_images(X, image_shape=self.image_shape, dtype=_keep_dtype(X))
-        flat_view = X if np.ndim(X) == 2 else images.reshape(images.shape[0], -1)
-        validate_data(self, flat_view, reset=reset, skip_check_array=True)
-        if reset:
-            self.image_shape_ = images.shape[1:]
-        return images
+        return validate_image_rows(self, X, reset=reset, dtype=_keep_dtype(X))
 
     def fit(self, X, y=None):
         """Validate the images; nothing is learnt.

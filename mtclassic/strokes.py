@@ -21,9 +21,8 @@ from joblib import Parallel, delayed, effective_n_jobs
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import validate_data
 
-from mtclassic._validation import check_images
+from mtclassic._validation import validate_image_rows
 
 __all__ = ["StrokeRedrawer", "thin", "redraw_strokes"]
 
@@ -253,16 +252,12 @@ class StrokeRedrawer(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def _check_images(self, X, *, reset):
-        images = check_images(X, image_shape=self.image_shape, dtype=np.float32)
-        flat = X if np.ndim(X) == 2 else images.reshape(images.shape[0], -1)
-        validate_data(self, flat, reset=reset, skip_check_array=True)
+        images = validate_image_rows(self, X, reset=reset, dtype=np.float32)
         if images.shape[2] > _MAX_PACKED_WIDTH:
             raise ValueError(
                 f"X must hold images at most {_MAX_PACKED_WIDTH} pixels wide; got "
                 f"images of shape {images.shape[1:]}."
             )
-        if reset:
-            self.image_shape_ = images.shape[1:]
         return images
 
     def fit(self, X, y=None):
