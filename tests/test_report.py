@@ -22,6 +22,7 @@ REPORT_FILES = [
     "confusion_matrix.png",
     "hog.png",
     "metrics.json",
+    "misclassified.csv",
     "misclassified.png",
     "report.md",
     "task_accuracy.png",
