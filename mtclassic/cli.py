@@ -6,6 +6,7 @@ API; nothing here is needed to use mtclassic from Python.
 """
 
 import argparse
+import contextlib
 import errno
 import sys
 
@@ -132,7 +133,7 @@ def _add_train(subparsers):
 def _run_train(args):
     from mtclassic._train import run_train
 
-    try:
+    with _one_line_errors("train"):
         run_train(
             args.out,
             data=args.data,
@@ -146,9 +147,6 @@ def _run_train(args):
             idx_label_names=args.idx_label_names,
             quiet=args.quiet,
         )
-    except (OSError, ValueError, TypeError, ImportError) as exc:
-        # bad files, data, labels or output path: one line, no traceback
-        raise SystemExit(f"mtclassic train: {_error_message(exc)}") from exc
 
 
 def _add_model_arguments(parser):
@@ -179,6 +177,15 @@ def _error_message(exc):
     if isinstance(exc, UntrustedTypesError):
         return exc.message(command_line=True)
     return str(exc)
+
+
+@contextlib.contextmanager
+def _one_line_errors(command):
+    """Bad files, data, options or a missing extra: one line, no traceback."""
+    try:
+        yield
+    except (OSError, ValueError, TypeError, ImportError) as exc:
+        raise SystemExit(f"mtclassic {command}: {_error_message(exc)}") from exc
 
 
 def _add_evaluate(subparsers):
@@ -259,7 +266,7 @@ def _run_evaluate(args):
         raise SystemExit(
             f"mtclassic evaluate: --n-samples must be at least 1; got {args.n_samples}."
         )
-    try:
+    with _one_line_errors("evaluate"):
         run_evaluate(
             args.model,
             data if len(data) > 1 else data[0],
@@ -271,9 +278,6 @@ def _run_evaluate(args):
             trusted=args.trusted,
             transpose=args.transpose,
         )
-    except (OSError, ValueError, TypeError, ImportError) as exc:
-        # bad files, bad data and a missing 'plot' extra: a message, no traceback
-        raise SystemExit(f"mtclassic evaluate: {_error_message(exc)}") from exc
 
 
 def _add_score(subparsers):
