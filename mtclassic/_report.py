@@ -49,7 +49,9 @@ def load_labelled_images(
     ----------
     data : str or list of str
         ``"synthetic"``: the embedded default data, generated with
-        ``random_state``; else what :func:`mtclassic.io.read_labelled` reads:
+        ``random_state``; ``"mnist"`` or ``"emnist:<split>"``: the test
+        subset of that EMNIST split (:func:`~mtclassic.datasets.fetch_emnist`
+        downloads it once); else what :func:`mtclassic.io.read_labelled` reads:
         a folder with one sub-folder per class; an ``.npz`` file with arrays
         ``images`` (or ``X``) and ``labels`` (or ``y``), and optionally
         ``sizes`` (padded crops, read cropped); or two IDX files, images then
@@ -90,12 +92,19 @@ def load_labelled_images(
             "data must be 'synthetic', a folder, an .npz file, or an IDX images "
             f"file and an IDX labels file; got {len(paths)} arguments: {paths!r}."
         )
-    if len(paths) == 2 or os.fspath(paths[0]) != SYNTHETIC:
+    from mtclassic.datasets._emnist import load_named
+
+    named = None
+    if len(paths) == 1:
+        named = load_named(os.fspath(paths[0]), "test", transpose=transpose)
+    if named is not None:
+        data, source = named, os.fspath(paths[0])
+    elif len(paths) == 2 or os.fspath(paths[0]) != SYNTHETIC:
         data = read_labelled(
             paths,
             transpose=transpose,
             idx_label_names=idx_label_names,
-            other_kinds=(repr(SYNTHETIC),),
+            other_kinds=(repr(SYNTHETIC), "'mnist'", "'emnist:<split>'"),
         )
         source = os.fspath(paths[0])
     else:

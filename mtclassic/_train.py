@@ -35,10 +35,6 @@ DIGITS = string.digits
 UPPER = string.ascii_uppercase
 LOWER = string.ascii_lowercase
 TASK_CHOICES = ("auto", "digits", "letters", "both")
-# ``--data`` names of data sets that fetch_emnist downloads (a path of that
-# name wins, so a folder called "mnist" is still read as a folder).
-MNIST = "mnist"
-EMNIST_PREFIX = "emnist:"
 
 
 class TrainError(ValueError):
@@ -99,24 +95,20 @@ def check_output(path):
 
 def read_training_data(data, *, transpose=False, idx_label_names=DIGITS):
     """The labelled images of ``--data``: files through :mod:`mtclassic.io`,
-    ``mnist`` and ``emnist:<split>`` through
+    ``mnist`` and ``emnist:<split>`` (their train subset) through
     :func:`~mtclassic.datasets.fetch_emnist` (download, checksum, cache).
 
     Returns a Bunch with ``images``, ``target`` (str), ``description`` and
     ``skipped``, as :func:`mtclassic.io.read_labelled`.
     """
-    paths = [os.fspath(path) for path in data]
-    name = paths[0] if len(paths) == 1 else None
-    if name is not None and not os.path.exists(name):
-        split = None
-        if name == MNIST:
-            split = "mnist"
-        elif name.startswith(EMNIST_PREFIX):
-            split = name[len(EMNIST_PREFIX) :]
-        if split is not None:
-            return _read_emnist(split, transpose)
+    from mtclassic.datasets._emnist import load_named
     from mtclassic.io import read_labelled
 
+    paths = [os.fspath(path) for path in data]
+    if len(paths) == 1:
+        named = load_named(paths[0], "train", transpose=transpose)
+        if named is not None:
+            return named
     if len(paths) > 2:
         raise TrainError(
             f"--data takes one folder or file, or an IDX images file and its IDX "
@@ -130,30 +122,7 @@ def read_training_data(data, *, transpose=False, idx_label_names=DIGITS):
         transpose=transpose,
         idx_label_names=idx_label_names,
         on_error="skip",
-        other_kinds=(repr(MNIST), repr(EMNIST_PREFIX + "<split>")),
-    )
-
-
-def _read_emnist(split, transpose):
-    from mtclassic.datasets import fetch_emnist
-    from mtclassic.datasets._emnist import EMNIST_SPLITS
-
-    if split not in EMNIST_SPLITS:
-        raise TrainError(
-            f"--data emnist:{split}: unknown EMNIST split; give one of "
-            + ", ".join(f"emnist:{s}" for s in EMNIST_SPLITS)
-            + "."
-        )
-    if transpose:
-        raise TrainError(
-            "--transpose is for files: EMNIST data sets are read upright already."
-        )
-    bunch = fetch_emnist(split, "train")
-    return Bunch(
-        images=bunch.images,
-        target=np.asarray(bunch.target).astype(str),
-        description=f"EMNIST {split} (train)",
-        skipped=[],
+        other_kinds=("'mnist'", "'emnist:<split>'"),
     )
 
 

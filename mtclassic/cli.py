@@ -206,9 +206,11 @@ def _add_evaluate(subparsers):
         nargs="*",
         metavar="DATA",
         help=(
-            "'synthetic' (the embedded default data), a folder with one "
-            "sub-folder per class, an .npz file with arrays 'images' and "
-            "'labels', or an IDX images file followed by its IDX labels file"
+            "'synthetic' (the embedded default data), 'mnist' or "
+            "'emnist:<split>' (its test subset, downloaded once), a folder with "
+            "one sub-folder per class, an .npz file with arrays 'images' and "
+            "'labels' (and optionally 'sizes'), or an IDX images file followed "
+            "by its IDX labels file"
         ),
     )
     parser.add_argument(

@@ -105,6 +105,22 @@ def test_emnist_letters_from_the_local_server(
     )
 
 
+def test_evaluate_reads_the_emnist_test_subset(
+    server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    capsys,
+):
+    monkeypatch.setenv("MTCLASSIC_DATA_HOME", str(tmp_path / "cache"))
+    model_path = tmp_path / "letters.joblib"
+    assert main(["train", str(model_path), "--data", "emnist:letters"]) == 0
+    assert main(["evaluate", str(model_path), "emnist:letters"]) == 0
+    out = capsys.readouterr().out
+    assert "data:  EMNIST letters (test)" in out
+    assert "images:          3" in out  # the test subset, not the 5 training ones
+    assert server.requests == ["/gzip.zip"]
+
+
 def test_lower_case_folder_case_sensitive(tmp_path, capsys):
     data = _folder(tmp_path / "lower", "abc")
     model_path = tmp_path / "lower.joblib"
@@ -205,7 +221,7 @@ def test_errors_before_the_fit(tmp_path, no_fit, monkeypatch):
         "mtclassic train: --n-train must be >= 1; got 0."
     )
     assert _error(["train", good, "--data", "emnist:klingon"]) == (
-        "mtclassic train: --data emnist:klingon: unknown EMNIST split; give one of "
+        "mtclassic train: 'emnist:klingon': unknown EMNIST split; give one of "
         "emnist:balanced, emnist:byclass, emnist:bymerge, emnist:digits, "
         "emnist:letters, emnist:mnist."
     )
