@@ -21,6 +21,8 @@ from mtclassic.metrics import worst_confusions
 from mtclassic.plotting import model_tasks
 
 SYNTHETIC = "synthetic"
+# Unknown labels named in the warning line (metrics.json lists all).
+_WARNED_LABELS = 12
 # Misclassified images listed in report.md (the CSV lists them all).
 _MARKDOWN_ROWS = 20
 # Seed of the synthetic evaluation images: not 0, the seed `mtclassic train`
@@ -259,13 +261,21 @@ def unknown_labels_warning(unknown_labels):
     --------
     >>> unknown_labels_warning({"a": 3, "c": 1})
     "warning: labels 'a' (3 images), 'c' (1 image) are not classes of the model: these 4 images are counted wrong and left out of the per-task scores and the routing error"
+    >>> unknown_labels_warning(dict.fromkeys("abcdefghijklmn", 2))[:69]
+    "warning: labels 'a' (2 images), 'b' (2 images), 'c' (2 images), 'd' ("
+    >>> "'l' (2 images) and 2 more are not" in unknown_labels_warning(
+    ...     dict.fromkeys("abcdefghijklmn", 2))
+    True
     """
     if not unknown_labels:
         return None
+    items = list(unknown_labels.items())
     named = ", ".join(
         f"{label!r} ({count} image{'s' if count != 1 else ''})"
-        for label, count in unknown_labels.items()
+        for label, count in items[:_WARNED_LABELS]
     )
+    if len(items) > _WARNED_LABELS:  # all of them are in metrics.json
+        named += f" and {len(items) - _WARNED_LABELS} more"
     total = sum(unknown_labels.values())
     return (
         f"warning: label{'s' if len(unknown_labels) > 1 else ''} {named} "
