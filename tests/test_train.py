@@ -103,21 +103,11 @@ def test_emnist_letters_from_the_local_server(
     assert len(rows) == 5 and {row["label"] for row in rows} <= set(
         string.ascii_uppercase
     )
-
-
-def test_evaluate_reads_the_emnist_test_subset(
-    server,  # noqa: F811
-    tmp_path,
-    monkeypatch,
-    capsys,
-):
-    monkeypatch.setenv("MTCLASSIC_DATA_HOME", str(tmp_path / "cache"))
-    model_path = tmp_path / "letters.joblib"
-    assert main(["train", str(model_path), "--data", "emnist:letters"]) == 0
+    # evaluate reads the same name as the test subset
     assert main(["evaluate", str(model_path), "emnist:letters"]) == 0
     out = capsys.readouterr().out
     assert "data:  EMNIST letters (test)" in out
-    assert "images:          3" in out  # the test subset, not the 5 training ones
+    assert "images:          3" in out  # the 3 test images, not the 5 training ones
     assert server.requests == ["/gzip.zip"]
 
 
