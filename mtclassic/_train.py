@@ -328,6 +328,14 @@ def run_train(
     with contextlib.redirect_stdout(progress.out if not quiet else sys.stdout):
         model.fit(images, y)
     seconds = time.perf_counter() - started
+    # the saved model is quiet again, as make_default_model makes it
+    model.set_params(
+        **{
+            key: False
+            for key, value in model.get_params().items()
+            if key.endswith("verbose") and value is True
+        }
+    )
     progress(f"fitted in {seconds:.1f} s; saving {os.fspath(out)}")
     metadata = save_model(model, out)
     source = (

@@ -72,6 +72,11 @@ def test_mnist_style_idx_pair_trains_a_digits_only_model(tmp_path, capsys):
     assert "(step 3 of 3) Processing vote" in captured.err
     meta = read_metadata(model_path)
     assert meta["classes"] == list(string.digits) and meta["tasks"] == ["digits"]
+    # the progress switches are off again in the saved model
+    params = load_model(model_path).get_params()
+    assert not [
+        key for key, value in params.items() if key.endswith("verbose") and value
+    ]
     rows = _score(model_path, [images], tmp_path)
     assert len(rows) == 120 and {row["task"] for row in rows} == {"digits"}
     accuracy = np.mean([row["label"] for row in rows] == y)
