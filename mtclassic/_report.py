@@ -18,9 +18,13 @@ from sklearn.utils import Bunch
 # DIGIT_NAMES: the label of each code of an MNIST-style IDX labels file.
 from mtclassic.io._labelled import DIGIT_NAMES
 from mtclassic.metrics import worst_confusions
-from mtclassic.plotting import model_tasks, task_accuracy
+from mtclassic.plotting import model_tasks
 
 SYNTHETIC = "synthetic"
+# Unknown labels named in the warning line (metrics.json lists all).
+_WARNED_LABELS = 12
+# Misclassified images listed in report.md (the CSV lists them all).
+_MARKDOWN_ROWS = 20
 # Seed of the synthetic evaluation images: not 0, the seed `mtclassic train`
 # uses by default, so a default evaluation never scores the training images.
 EVALUATION_SEED = 1
@@ -47,7 +51,9 @@ def load_labelled_images(
     ----------
     data : str or list of str
         ``"synthetic"``: the embedded default data, generated with
-        ``random_state``; else what :func:`mtclassic.io.read_labelled` reads:
+        ``random_state``; ``"mnist"`` or ``"emnist:<split>"``: the test
+        subset of that EMNIST split (:func:`~mtclassic.datasets.fetch_emnist`
+        downloads it once); else what :func:`mtclassic.io.read_labelled` reads:
         a folder with one sub-folder per class; an ``.npz`` file with arrays
         ``images`` (or ``X``) and ``labels`` (or ``y``), and optionally
         ``sizes`` (padded crops, read cropped); or two IDX files, images then
@@ -67,14 +73,18 @@ def load_labelled_images(
     -------
     data : Bunch
         ``images`` ((n, h, w) array, or a list of 2-D arrays of different
-        sizes from a folder), ``target`` str array, ``description`` str
-        and ``skipped`` (files of a folder that could not be read).
+        sizes from a folder), ``target`` str array, ``description`` str,
+        ``skipped`` (files of a folder that could not be read) and ``ids``
+        (the name of each image: its file for a folder, else
+        ``<data file>:<index>`` as ``mtclassic score`` names records).
 
     Examples
     --------
     >>> data = load_labelled_images("synthetic", n_samples=36)
     >>> data.images.shape, len(set(data.target)), data.description
     ((36, 28, 28), 36, 'synthetic (36 images, random_state=1)')
+    >>> data.ids[:2]
+    ['synthetic:0', 'synthetic:1']
     """
     from mtclassic.io import read_labelled
 
@@ -84,26 +94,59 @@ def load_labelled_images(
             "data must be 'synthetic', a folder, an .npz file, or an IDX images "
             f"file and an IDX labels file; got {len(paths)} arguments: {paths!r}."
         )
-    if len(paths) == 2 or os.fspath(paths[0]) != SYNTHETIC:
-        return read_labelled(
+    from mtclassic.datasets._emnist import load_named
+
+    named = None
+    if len(paths) == 1:
+        named = load_named(os.fspath(paths[0]), "test", transpose=transpose)
+    if named is not None:
+        data, source = named, os.fspath(paths[0])
+    elif len(paths) == 2 or os.fspath(paths[0]) != SYNTHETIC:
+        data = read_labelled(
             paths,
             transpose=transpose,
             idx_label_names=idx_label_names,
-            other_kinds=(repr(SYNTHETIC),),
+            other_kinds=(repr(SYNTHETIC), "'mnist'", "'emnist:<split>'"),
         )
-    from mtclassic.datasets import make_characters
+        source = os.fspath(paths[0])
+    else:
+        from mtclassic.datasets import make_characters
 
-    images, target = make_characters(n_samples, random_state=random_state)
-    return Bunch(
-        images=images,
-        target=np.asarray(target).astype(str),
-        description=f"synthetic ({n_samples} images, random_state={random_state})",
-        skipped=[],
+        images, target = make_characters(n_samples, random_state=random_state)
+        data = Bunch(
+            images=images,
+            target=np.asarray(target).astype(str),
+            description=f"synthetic ({n_samples} images, random_state={random_state})",
+            skipped=[],
+            files=None,
+        )
+        source = SYNTHETIC
+    files = data.pop("files", None)
+    data.ids = (
+        [os.fspath(file) for file in files]
+        if files is not None
+        else [f"{source}:{index}" for index in range(len(data.target))]
     )
+    return data
 
 
-def evaluate(model, images, y_true, *, n_confusions=10):
+def _scoring_tasks(model, classes):
+    """The model's task of each of its classes; classes of no task (a plain
+    classifier's labels that are neither digits nor letters) form 'other'."""
+    tasks = model_tasks(model, classes)
+    claimed = {label for members in tasks.values() for label in members}
+    rest = [label for label in classes if label not in claimed]
+    return {**tasks, "other": rest} if rest else tasks
+
+
+def evaluate(model, images, y_true, *, n_confusions=10, ids=None):
     """Score a fitted classifier on labelled images.
+
+    Labels that are not classes of the model (``'c'`` against a model of
+    ``'A'..'Z'``, say) cannot be predicted: their images count as wrong in
+    ``accuracy`` and are left out of the per-task scores and the routing
+    error, which are about the tasks the model knows; ``unknown_labels``
+    counts them by label.
 
     Parameters
     ----------
@@ -115,13 +158,22 @@ def evaluate(model, images, y_true, *, n_confusions=10):
         Their labels.
     n_confusions : int, default=10
         How many of the worst confusions to list.
+    ids : sequence of str, default=None
+        A name for each image (its file), listed with the misclassified ones.
 
     Returns
     -------
     result : Bunch
         ``metrics`` (JSON-ready dict: ``n_samples``, ``accuracy``,
-        ``routing_error``, ``tasks``, ``worst_confusions``), ``y_pred``,
-        ``proba``, ``classes`` and ``tasks``.
+        ``routing_error`` (share of the images of known labels given a label
+        of another task), ``routing`` (:func:`mtclassic.metrics.routing_error`),
+        ``tasks``, ``worst_confusions``, ``unknown_labels`` (label -> images)
+        and ``misclassified``: every wrong image in data order, with its
+        ``index``, ``file`` (from ``ids``, or None), ``true``, ``predicted``,
+        ``probability`` (of the prediction) and ``probability_true`` (of the
+        true label; None when the model does not know it)), ``y_pred``,
+        ``proba``, ``classes``, ``tasks`` and ``known`` (bool mask of the
+        images whose label is a class of the model).
 
     Examples
     --------
@@ -135,26 +187,103 @@ def evaluate(model, images, y_true, *, n_confusions=10):
     ['1', '1', 'A', 'A']
     >>> result.metrics["accuracy"], result.metrics["routing_error"]
     (0.5, 0.25)
+    >>> result.metrics["misclassified"][0]
+    {'index': 1, 'file': None, 'true': '7', 'predicted': '1', 'probability': 0.6, 'probability_true': 0.4}
+    >>> evaluate(Fixed(), np.zeros((4, 28, 28)), ["1", "7", "a", "7"]).metrics["unknown_labels"]
+    {'a': 1}
     """
+    from mtclassic.metrics import per_task_accuracy, routing_error
+
     y_true = np.asarray(y_true).astype(str)
+    if ids is not None and len(ids) != len(y_true):
+        raise ValueError(
+            f"ids must name each of the {len(y_true)} images; got {len(ids)}."
+        )
     proba = np.asarray(model.predict_proba(images))
     classes = np.asarray(model.classes_)
+    labels = classes.astype(str)
     # predict is the argmax of predict_proba: one pass over the images, not two.
-    y_pred = classes[np.argmax(proba, axis=1)].astype(str)
-    # Labels the model never predicts still belong to a task (for routing).
-    tasks = model_tasks(model, sorted({*classes.astype(str), *y_true}))
-    scores = task_accuracy(y_true, y_pred, tasks=tasks)
+    best = np.argmax(proba, axis=1)
+    y_pred = labels[best]
+    known = np.isin(y_true, labels)
+    unknown, unknown_counts = np.unique(y_true[~known], return_counts=True)
+    tasks = _scoring_tasks(model, labels.tolist())
+    # the task scores are about the labels the model knows
+    routing = routing_error(y_true[known], y_pred[known], tasks=tasks)
+    # the misclassified images, in data order, with both probabilities
+    wrong = np.flatnonzero(y_true != y_pred)
+    # the column of each true label (-1: not a class), looked up per label
+    distinct, inverse = np.unique(y_true[wrong], return_inverse=True)
+    lookup = {label: i for i, label in enumerate(labels.tolist())}
+    columns = np.array(
+        [lookup.get(label, -1) for label in distinct.tolist()], dtype=np.intp
+    )[inverse.reshape(-1)]
+    p_true = proba[wrong, np.maximum(columns, 0)] if wrong.size else np.zeros(0)
+    misclassified = [
+        {
+            "index": int(index),
+            "file": None if ids is None else str(ids[index]),
+            "true": str(y_true[index]),
+            "predicted": str(y_pred[index]),
+            "probability": float(proba[index, best[index]]),
+            "probability_true": float(p) if known[index] else None,
+        }
+        for index, p in zip(wrong.tolist(), p_true.tolist(), strict=True)
+    ]
     metrics = {
         "n_samples": int(y_true.size),
-        "accuracy": scores["accuracy"],
-        "routing_error": scores["routing_error"],
-        "tasks": scores["tasks"],
+        "accuracy": float(np.mean(y_true == y_pred)) if y_true.size else 0.0,
+        "routing_error": routing["total"],
+        "routing": routing,
+        "tasks": per_task_accuracy(y_true[known], y_pred[known], tasks=tasks),
         "worst_confusions": worst_confusions(
             y_true, y_pred, tasks=tasks, n=n_confusions
         ),
+        "unknown_labels": dict(
+            zip(unknown.tolist(), map(int, unknown_counts), strict=True)
+        ),
+        "misclassified": misclassified,
     }
     return Bunch(
-        metrics=metrics, y_pred=y_pred, proba=proba, classes=classes, tasks=tasks
+        metrics=metrics,
+        y_pred=y_pred,
+        proba=proba,
+        classes=classes,
+        tasks=tasks,
+        known=known,
+    )
+
+
+def unknown_labels_warning(unknown_labels):
+    """One line naming the labels a model cannot know, or None.
+
+    Examples
+    --------
+    >>> unknown_labels_warning({"a": 3, "c": 1})
+    "warning: labels 'a' (3 images), 'c' (1 image) are not classes of the model: these 4 images are counted wrong and left out of the per-task scores and the routing error"
+    >>> unknown_labels_warning(dict.fromkeys("abcdefghijklmn", 2))[:69]
+    "warning: labels 'a' (2 images), 'b' (2 images), 'c' (2 images), 'd' ("
+    >>> "'l' (2 images) and 2 more are not" in unknown_labels_warning(
+    ...     dict.fromkeys("abcdefghijklmn", 2))
+    True
+    """
+    if not unknown_labels:
+        return None
+    items = list(unknown_labels.items())
+    named = ", ".join(
+        f"{label!r} ({count} image{'s' if count != 1 else ''})"
+        for label, count in items[:_WARNED_LABELS]
+    )
+    if len(items) > _WARNED_LABELS:  # all of them are in metrics.json
+        named += f" and {len(items) - _WARNED_LABELS} more"
+    total = sum(unknown_labels.values())
+    return (
+        f"warning: label{'s' if len(unknown_labels) > 1 else ''} {named} "
+        f"{'are' if len(unknown_labels) > 1 else 'is'} not "
+        f"{'classes' if len(unknown_labels) > 1 else 'a class'} of the model: "
+        f"{'these' if total > 1 else 'this'} {total} image{'s' if total != 1 else ''} "
+        f"{'are' if total != 1 else 'is'} counted wrong and left out of the "
+        "per-task scores and the routing error"
     )
 
 
@@ -178,20 +307,59 @@ def _hog_parameters(model):
     return {}
 
 
-def _display_images(model, images):
-    """An (n, h, w) batch to show: the images, or their normalised versions
-    when they differ in size."""
-    if isinstance(images, np.ndarray) and images.ndim == 3:
-        return images
+def _normalised(model, images):
+    """The images as the model's normalisation step makes them, an (n, h, w)
+    batch; None when the model has no such step."""
     steps = getattr(model, "named_steps", {})
     normalizer = steps.get("normalize")
     if normalizer is None or not hasattr(normalizer, "transform"):
-        from mtclassic.preprocessing import ImageNormalizer
-
-        normalizer = ImageNormalizer()
+        return None
     flat = np.asarray(normalizer.transform(images))
+    if flat.ndim == 3:
+        return flat
     side = int(np.sqrt(flat.shape[1]))
     return flat.reshape(len(flat), side, side)
+
+
+def _as_batch(images):
+    """Images of one size as an (n, h, w) array; else the model's normalised
+    ones are needed to show them in one grid."""
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        return images
+    from mtclassic.preprocessing import ImageNormalizer
+
+    return _normalised(ImageNormalizer(), images)
+
+
+def _select(images, rows):
+    if isinstance(images, np.ndarray):
+        return images[rows]
+    return [images[i] for i in rows.tolist()]
+
+
+def _write_misclassified_csv(path, misclassified):
+    import csv
+    import io
+
+    from mtclassic.io import atomic_writer
+
+    text = io.StringIO(newline="")
+    fields = ["index", "file", "true", "predicted", "probability", "probability_true"]
+    writer = csv.DictWriter(text, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in misclassified:
+        writer.writerow(
+            {
+                **row,
+                "file": "" if row["file"] is None else row["file"],
+                "probability": f"{row['probability']:.6f}",
+                "probability_true": ""
+                if row["probability_true"] is None
+                else f"{row['probability_true']:.6f}",
+            }
+        )
+    with atomic_writer(path) as file:
+        file.write(text.getvalue().encode("utf-8"))
 
 
 def _features_view(model, image):
@@ -234,6 +402,9 @@ def _markdown(metrics, *, model_name, data_name, skipped):
     ]
     if skipped:
         lines.append(f"- unreadable files skipped: {len(skipped)}")
+    warning = unknown_labels_warning(metrics.get("unknown_labels"))
+    if warning:
+        lines.append(f"- **{warning}**")
     lines += [
         "",
         "## Accuracy",
@@ -265,6 +436,25 @@ def _markdown(metrics, *, model_name, data_name, skipped):
             )
     else:
         lines.append("None: every image was classified correctly.")
+    wrong = metrics.get("misclassified", [])
+    lines += [
+        "",
+        "## Misclassified images",
+        "",
+        f"{len(wrong)} images; every one is listed in `misclassified.csv` and "
+        "`metrics.json` with its file (or index), true label, prediction and "
+        "probability. The most confident mistakes:",
+        "",
+    ]
+    if wrong:
+        lines += ["| file | true | predicted | probability |", "|---|---|---|---:|"]
+        confident = sorted(wrong, key=lambda row: -row["probability"])
+        for row in confident[:_MARKDOWN_ROWS]:
+            name = row["file"] if row["file"] is not None else f"#{row['index']}"
+            lines.append(
+                f"| `{name}` | {row['true']} | {row['predicted']} | "
+                f"{row['probability']:.2f} |"
+            )
     lines += ["", "## Figures", ""]
     for file_name, caption in FIGURES.items():
         lines += [f"### {caption}", "", f"![{caption}]({file_name})", ""]
@@ -282,6 +472,7 @@ def write_report(
     skipped=(),
     max_images=25,
     n_confusions=10,
+    ids=None,
 ):
     """Evaluate a model and write the report folder.
 
@@ -305,6 +496,9 @@ def write_report(
         Most misclassified images to show.
     n_confusions : int, default=10
         How many of the worst confusions to list.
+    ids : sequence of str, default=None
+        A name for each image (its file), in the misclassified grid,
+        ``misclassified.csv`` and ``metrics.json``; the index when None.
 
     Returns
     -------
@@ -323,7 +517,7 @@ def write_report(
     _import_matplotlib()  # fail before any work when the extra is missing
     from matplotlib.figure import Figure
 
-    result = evaluate(model, images, y_true, n_confusions=n_confusions)
+    result = evaluate(model, images, y_true, n_confusions=n_confusions, ids=ids)
     metrics = dict(result.metrics, n_classes=len(result.classes))
     y_true = np.asarray(y_true).astype(str)
     directory = Path(directory)
@@ -335,47 +529,54 @@ def write_report(
         files.append(directory / name)
 
     classes = result.classes.astype(str)
+    unknown = list(metrics["unknown_labels"])
     save(
         plot_confusion_matrix(
             y_true,
             result.y_pred,
-            labels=classes,
+            labels=[*classes, *unknown],  # unknown labels: rows of their own
             tasks=result.tasks,
             normalize="true",
             ax=Figure(figsize=(10, 9)).subplots(),
         ).figure,
         "confusion_matrix.png",
     )
+    known = result.known if result.known.any() else np.ones_like(result.known)
     save(
         plot_task_accuracy(
-            y_true,
-            result.y_pred,
+            y_true[known],
+            result.y_pred[known],
             tasks=result.tasks,
             ax=Figure(figsize=(5, 3.5)).subplots(),
         ).figure,
         "task_accuracy.png",
     )
-    shown = _display_images(model, images)
+    # The most confident mistakes, each as read beside its normalised version
+    wrong = np.flatnonzero(y_true != result.y_pred)
+    confidence = result.proba[wrong].max(axis=1) if wrong.size else np.zeros(0)
+    rows = wrong[np.argsort(-confidence, kind="stable")[:max_images]]
+    if not rows.size:  # no mistake: the grid says so, from one right image
+        rows = np.arange(1)
+    chosen = _select(images, rows)
+    normalised = _normalised(model, chosen)
+    names = [f"#{index}" if ids is None else str(ids[index]) for index in rows.tolist()]
     save(
         plot_misclassified(
-            shown,
-            y_true,
-            result.y_pred,
-            result.proba,
+            normalised if normalised is not None else _as_batch(chosen),
+            y_true[rows],
+            result.y_pred[rows],
+            result.proba[rows],
             classes=classes,
             max_images=max_images,
+            ids=names,
+            originals=chosen if normalised is not None else None,
             fig=Figure(),
         ),
         "misclassified.png",
     )
     # The most confident mistake, as the HOG features see it; the first image
     # when there is no mistake.
-    wrong = np.flatnonzero(y_true != result.y_pred)
-    if wrong.size:
-        confidence = result.proba[wrong].max(axis=1)
-        index = int(wrong[np.argmax(confidence)])
-    else:
-        index = 0
+    index = int(rows[0])
     hog_figure = plot_hog(
         _features_view(model, images[index]),
         fig=Figure(figsize=(6, 3.4), layout="constrained"),
@@ -391,6 +592,9 @@ def write_report(
         "hog.png",
     )
 
+    csv_path = directory / "misclassified.csv"
+    _write_misclassified_csv(csv_path, metrics["misclassified"])
+    files.append(csv_path)
     json_path = directory / "metrics.json"
     _write_text(json_path, json.dumps(metrics, indent=2) + "\n")
     files.append(json_path)
@@ -474,7 +678,9 @@ def run_evaluate(
     if dataset.skipped:
         print(f"skipped {len(dataset.skipped)} unreadable file(s)", file=out)
     if report is None:
-        metrics = evaluate(model, dataset.images, dataset.target).metrics
+        metrics = evaluate(
+            model, dataset.images, dataset.target, ids=dataset.ids
+        ).metrics
     else:
         metrics = write_report(
             model,
@@ -485,7 +691,11 @@ def run_evaluate(
             data_name=dataset.description,
             skipped=dataset.skipped,
             max_images=max_images,
+            ids=dataset.ids,
         ).metrics
+    warning = unknown_labels_warning(metrics["unknown_labels"])
+    if warning:
+        print(warning, file=sys.stderr)
     for line in summary_lines(metrics):
         print(line, file=out)
     if report is not None:

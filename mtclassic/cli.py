@@ -6,6 +6,7 @@ API; nothing here is needed to use mtclassic from Python.
 """
 
 import argparse
+import contextlib
 import errno
 import sys
 
@@ -54,67 +55,98 @@ def _run_demo(args):
     )
 
 
+def _add_idx_label_names(parser):
+    parser.add_argument(
+        "--idx-label-names",
+        default="0123456789",
+        metavar="CHARS",
+        help="label of each code in an IDX labels file, one character per code "
+        "(default: 0123456789)",
+    )
+
+
 def _add_train(subparsers):
     parser = subparsers.add_parser(
         "train",
         help="fit the default model and save it",
         description=(
-            "Fit the default model on the embedded synthetic digits and letters "
-            "(or on an image folder with --data) and save it with its metadata "
-            "record (see mtclassic.save_model). Runs offline."
+            "Fit the default model and save it with its metadata record (see "
+            "mtclassic.save_model). Without --data it trains on the embedded "
+            "synthetic digits and letters (offline). The tasks (digits, "
+            "letters) follow the labels unless --tasks says otherwise: a "
+            "digits-only set trains a digits-only model. Lower-case labels are "
+            "read as upper case unless --case-sensitive keeps them as classes "
+            "of their own (beside 'A'-'Z' in the letters task). Every input "
+            "problem is reported in one line before the fit starts; progress "
+            "goes to standard error, the result line to standard output."
         ),
     )
     parser.add_argument(
         "out", help="model file to write: .joblib, or .skops for the skops format"
     )
     parser.add_argument(
-        "--n-train",
-        type=int,
-        default=6000,
-        help="synthetic training images (without --data; default: 6000)",
+        "--data",
+        nargs="+",
+        metavar="DATA",
+        help=(
+            "labelled training data: a folder with one sub-folder of images per "
+            "class, an .npz file with arrays 'images' and 'labels' (and "
+            "optionally 'sizes'), an IDX images file followed by its IDX labels "
+            "file, or 'mnist' or 'emnist:<split>' (balanced, byclass, bymerge, "
+            "digits, letters, mnist) downloaded once with checksum into the "
+            "data cache (see MTCLASSIC_DATA_HOME)"
+        ),
     )
     parser.add_argument(
-        "--data",
-        metavar="DIR",
-        help="train on this folder, one sub-folder of images per class",
+        "--n-train",
+        type=int,
+        default=None,
+        help="training images: how many synthetic ones to generate (default: "
+        "6000), or with --data at most this many, drawn at random (default: all)",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=("accurate", "fast"),
+        default="accurate",
+        help="model settings (see mtclassic.models.PRESETS; default: accurate)",
+    )
+    parser.add_argument(
+        "--tasks",
+        choices=("auto", "digits", "letters", "both"),
+        default="auto",
+        help="tasks to learn; auto (default): those the labels hold; images "
+        "of other tasks are left out",
+    )
+    parser.add_argument(
+        "--case-sensitive",
+        action="store_true",
+        help="keep lower-case labels 'a'-'z' as classes of their own (in the "
+        "letters task) instead of reading them as upper case",
     )
     parser.add_argument("--random-state", type=int, default=0, help="seed")
     parser.add_argument("--n-jobs", type=int, default=None, help="parallel jobs")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_idx_label_names(parser)
     _add_transpose(parser)
 
 
 def _run_train(args):
-    import time
+    from mtclassic._train import run_train
 
-    from mtclassic.models import make_default_model
-    from mtclassic.persistence import save_model
-
-    if args.data is None:
-        from mtclassic.datasets import make_characters
-
-        if args.n_train < 1:
-            raise SystemExit(
-                f"mtclassic train: --n-train must be >= 1; got {args.n_train}."
-            )
-        X, y = make_characters(args.n_train, random_state=args.random_state)
-        source = f"{len(y)} synthetic images"
-    else:
-        from mtclassic.datasets import load_image_folder
-
-        X, y = load_image_folder(
-            args.data, on_error="skip", transpose=args.transpose, return_X_y=True
+    with _one_line_errors("train"):
+        run_train(
+            args.out,
+            data=args.data,
+            n_train=args.n_train,
+            preset=args.preset,
+            tasks=args.tasks,
+            case_sensitive=args.case_sensitive,
+            random_state=args.random_state,
+            n_jobs=args.n_jobs,
+            transpose=args.transpose,
+            idx_label_names=args.idx_label_names,
+            quiet=args.quiet,
         )
-        source = f"{len(y)} images from {args.data}"
-    started = time.perf_counter()
-    model = make_default_model(random_state=args.random_state, n_jobs=args.n_jobs)
-    model.fit(X, y)
-    seconds = time.perf_counter() - started
-    metadata = save_model(model, args.out)
-    print(
-        f"trained on {source} in {seconds:.1f} s; saved {args.out} "
-        f"({metadata['payload_bytes']} bytes, {len(metadata['classes'])} classes, "
-        f"sha256 {metadata['sha256'][:12]}...)"
-    )
 
 
 def _add_model_arguments(parser):
@@ -147,6 +179,15 @@ def _error_message(exc):
     return str(exc)
 
 
+@contextlib.contextmanager
+def _one_line_errors(command):
+    """Bad files, data, options or a missing extra: one line, no traceback."""
+    try:
+        yield
+    except (OSError, ValueError, TypeError, ImportError) as exc:
+        raise SystemExit(f"mtclassic {command}: {_error_message(exc)}") from exc
+
+
 def _add_evaluate(subparsers):
     parser = subparsers.add_parser(
         "evaluate",
@@ -165,9 +206,11 @@ def _add_evaluate(subparsers):
         nargs="*",
         metavar="DATA",
         help=(
-            "'synthetic' (the embedded default data), a folder with one "
-            "sub-folder per class, an .npz file with arrays 'images' and "
-            "'labels', or an IDX images file followed by its IDX labels file"
+            "'synthetic' (the embedded default data), 'mnist' or "
+            "'emnist:<split>' (its test subset, downloaded once), a folder with "
+            "one sub-folder per class, an .npz file with arrays 'images' and "
+            "'labels' (and optionally 'sizes'), or an IDX images file followed "
+            "by its IDX labels file"
         ),
     )
     parser.add_argument(
@@ -195,13 +238,7 @@ def _add_evaluate(subparsers):
         help="seed of the synthetic images (default: 1; mtclassic train uses 0, "
         "so they are not the training images)",
     )
-    parser.add_argument(
-        "--idx-label-names",
-        default="0123456789",
-        metavar="CHARS",
-        help="label of each code in an IDX labels file, one character per code "
-        "(default: 0123456789)",
-    )
+    _add_idx_label_names(parser)
     parser.add_argument(
         "--max-images",
         type=int,
@@ -231,7 +268,7 @@ def _run_evaluate(args):
         raise SystemExit(
             f"mtclassic evaluate: --n-samples must be at least 1; got {args.n_samples}."
         )
-    try:
+    with _one_line_errors("evaluate"):
         run_evaluate(
             args.model,
             data if len(data) > 1 else data[0],
@@ -243,9 +280,6 @@ def _run_evaluate(args):
             trusted=args.trusted,
             transpose=args.transpose,
         )
-    except (OSError, ValueError, TypeError, ImportError) as exc:
-        # bad files, bad data and a missing 'plot' extra: a message, no traceback
-        raise SystemExit(f"mtclassic evaluate: {_error_message(exc)}") from exc
 
 
 def _add_score(subparsers):

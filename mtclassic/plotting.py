@@ -331,6 +331,8 @@ def plot_misclassified(
     image_shape=None,
     max_images=25,
     ncols=5,
+    ids=None,
+    originals=None,
     fig=None,
 ):
     """Show the misclassified images with their true and predicted labels.
@@ -338,7 +340,10 @@ def plot_misclassified(
     Each panel is titled ``true X / pred Y`` and, when probabilities are given,
     the probability the model gave its (wrong) prediction. With probabilities
     the most confident mistakes come first; otherwise the mistakes keep their
-    order in the batch.
+    order in the batch. With ``ids`` each panel is titled first with the
+    image's name (its file, say), so that the scan can be found again; with
+    ``originals`` each image is shown as read, beside ``images`` (the
+    normalised version, say).
 
     Parameters
     ----------
@@ -359,14 +364,20 @@ def plot_misclassified(
         Most panels to draw.
     ncols : int, default=5
         Panels per row.
+    ids : array-like of shape (n_samples,), default=None
+        A name for each image (file name, index), shown atop its panel.
+    originals : sequence of n_samples 2-D arrays, default=None
+        The images as read (any sizes), each drawn left of its ``images``
+        panel; the pair then counts as one panel of the ``ncols``.
     fig : matplotlib Figure, default=None
         Figure to draw into; a new figure is created when None.
 
     Returns
     -------
     fig : matplotlib Figure
-        One axes per image shown, or a single axes with a note when no image
-        is misclassified.
+        One axes per image shown (two with ``originals``: the original, then
+        the image), or a single axes with a note when no image is
+        misclassified.
 
     Examples
     --------
@@ -376,6 +387,11 @@ def plot_misclassified(
     >>> fig = plot_misclassified(images, ["1", "7", "A"], ["1", "1", "4"], fig=Figure())
     >>> [ax.get_title() for ax in fig.axes]
     ['true 7 / pred 1', 'true A / pred 4']
+    >>> fig = plot_misclassified(images, ["1", "7", "A"], ["1", "1", "4"],
+    ...                          ids=["a.png", "b.png", "c.png"],
+    ...                          originals=list(images), fig=Figure())
+    >>> [ax.get_title() for ax in fig.axes]
+    ['b.png', 'true 7 / pred 1', 'c.png', 'true A / pred 4']
     """
     y_true, y_pred = _check_labels(y_true, y_pred)
     images = check_images(images, image_shape=image_shape, name="images")
@@ -387,6 +403,12 @@ def plot_misclassified(
     for name, value in (("max_images", max_images), ("ncols", ncols)):
         if not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    for name, value in (("ids", ids), ("originals", originals)):
+        if value is not None and len(value) != y_true.shape[0]:
+            raise ValueError(
+                f"{name} must hold one entry per image ({y_true.shape[0]}); got "
+                f"{len(value)}."
+            )
     wrong = np.flatnonzero(y_true != y_pred)
     confidence = None
     if proba is not None:
@@ -422,16 +444,34 @@ def plot_misclassified(
         return fig
     ncols = min(ncols, wrong.size)
     nrows = math.ceil(wrong.size / ncols)
-    fig.set_size_inches(1.6 * ncols, 1.9 * nrows)
+    per_panel = 1 if originals is None else 2
+    fig.set_size_inches(
+        1.6 * ncols * per_panel, (1.9 + 0.3 * (ids is not None)) * nrows
+    )
     for panel, index in enumerate(wrong):
-        ax = fig.add_subplot(nrows, ncols, panel + 1)
-        ax.imshow(images[index], cmap="gray", interpolation="nearest")
         title = f"true {y_true[index]} / pred {y_pred[index]}"
         if confidence is not None:
             title += f"\np={confidence[panel]:.2f}"
-        ax.set_title(title, fontsize="small")
+        name = None if ids is None else _short(str(ids[index]))
+        first = panel * per_panel + 1
+        if originals is not None:
+            ax = fig.add_subplot(nrows, ncols * per_panel, first)
+            ax.imshow(
+                np.asarray(originals[index]), cmap="gray", interpolation="nearest"
+            )
+            ax.set_title(name if name is not None else "original", fontsize="small")
+            ax.set_axis_off()
+            name = None  # said once per pair
+        ax = fig.add_subplot(nrows, ncols * per_panel, first + per_panel - 1)
+        ax.imshow(images[index], cmap="gray", interpolation="nearest")
+        ax.set_title(title if name is None else f"{name}\n{title}", fontsize="small")
         ax.set_axis_off()
     return fig
+
+
+def _short(name, width=22):
+    """A file name cut from the left to fit a panel's title."""
+    return name if len(name) <= width else "..." + name[-(width - 3) :]
 
 
 def hog_cell_histograms(
@@ -621,6 +661,10 @@ def plot_hog(
     return fig
 
 
+# The task of the labels that no task claims, in task_accuracy.
+_NO_TASK = "\x00no task"
+
+
 def task_accuracy(y_true, y_pred, *, tasks=None):
     """Accuracy on each task's images, over all images, and the routing error.
 
@@ -648,26 +692,25 @@ def task_accuracy(y_true, y_pred, *, tasks=None):
     >>> scores["tasks"]["digits"], scores["accuracy"], scores["routing_error"]
     ({'accuracy': 0.5, 'n_samples': 2}, 0.5, 0.25)
     """
+    from mtclassic.metrics import per_task_accuracy, routing_error
+
     y_true, y_pred = _check_labels(y_true, y_pred)
+    y_true, y_pred = y_true.astype(str), y_pred.astype(str)
     labels = np.unique(np.concatenate([y_true, y_pred]))
     tasks = _check_tasks(tasks, labels)
-    task_of = {label: task for task, members in tasks.items() for label in members}
-    true_task = np.array([task_of.get(label) for label in y_true.tolist()], object)
-    pred_task = np.array([task_of.get(label) for label in y_pred.tolist()], object)
-    correct = y_true == y_pred
-    per_task = {}
-    for task in tasks:
-        mask = true_task == task
-        if mask.any():
-            per_task[task] = {
-                "accuracy": float(correct[mask].mean()),
-                "n_samples": int(mask.sum()),
-            }
-    routed_wrong = pred_task != true_task
+    # labels of no task share one unnamed task, left out of the per-task
+    # scores: an image is misrouted only between named tasks and "none"
+    claimed = {str(label) for members in tasks.values() for label in members}
+    tasks = {
+        str(task): [str(label) for label in members] for task, members in tasks.items()
+    }
+    tasks[_NO_TASK] = sorted(set(labels.tolist()) - claimed)
+    per_task = per_task_accuracy(y_true, y_pred, tasks=tasks)
+    per_task.pop(_NO_TASK, None)
     return {
         "tasks": per_task,
-        "accuracy": float(correct.mean()),
-        "routing_error": float(routed_wrong.mean()),
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "routing_error": routing_error(y_true, y_pred, tasks=tasks)["total"],
     }
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import sys
 
 import matplotlib
@@ -22,6 +23,7 @@ REPORT_FILES = [
     "confusion_matrix.png",
     "hog.png",
     "metrics.json",
+    "misclassified.csv",
     "misclassified.png",
     "report.md",
     "task_accuracy.png",
@@ -353,3 +355,160 @@ def test_readme_benchmark_table_comes_from_the_json_files(tmp_path, capsys):
     readme.write_text("# no markers\n")
     with pytest.raises(SystemExit, match=r"README\.md has no benchmark-table markers"):
         table.main(args)
+
+
+def _save_folder(folder, images, labels):
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / label / f"{index:03d}.png")
+    return folder
+
+
+def test_lower_case_folder_warns_by_name(model_path, tmp_path, capsys):
+    path, model = model_path
+    images, labels = make_characters(30, classes="ABC", random_state=2)
+    lower = np.char.lower(labels.astype(str))
+    folder = _save_folder(tmp_path / "lower", images, lower)
+    report = tmp_path / "report"
+    assert main(["evaluate", str(path), str(folder), "--report", str(report)]) == 0
+    captured = capsys.readouterr()
+    counts = {label: int(np.sum(lower == label)) for label in "abc"}
+    assert captured.err.splitlines() == [
+        f"warning: labels 'a' ({counts['a']} images), 'b' ({counts['b']} images), "
+        f"'c' ({counts['c']} images) are not classes of the model: these 30 images "
+        "are counted wrong and left out of the per-task scores and the routing "
+        "error"
+    ]
+    assert "combined:        0.00%" in captured.out
+    assert "routing error:   0.00%" in captured.out  # no known label to route
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["unknown_labels"] == counts
+    assert metrics["tasks"] == {}
+    assert len(metrics["misclassified"]) == 30
+    assert all(row["probability_true"] is None for row in metrics["misclassified"])
+    assert "**warning: labels 'a'" in (report / "report.md").read_text()
+
+
+def test_known_and_unknown_labels_together(model_path, eval_data, capsys):
+    path, model = model_path
+    images, labels = eval_data
+    labels = labels.astype(str).copy()
+    labels[:3] = ["x", "x", "?"]  # a lower-case letter and a symbol
+    result = _report.evaluate(model, images, labels)
+    metrics = result.metrics
+    assert metrics["unknown_labels"] == {"?": 1, "x": 2}
+    y_pred = model.predict(images)
+    assert metrics["accuracy"] == pytest.approx(np.mean(y_pred == labels))
+    expected = _expected_metrics(model, images[3:], labels[3:])
+    assert metrics["routing_error"] == pytest.approx(expected["routing_error"])
+    assert metrics["tasks"]["digits"]["accuracy"] == pytest.approx(expected["digits"])
+    assert sum(entry["n_samples"] for entry in metrics["tasks"].values()) == 69
+
+
+def test_npz_with_sizes_scores_like_the_cropped_images(model_path, tmp_path):
+    path, model = model_path
+    crops, labels = make_characters(60, random_state=7)
+    # ragged crops: each image cut to its ink's bounding box, padded to 30x32
+    crops = [image[np.ix_(image.any(axis=1), image.any(axis=0))] for image in crops]
+    # the padding is noise: read uncropped, it would be taken for ink
+    padded = np.random.default_rng(0).integers(0, 256, (60, 30, 32), dtype=np.uint8)
+    for index, crop in enumerate(crops):
+        padded[index, : crop.shape[0], : crop.shape[1]] = crop
+    sizes = np.array([crop.shape for crop in crops])
+    data = tmp_path / "crops.npz"
+    np.savez(data, images=padded, labels=labels, sizes=sizes)
+    with open(os.devnull, "w") as devnull:
+        metrics = _report.run_evaluate(path, str(data), out=devnull)
+    _check_metrics(metrics, _expected_metrics(model, crops, labels), 60)
+    # and unlike the padded, uncropped images: the sizes were used
+    assert not np.array_equal(model.predict(padded), model.predict(crops))
+
+
+def test_transpose_reads_emnist_idx_upright(model_path, eval_data, tmp_path, capsys):
+    path, model = model_path
+    images, labels = eval_data
+    names = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    save_idx(tmp_path / "t-images.gz", np.ascontiguousarray(images.transpose(0, 2, 1)))
+    save_idx(
+        tmp_path / "t-labels.gz",
+        np.array([names.index(label) for label in labels], dtype=np.uint8),
+    )
+    argv = ["evaluate", str(path), str(tmp_path / "t-images.gz")]
+    argv += [str(tmp_path / "t-labels.gz"), "--idx-label-names", names]
+    expected = _expected_metrics(model, images, labels)
+    assert main([*argv, "--transpose"]) == 0
+    assert f"combined:        {expected['accuracy']:.2%}" in capsys.readouterr().out
+    transposed = _expected_metrics(model, images.transpose(0, 2, 1), labels)
+    assert transposed["accuracy"] != expected["accuracy"]  # orientation matters
+    assert main(argv) == 0
+    assert f"combined:        {transposed['accuracy']:.2%}" in capsys.readouterr().out
+
+
+def test_report_names_every_misclassified_file(model_path, eval_data, tmp_path):
+    import csv
+
+    path, model = model_path
+    images, labels = eval_data
+    folder = _save_folder(tmp_path / "scans", images, labels)
+    report = tmp_path / "report"
+    assert main(["evaluate", str(path), str(folder), "--report", str(report)]) == 0
+    y_pred = model.predict(images)
+    proba = model.predict_proba(images)
+    order = np.argsort(labels, kind="stable")  # the folder is read label by label
+    files = [str(folder / labels[i] / f"{i:03d}.png") for i in order]
+    wrong = [k for k, i in enumerate(order) if y_pred[i] != labels[i]]
+    assert wrong  # the small model makes mistakes to list
+    with open(report / "misclassified.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["file"] for row in rows] == [files[k] for k in wrong]
+    assert [int(row["index"]) for row in rows] == wrong
+    for row, k in zip(rows, wrong, strict=True):
+        i = order[k]
+        assert (row["true"], row["predicted"]) == (labels[i], y_pred[i])
+        # float32 kernels: a batch of another make-up rounds in the 6th decimal
+        assert float(row["probability"]) == pytest.approx(proba[i].max(), abs=1e-4)
+        column = list(model.classes_).index(labels[i])
+        assert float(row["probability_true"]) == pytest.approx(
+            proba[i, column], abs=1e-4
+        )
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert [row["file"] for row in metrics["misclassified"]] == [
+        files[k] for k in wrong
+    ]
+    markdown = (report / "report.md").read_text()
+    assert f"{len(wrong)} images; every one is listed in `misclassified.csv`" in (
+        markdown
+    )
+
+
+def test_misclassified_grid_shows_files_and_originals(
+    model_path, eval_data, tmp_path, monkeypatch
+):
+    from mtclassic import plotting
+
+    path, model = model_path
+    images, labels = eval_data
+    # every other image on a larger canvas: originals of different sizes
+    images = [np.pad(image, 4 * (index % 2)) for index, image in enumerate(images)]
+    folder = _save_folder(tmp_path / "scans", images, labels)
+    figures = []
+    real = plotting.plot_misclassified
+
+    def recording(*args, **kwargs):
+        figures.append(real(*args, **kwargs))
+        return figures[-1]
+
+    monkeypatch.setattr(plotting, "plot_misclassified", recording)
+    argv = ["evaluate", str(path), str(folder), "--report", str(tmp_path / "r")]
+    assert main([*argv, "--max-images", "4"]) == 0
+    [fig] = figures
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(fig.axes) == 8  # 4 mistakes, each original beside its normalised
+    originals, normalised = fig.axes[0::2], fig.axes[1::2]
+    assert all(re.fullmatch(r"\.\.\..*/\d{3}\.png", t) for t in titles[0::2])
+    assert all(re.match(r"true \w / pred \w\np=", t) for t in titles[1::2])
+    for original, title in zip(originals, titles[0::2], strict=True):
+        index = int(title[-7:-4])
+        shape = original.images[0].get_array().shape
+        assert shape == images[index].shape
+    assert {ax.images[0].get_array().shape for ax in normalised} == {(28, 28)}

@@ -53,6 +53,69 @@ extension of MNIST to handwritten letters", IJCNN 2017, arXiv:1702.05373.
 """
 
 
+#: The names the commands give EMNIST data sets: ``mnist`` and
+#: ``emnist:<split>``.
+EMNIST_PREFIX = "emnist:"
+MNIST_NAME = "mnist"
+
+
+def emnist_split_of(name):
+    """The EMNIST split a data-set name on the command line stands for.
+
+    ``"mnist"`` is EMNIST's ``"mnist"`` split (the MNIST images),
+    ``"emnist:<split>"`` any split; any other name is not a data-set name
+    (None).
+
+    Examples
+    --------
+    >>> emnist_split_of("emnist:letters"), emnist_split_of("mnist")
+    ('letters', 'mnist')
+    >>> emnist_split_of("scans/") is None
+    True
+    >>> emnist_split_of("emnist:klingon")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'emnist:klingon': unknown EMNIST split; give one of ...
+    """
+    name = str(name)
+    if name == MNIST_NAME:
+        return "mnist"
+    if not name.startswith(EMNIST_PREFIX):
+        return None
+    split = name[len(EMNIST_PREFIX) :]
+    if split not in EMNIST_SPLITS:
+        raise ValueError(
+            f"{name!r}: unknown EMNIST split; give one of "
+            + ", ".join(f"{EMNIST_PREFIX}{s}" for s in EMNIST_SPLITS)
+            + "."
+        )
+    return split
+
+
+def load_named(name, subset, *, transpose=False):
+    """The labelled images of a data-set name (see :func:`emnist_split_of`),
+    through :func:`fetch_emnist`, as :func:`mtclassic.io.read_labelled`
+    returns them; None for a name that is no data-set name or that names an
+    existing file or folder (which is read as such)."""
+    if os.path.exists(name):
+        return None
+    split = emnist_split_of(name)
+    if split is None:
+        return None
+    if transpose:
+        raise ValueError(
+            "--transpose is for files: EMNIST data sets are read upright already."
+        )
+    bunch = fetch_emnist(split, subset)
+    return Bunch(
+        images=bunch.images,
+        target=np.asarray(bunch.target).astype(str),
+        description=f"EMNIST {split} ({subset})",
+        skipped=[],
+        files=None,
+    )
+
+
 def _check_choice(value, name, choices):
     if not isinstance(value, str) or value not in choices:
         options = ", ".join(repr(choice) for choice in choices)

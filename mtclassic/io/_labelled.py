@@ -121,12 +121,12 @@ def read_labelled(
     from sklearn.utils import Bunch
 
     paths = [data] if isinstance(data, (str, os.PathLike)) else list(data)
-    skipped = []
+    skipped, files = [], None
     if len(paths) == 2:
         images, target = read_idx_pair(*paths, idx_label_names, transpose=transpose)
         description = f"IDX {os.fspath(paths[0])} + {os.fspath(paths[1])}"
     elif len(paths) == 1 and os.path.isdir(paths[0]):
-        images, target, _, skipped = read_image_folder(
+        images, target, files, skipped = read_image_folder(
             paths[0], on_error=on_error, transpose=transpose, stacklevel=2
         )
         if len({image.shape for image in images}) == 1:
@@ -149,4 +149,10 @@ def read_labelled(
             f"{description}: {len(images)} images but {len(target)} labels; "
             "they must match."
         )
-    return Bunch(images=images, target=target, description=description, skipped=skipped)
+    return Bunch(
+        images=images,
+        target=target,
+        description=description,
+        skipped=skipped,
+        files=files,
+    )
