@@ -1,8 +1,9 @@
 """Fit time and peak memory: every preset, a grid search, and the peers beside them.
 
-On the accuracy protocol's training set (``bench_accuracy``'s loaders, fold 0:
-MNIST train + the even EMNIST letters a-m + four fifths of the handwritten62
-letters, on the real data in ``--data-dir``), each of these is fitted in its
+On the accuracy protocol's training set (``bench_accuracy``'s loaders, the
+in-source run's fold 0: MNIST train + the even EMNIST letters a-m + four
+fifths of the handwritten62 letters + the even az_sample letters, on the real
+data in ``--data-dir``), each of these is fitted in its
 own child process, one after the other, with BLAS pinned to one thread per
 process and ``--n-jobs`` (2) jobs:
 
@@ -49,8 +50,9 @@ from bench_accuracy import (
     DEFAULT_DATA_DIR,
     DIGITS,
     FlatSVC,
+    SharedFeatures,
     TutorialPipeline,
-    fold_sets,
+    in_source_sets,
     load_data,
     machine,
 )
@@ -119,10 +121,15 @@ def parse_args(argv=None):
 def training_set(args):
     """Raw training images (list of 2-D arrays) and labels of fold 0."""
     loader_args = argparse.Namespace(
-        n_digits_train=args.n_digits, n_digits_test=1, n_emnist=args.n_emnist
+        n_digits_train=args.n_digits,
+        n_digits_test=1,
+        n_emnist=args.n_emnist,
+        quick=False,
+        n_styled=0,
+        random_state=args.random_state,
     )
     data = load_data(args.data_dir, loader_args)
-    X, y, *_ = fold_sets(data, 0, args.random_state)
+    (X, y), _ = in_source_sets(data, 0, loader_args)
     if args.n_rows is not None and args.n_rows < len(y):
         keep = np.sort(
             np.random.default_rng(args.random_state).permutation(len(y))[: args.n_rows]
@@ -166,16 +173,14 @@ def fit_job(job, X, y, args):
                                        preset=job.split(":", 1)[1])  # fmt: skip
         model.fit(X, y)
         record["support_vectors"] = _support_vectors(model)
-    elif job == "flat":
-        features = make_default_model(args.random_state, args.n_jobs)[:-1]
-        FlatSVC().fit(features.fit_transform(X), y)
+    elif job == "flat":  # our normaliser and features included in its time
+        FlatSVC(SharedFeatures(args)).fit(X, y, "train")
     elif job == "tutorial":
         is_digit = np.isin(y, list(DIGITS))
         tutorial = TutorialPipeline()
         tutorial.fit_digits([x for x, d in zip(X, is_digit, strict=True) if d],
                             y[is_digit])  # fmt: skip
-        tutorial.fit_letters([x for x, d in zip(X, is_digit, strict=True) if not d],
-                             y[~is_digit], args.n_jobs)  # fmt: skip
+        tutorial.fit(X, y, args.n_jobs)  # the letters forest
     elif job == "grid":
         from sklearn.model_selection import GridSearchCV
 

@@ -46,6 +46,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from mtclassic.features import make_features  # noqa: E402
 from mtclassic.heads import DigitClassifier  # noqa: E402
 from mtclassic.preprocessing import ImageNormalizer  # noqa: E402
+from mtclassic.strokes import StrokeRedrawer  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "bench_svm_projection.jsonl"
 
@@ -54,6 +55,13 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--role", choices=["digits", "gate"], default="digits")
+    parser.add_argument(
+        "--gate-input",
+        choices=["features", "redrawn"],
+        default="features",
+        help="the rows: the features, or those of the "
+        "redrawn strokes (make_default_model's gate_input)",
+    )
     parser.add_argument("--settings", default="none,pca50")
     parser.add_argument("--n-digits", type=int, default=20_000)
     parser.add_argument(
@@ -86,7 +94,10 @@ def features(args):
     )
     data = load_data(args.data_dir, loader_args)
     (lX, ly), (ltX, lty) = letter_sets(args.data_dir, data)
-    chain = make_pipeline(ImageNormalizer(deskew=True), make_features())
+    steps = [ImageNormalizer(deskew=True), make_features()]
+    if args.gate_input == "redrawn":  # as make_default_model's gate sees them
+        steps.insert(1, StrokeRedrawer())
+    chain = make_pipeline(*steps)
     sets = {
         "digits_train": data["digits_train"],
         "digits_test": data["digits_test"],
@@ -159,7 +170,7 @@ def main(argv=None):
         pred = clf.classes_[clf.predict_proba(X_test).argmax(axis=1)]
         predict_cpu = time.process_time() - cpu
         record = {
-            "role": args.role,
+            "role": args.role + ("_redrawn" if args.gate_input == "redrawn" else ""),
             "setting": setting,
             "n_train": int(len(y)),
             "n_dims": int(clf.n_components_),
