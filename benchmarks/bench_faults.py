@@ -11,8 +11,9 @@ subprocess, as a user or a batch system starts it:
 2. a reference run, uninterrupted;
 3. ``--kills`` runs killed with ``kill -9`` at random moments (seeded): after a
    random delay, once a random number of chunk parts is written, or as soon as
-   the output appears (the final concatenation and clean-up); every third with
-   ``--n-jobs 2`` (two real worker processes). Each is followed by ``--resume``
+   the output appears (the final concatenation and clean-up); every fourth
+   (the second, sixth, ...: each moment in turn) with ``--n-jobs 2`` (two real
+   worker processes). Each is followed by ``--resume``
    until it ends, and its output and errors file are compared byte for byte
    with the reference's; the killed run's workers must be gone by then;
 4. concurrent runs on one output: a run is suspended (SIGSTOP) while it holds
@@ -342,7 +343,7 @@ def kill_trials(campaign, inputs, reference, ref_seconds, n_chunks, args, tmp):
     modes = ("after a random delay", "after k chunk parts", "once the output appears")
     for trial_index in range(args.kills):
         mode = modes[trial_index % len(modes)]
-        n_jobs = 2 if trial_index % 3 == 2 else 1
+        n_jobs = 2 if trial_index % 4 == 1 else 1  # every mode, in turn
         name = f"kill {trial_index + 1} ({mode}, n_jobs={n_jobs})"
         folder = tmp / f"kill-{trial_index}"
         folder.mkdir()
@@ -415,7 +416,7 @@ def _wait_for_moment(mode, process, out, record, rng, seconds, n_chunks):
     """Wait for the kill's moment; False if the run ended first."""
     started = time.monotonic()
     if mode == "after a random delay":
-        delay = float(rng.uniform(0.0, seconds))
+        delay = float(rng.uniform(0.0, 0.8 * seconds))  # before it ends
         record["delay_seconds"] = round(delay, 3)
         return _wait_until(lambda: time.monotonic() - started >= delay, process)
     if mode == "after k chunk parts":
