@@ -26,7 +26,10 @@ existing means chunk ``i`` is done. A killed run (even ``kill -9``) leaves only
 whole parts; ``resume=True`` keeps them and scores the missing chunks. When every
 chunk is done the parts are concatenated in chunk order into a temporary file
 renamed onto ``out`` (and the same for the errors file), then the work folder is
-removed. So ``out`` never holds a half-written result, and the final output has
+removed, its rows parts first and its manifest last, so that a run killed even
+then leaves a folder ``resume`` takes; the next run on ``out`` removes the
+temporary files a killed run left beside it. So ``out`` never holds a
+half-written result, and the final output has
 every input record exactly once (scored, or in the errors file), byte for byte
 the output of an uninterrupted run.
 
