@@ -38,7 +38,12 @@ the errors file), rows duplicated, wrong rows (a row that differs from the
 reference's, or that should not exist), unhandled tracebacks (``Traceback``
 anywhere in a run's standard error), and every other failed check (exit
 status, message, leftover files, orphaned workers), each named. All must be 0;
-the exit status is 1 otherwise.
+the exit status is 1 otherwise. Where a corrupt file inside a folder changes
+which images share a chunk, the probabilities of the images scored with other
+neighbours round differently (by up to ~1e-5; the float32 kernel products
+depend on the batch): those rows are compared to ``PROBABILITY_TOLERANCE``,
+with their labels exact, and counted apart. Everywhere else the comparison is
+exact.
 
 Writes ``benchmarks/results/bench_faults.json``.
 
@@ -69,8 +74,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench_scoring import _descendants  # noqa: E402
+from bench_scoring import machine as scoring_machine  # noqa: E402
 
 from mtclassic.io import atomic_writer  # noqa: E402
+from mtclassic.scoring import PROBABILITY_TOLERANCE  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "bench_faults.json"
 EXIT_RECORD_ERRORS = 3  # mtclassic.cli.EXIT_RECORD_ERRORS, as documented
@@ -224,6 +231,7 @@ class Campaign:
         self.model, self.env, self.chunk_size = model, env, chunk_size
         self.n_runs = self.n_faults = 0
         self.lost = self.duplicated = self.wrong = self.tracebacks = 0
+        self.rounded = 0  # rows of re-composed chunks, off in rounding only
         self.failures = []  # every failed check, named
         self.trials = []
 
@@ -268,21 +276,28 @@ class Campaign:
             self.fail(trial, f"exit status {result['returncode']}, expected {status}; "
                       f"stderr {result['stderr'][-500:]!r}")  # fmt: skip
 
-    def compare_rows(self, trial, out, expected, extra_ok=()):
+    def compare_rows(self, trial, out, expected, extra_ok=(), rounding=False):
         """Count lost, duplicated and wrong rows of ``out`` against ``expected``.
 
         ``expected`` is {id: row}; ``extra_ok`` the ids that may be missing
-        (accounted for in the errors file).
+        (accounted for in the errors file). With ``rounding``, a row whose
+        labels and tasks are the expected ones and whose probabilities are
+        within ``PROBABILITY_TOLERANCE`` is not wrong: an image scored in a
+        chunk of other images (the chunks of a folder that holds one more
+        file) gets probabilities rounded differently, by up to ~1e-5.
         """
         rows, _ = read_rows(out)
         lost = [i for i in expected if i not in rows and i not in extra_ok]
         duplicated = sum(len(found) - 1 for found in rows.values())
-        wrong = sum(
-            1
+        differing = [
+            (expected.get(record_id), row)
             for record_id, found in rows.items()
             for row in found
             if expected.get(record_id) != row
-        )
+        ]
+        rounded = sum(rounding and _same_within(a, b) for a, b in differing)
+        wrong = len(differing) - rounded
+        self.rounded += rounded
         self.lost += len(lost)
         self.duplicated += duplicated
         self.wrong += wrong
@@ -290,7 +305,7 @@ class Campaign:
             self.fail(trial, f"{len(lost)} rows lost, {duplicated} duplicated, "
                       f"{wrong} wrong")  # fmt: skip
         return {"rows_lost": len(lost), "rows_duplicated": duplicated,
-                "rows_wrong": wrong}  # fmt: skip
+                "rows_wrong": wrong, "rows_off_in_rounding": rounded}  # fmt: skip
 
     def compare_bytes(self, trial, out, reference):
         """Byte-for-byte equality of an output and its errors file."""
@@ -310,16 +325,33 @@ class Campaign:
         return left
 
 
+def _same_within(expected, row):
+    """Same id, labels and tasks; probabilities within PROBABILITY_TOLERANCE."""
+    if expected is None or len(expected) != len(row):
+        return False
+    for want, got in zip(expected, row, strict=True):
+        if want == got:
+            continue
+        try:
+            if abs(float(want) - float(got)) <= PROBABILITY_TOLERANCE:
+                continue  # labels that parse as numbers differ by >= 1
+        except ValueError:
+            pass
+        return False
+    return True
+
+
 def _one_line(text):
     return text.count("\n") == 1 and text.endswith("\n")
 
 
 def _alive(pid):
+    """Whether ``pid`` runs (a zombie has ended: only its entry is left)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/status", encoding="ascii") as file:
+            return not any(line.startswith("State:\tZ") for line in file)
     except OSError:
         return False
-    return state != "Z"
 
 
 def _wait_until(predicate, process, timeout=RUN_TIMEOUT, poll=0.002):
@@ -643,7 +675,7 @@ def corruption_trials(campaign, good, reference, tmp):
         whole_file = str(bad) in errors  # one error row for the whole file
         accounted = set(errors) if not whole_file else set(errors) | set(mapped)
         counts = campaign.compare_rows(name, out, {**expected_good, **mapped},
-                                       extra_ok=accounted)  # fmt: skip
+                                       extra_ok=accounted, rounding=True)  # fmt: skip
         bad_errors = [i for i in errors if i.startswith(str(bad))]
         foreign = [i for i in errors if not i.startswith(str(bad))]
         if not bad_errors:
@@ -671,18 +703,9 @@ def corruption_trials(campaign, good, reference, tmp):
 
 
 def machine():
-    import sklearn
-
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scikit_learn": sklearn.__version__,
-        "cpu_count": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-        "platform": platform.platform(),
-        "root": os.geteuid() == 0 if hasattr(os, "geteuid") else None,
-    }
+    """bench_scoring's machine record, and whether this runs as root (tmpfs)."""
+    return {**scoring_machine(), "platform": platform.platform(),
+            "root": os.geteuid() == 0 if hasattr(os, "geteuid") else None}  # fmt: skip
 
 
 def main(argv=None):
@@ -733,6 +756,7 @@ def main(argv=None):
         "rows_duplicated": campaign.duplicated,
         "wrong_rows": campaign.wrong,
         "unhandled_tracebacks": campaign.tracebacks,
+        "rows_off_in_rounding_only": campaign.rounded,
         "other_failed_checks": len(campaign.failures) - _counted(campaign),
     }
     record = {
@@ -761,8 +785,10 @@ def main(argv=None):
         file.write((json.dumps(record, indent=2) + "\n").encode())
     print()
     for key, value in figures.items():
-        must = "  (must be 0)" if key not in ("runs", "faults_injected") else ""
-        print(f"{key.replace('_', ' '):<22} {value:>6}{must}")
+        must = "" if key in ("runs", "faults_injected") else "  (must be 0)"
+        if key == "rows_off_in_rounding_only":
+            must = f"  (re-composed chunks; within {PROBABILITY_TOLERANCE})"
+        print(f"{key.replace('_', ' '):<25} {value:>6}{must}")
     if skipped:
         print(skipped)
     print(f"{record['seconds']:.0f} s; wrote {args.out}")
