@@ -525,6 +525,7 @@ def _run_killed_at_removal(model, inputs, out, kill_at, monkeypatch, **options):
     return removed, False
 
 
+@pytest.mark.slow  # more than a second
 def test_resume_after_a_kill_while_the_work_folder_is_removed(
     tmp_path, model, monkeypatch
 ):
