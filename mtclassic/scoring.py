@@ -26,7 +26,10 @@ existing means chunk ``i`` is done. A killed run (even ``kill -9``) leaves only
 whole parts; ``resume=True`` keeps them and scores the missing chunks. When every
 chunk is done the parts are concatenated in chunk order into a temporary file
 renamed onto ``out`` (and the same for the errors file), then the work folder is
-removed. So ``out`` never holds a half-written result, and the final output has
+removed, its rows parts first and its manifest last, so that a run killed even
+then leaves a folder ``resume`` takes; the next run on ``out`` removes the
+temporary files a killed run left beside it. So ``out`` never holds a
+half-written result, and the final output has
 every input record exactly once (scored, or in the errors file), byte for byte
 the output of an uninterrupted run.
 
@@ -75,6 +78,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -536,7 +540,7 @@ def _prepare_work_folder(work, manifest, resume):
                 for name in os.listdir(work)
                 if name.endswith(".rows")
             }
-        shutil.rmtree(work)
+        _remove_work_folder(work)
     os.makedirs(work)
     _write_part(manifest_path, json.dumps(manifest, indent=1))
     return set()
@@ -1002,6 +1006,7 @@ def score_files(
     _check_output_paths(out, errors_path)
     _check_params(format, top_k, chunk_size, None)
     with _OutputLock(out):
+        _remove_stale_temporaries([out, errors_path])
         # Loaded here for its labels; dropped once worker processes are known
         # to load their own copies (see _joblib_workers).
         ref = _open_model(model, trusted)
@@ -1092,8 +1097,44 @@ def _finish(work, out, errors_path, formatter, n_chunks):
     ]
     _concatenate(errors_path, formatter.errors_header(), error_parts)
     n_errors = sum(_count_lines(path) for path in error_parts)
-    shutil.rmtree(work)
+    _remove_work_folder(work)
     return n_errors
+
+
+def _remove_work_folder(work):
+    """Remove the work folder so that a kill at any moment leaves one to resume.
+
+    The rows parts go first (a chunk that lost its rows part is scored again,
+    its errors part rewritten), the manifest last: a folder without its
+    manifest is not taken for a work folder, and a rows part whose errors part
+    had gone would lose the chunk's error rows.
+    """
+    names = sorted(os.listdir(work),
+                   key=lambda name: (name == _MANIFEST, not name.endswith(".rows")))  # fmt: skip
+    for name in names:
+        path = os.path.join(work, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    os.rmdir(work)
+
+
+def _remove_stale_temporaries(paths):
+    """Remove the temporary files a killed run left beside ``paths``.
+
+    Only the holder of the lock writes the output and errors files, so their
+    temporary files (``.<name>.<8 hex digits>.tmp``, see ``atomic_writer``) of
+    an earlier run are litter: a run killed while it concatenated left a
+    hidden, half-written copy of the output.
+    """
+    for path in paths:
+        folder, name = os.path.split(os.path.abspath(path))
+        pattern = re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{8}}\.tmp")
+        for entry in os.listdir(folder):
+            if pattern.fullmatch(entry):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(folder, entry))
 
 
 def _count_lines(path):

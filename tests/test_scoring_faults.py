@@ -499,3 +499,84 @@ def test_unreachable_scheduler_fails_fast_in_one_line(tmp_path, model):
         f"{SCHEDULER_TIMEOUT} s; check the address and that the scheduler is running."
     )  # fmt: skip
     assert time.monotonic() - started < SCHEDULER_TIMEOUT + 10
+
+
+def _run_killed_at_removal(model, inputs, out, kill_at, monkeypatch, **options):
+    """Score, and raise KeyboardInterrupt (a kill: no clean-up of the work
+    folder runs) at file removal ``kill_at`` once ``out`` is written; return
+    the files removed before it, and whether the kill came."""
+    real_unlink = os.unlink
+    removed = []
+
+    def unlink(path, *args, **kwargs):
+        if os.path.exists(out):  # the output is written: the work folder goes
+            if len(removed) == kill_at:
+                raise KeyboardInterrupt
+            removed.append(path)
+        return real_unlink(path, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "unlink", unlink)
+        patch.setattr(os, "remove", unlink)
+        try:
+            score_files(model, inputs, out, **options)
+        except KeyboardInterrupt:
+            return removed, True
+    return removed, False
+
+
+@pytest.mark.slow  # more than a second
+def test_resume_after_a_kill_while_the_work_folder_is_removed(
+    tmp_path, model, monkeypatch
+):
+    """A run killed at any file removal of its finished work folder (the output
+    already written): --resume ends with the uninterrupted run's output and
+    errors, every record once. Removing the work folder in directory order
+    once left a folder without its manifest (which resume refused), or a
+    chunk's rows part without its errors part (its error rows lost)."""
+    bad = str(tmp_path / "bad.npy")
+    np.save(bad, np.zeros((5, 783), dtype=np.uint8))  # refused: an errors part
+    inputs = [str(tmp_path / "good1.npy"), bad, str(tmp_path / "good2.npy")]
+    np.save(inputs[0], _make_images(40, seed=1)[0])
+    np.save(inputs[2], _make_images(30, seed=2)[0])
+    score_files(model, inputs, tmp_path / "clean.csv", chunk_size=10)
+    expected = [(tmp_path / name).read_bytes()
+                for name in ("clean.csv", "clean.errors.csv")]  # fmt: skip
+    out = tmp_path / "out.csv"
+    # Uninterrupted: the work folder's files (manifest, 8 rows parts, 1 errors
+    # part), then the lock.
+    removed, killed = _run_killed_at_removal(model, inputs, out, -1, monkeypatch,
+                                             chunk_size=10)  # fmt: skip
+    assert not killed and len(removed) == 11
+    for kill_at in range(len(removed)):
+        out.unlink()
+        removed, killed = _run_killed_at_removal(
+            model, inputs, out, kill_at, monkeypatch, chunk_size=10
+        )
+        assert killed
+        Path(str(out) + ".lock").unlink(missing_ok=True)  # a killed run's lock
+        score_files(model, inputs, out, chunk_size=10, resume=True)
+        assert [out.read_bytes(), (tmp_path / "out.errors.csv").read_bytes()] == (
+            expected
+        ), f"killed after removing {removed}"
+        assert sorted(os.listdir(tmp_path)) == sorted(
+            ["bad.npy", "good1.npy", "good2.npy", "clean.csv", "clean.errors.csv",
+             "out.csv", "out.errors.csv"]
+        ), f"killed after removing {removed}"  # fmt: skip
+
+
+def test_temporary_files_of_a_killed_run_are_removed(tmp_path, model):
+    """kill -9 while the output or errors file was concatenated left its hidden,
+    half-written temporary copy beside it for good (found by
+    benchmarks/bench_faults.py); the next run on that output removes it, and
+    nothing else."""
+    path = str(tmp_path / "x.npy")
+    np.save(path, _make_images(20, seed=1)[0])
+    left = [".out.csv.0123abcd.tmp", ".out.errors.csv.89abcdef.tmp"]
+    kept = [".out.csv.notes.tmp", ".other.csv.0123abcd.tmp", "out.csv.0123abcd.tmp"]
+    for name in left + kept:
+        (tmp_path / name).write_text("id,label\nhalf")
+    score_files(model, path, tmp_path / "out.csv", resume=True)
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["out.csv", "out.errors.csv", "x.npy", *kept]
+    )
