@@ -343,8 +343,7 @@ def test_readme_benchmark_table_comes_from_the_json_files(tmp_path, capsys):
     assert table.main(args) == 0
     text = readme.read_text()
     assert (
-        "| accuracy (`bench_accuracy.py`) | digits head, MNIST test, trained on "
-        "the 60k | 99.21% |"
+        "| accuracy (`bench_accuracy.py`) | digits head alone, MNIST test | 99.21% |"
     ) in text
     assert "| routing error (task chosen wrongly) | 1.23% | <= 1.5% |" in text
     assert "- `bench_accuracy.py`: cpu: Test CPU, cores: 2" in text
