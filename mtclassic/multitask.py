@@ -34,6 +34,8 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from .prior import estimate_prior
+
 __all__ = ["MultiTaskVotingClassifier", "DEFAULT_TASKS", "OTHER"]
 
 #: The label sets used when ``tasks=None`` and the heads are named after them.
@@ -278,6 +280,20 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         on shape alone can be given features of style-free images (see
         :class:`~mtclassic.strokes.StrokeRedrawer`) while the heads keep
         every detail of the images.
+    task_prior : None, "batch" or array-like of shape (n_estimators,), default=None
+        The task mix of the images to be scored, used in place of ``weights``
+        at predict time (entries of dropped heads are ignored). The vote then
+        re-weights ``P(task | x)`` from the mix it learned it under
+        (``task_mix_``) to this one, by Bayes' rule. Which task is the more
+        frequent decides the look-alikes (0/O, 1/I, 5/S): a batch of digits
+        only should send them to the digits. None: ``weights`` decide.
+        ``"batch"``: each call to :meth:`predict_proba` (:meth:`predict`, ...)
+        estimates the mix of the rows it is given, without labels, by EM over
+        their task posteriors (:func:`mtclassic.prior.estimate_prior`), so
+        that a row's prediction depends on the rows scored with it; give it
+        whole batches from one source, not single images. To score a large
+        set in chunks alike, estimate the mix once
+        (``vote.predict_task_mix(sample)``) and pass it as an array.
     n_jobs : int, default=None
         Heads (and the gate) fitted in parallel with joblib; also the number of
         threads collecting the heads' probabilities in predict. None means 1.
@@ -304,6 +320,10 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         Index into ``tasks_`` of the task owning each class.
     weights_ : ndarray of shape (n_tasks,)
         The weights of the active tasks (computed from y for ``"balanced"``).
+    task_mix_ : ndarray of shape (n_tasks,)
+        Share of each task among the rows ``P(task | x)`` was learned from (the
+        gate's rows, or the heads' with ``membership="other"``): the task prior
+        that ``task_prior`` re-weights from.
     n_features_in_ : int
         Number of features seen during fit (from the first head).
     n_columns_ : int or None
@@ -349,6 +369,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         "gate_target": [StrOptions({"tasks", "labels"})],
         "head_columns": [None, slice, "array-like"],
         "gate_columns": [None, slice, "array-like"],
+        "task_prior": [None, StrOptions({"batch"}), "array-like"],
         "n_jobs": [None, numbers.Integral],
         "verbose": ["verbose"],
     }
@@ -364,6 +385,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         gate_target="tasks",
         head_columns=None,
         gate_columns=None,
+        task_prior=None,
         n_jobs=None,
         verbose=False,
     ):
@@ -375,6 +397,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         self.gate_target = gate_target
         self.head_columns = head_columns
         self.gate_columns = gate_columns
+        self.task_prior = task_prior
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -529,8 +552,9 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
                 f"Tasks without training samples: {empty}; none of their labels "
                 "occurs in y, so their heads cannot be fitted."
             )
+        self.task_mix_ = n_per_task / n_per_task.sum()
         if isinstance(self.weights, str):  # "balanced": undo the training mix
-            self.weights_ = n_per_task.sum() / (len(active) * n_per_task)
+            self.weights_ = 1 / (len(active) * self.task_mix_)
         if not self.weights_.sum() > 0:
             raise ValueError("weights of the active tasks must not all be zero.")
 
@@ -587,16 +611,19 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             )
         else:
             self.gate_task_ = None
-        if isinstance(self.weights, str) and hasattr(self.gate_, "class_count_"):
+        if hasattr(self.gate_, "class_count_"):
             # The gate's P(task | x) carries the task mix the gate was fitted
             # on, which differs from y's when it subsampled (for example
-            # DigitClassifier(max_samples_per_class=...)): undo that mix.
+            # DigitClassifier(max_samples_per_class=...)): that is the mix
+            # "balanced" and task_prior undo.
             seen = np.bincount(
                 self.gate_task_,
                 weights=np.asarray(self.gate_.class_count_, dtype=np.float64),
                 minlength=len(active),
             )
-            self.weights_ = seen.sum() / (len(active) * seen)
+            self.task_mix_ = seen / seen.sum()
+            if isinstance(self.weights, str):
+                self.weights_ = 1 / (len(active) * self.task_mix_)
 
         self.named_estimators_ = Bunch()
         fitted_heads = iter(self.estimators_)
@@ -648,33 +675,84 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             Rows sum to 1; columns in the order of ``classes_``.
         """
         check_is_fitted(self)
+        joint = self._joint(X)
+        factors = self._task_factors(joint)
+        joint *= factors[self.class_task_]
+        total = joint.sum(axis=1, keepdims=True)
+        degenerate = total[:, 0] <= 0
+        if degenerate.any():  # every head said "other": spread by task weights
+            task_sizes = np.bincount(self.class_task_, minlength=self.tasks_.size)
+            fallback = factors[self.class_task_] / task_sizes[self.class_task_]
+            joint[degenerate] = fallback
+            total[degenerate] = fallback.sum()
+        joint /= total
+        return joint
+
+    def _joint(self, X):
+        """Each label's gate x head probability, before the task weights."""
         probas = self._collect_probas(X)
-        n_samples = _num_samples(X)
-        joint = np.zeros((n_samples, self.classes_.size))
+        joint = np.zeros((_num_samples(X), self.classes_.size))
         if self.gate_ is not None:
             # the gate's P(task | x): its class probabilities summed per task
-            gate_task = getattr(self, "gate_task_", None)
-            if gate_task is None:  # pickled before gate_target existed
-                gate_task = np.asarray(self.gate_.classes_, dtype=np.intp)
-            gate_task_proba = probas[-1] @ np.eye(self.tasks_.size)[gate_task]
+            gate_task_proba = probas[-1] @ np.eye(self.tasks_.size)[self.gate_task_]
         for index, (head, proba) in enumerate(
             zip(self.estimators_, probas, strict=False)
         ):
             head_codes = np.asarray(head.classes_)
             in_task = head_codes != OTHER
-            share = self.weights_[index] * proba[:, in_task]
+            share = proba[:, in_task]
             if self.gate_ is not None:
-                share *= gate_task_proba[:, [index]]
+                share = share * gate_task_proba[:, [index]]
             joint[:, head_codes[in_task]] = share
-        total = joint.sum(axis=1, keepdims=True)
-        degenerate = total[:, 0] <= 0
-        if degenerate.any():  # every head said "other": spread by task weights
-            task_sizes = np.bincount(self.class_task_, minlength=self.tasks_.size)
-            fallback = self.weights_[self.class_task_] / task_sizes[self.class_task_]
-            joint[degenerate] = fallback
-            total[degenerate] = fallback.sum()
-        joint /= total
         return joint
+
+    def _task_factors(self, joint):
+        """Each task's factor: ``weights_``, or ``task_prior / task_mix_``."""
+        if self.task_prior is None:
+            return self.weights_
+        if isinstance(self.task_prior, str):  # "batch"
+            prior = self._estimate_task_mix(joint)
+        else:
+            prior = np.asarray(self.task_prior, dtype=np.float64)
+            names = [name for name, _ in self.estimators]
+            if prior.shape != (len(names),):
+                raise ValueError(
+                    "task_prior must hold one number per estimator "
+                    f"({len(names)}); got shape {prior.shape}."
+                )
+            prior = prior[[names.index(name) for name in self.tasks_]]
+            if not np.all(np.isfinite(prior)) or np.any(prior < 0) or not prior.sum():
+                raise ValueError(
+                    "task_prior must be finite and non-negative, with a positive "
+                    f"entry for an active task; got {prior.tolist()}."
+                )
+            prior = prior / prior.sum()
+        return prior / self.task_mix_
+
+    def _estimate_task_mix(self, joint):
+        task_mass = joint @ np.eye(self.tasks_.size)[self.class_task_]
+        return estimate_prior(task_mass, self.task_mix_)
+
+    def predict_task_mix(self, X):
+        """The task mix of the batch ``X``, estimated without labels.
+
+        Expectation-maximisation over the rows' task posteriors
+        (:func:`mtclassic.prior.estimate_prior`): the most likely share of
+        each task among the rows under the model. Pass it as ``task_prior`` to
+        score any number of rows (in chunks, in parallel) under that mix.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            A batch of rows the heads accept, from one source.
+
+        Returns
+        -------
+        mix : ndarray of shape (n_tasks,)
+            Sums to 1; in the order of ``tasks_``.
+        """
+        check_is_fitted(self)
+        return self._estimate_task_mix(self._joint(X))
 
     def predict_task_proba(self, X):
         """Probability that each row belongs to each task.

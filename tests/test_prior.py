@@ -1,0 +1,103 @@
+"""The task mix of a batch: EM prior estimation and the vote's ``task_prior``."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from mtclassic.multitask import MultiTaskVotingClassifier
+from mtclassic.prior import estimate_prior, shift_prior
+
+
+def _two_gaussians(n_a, n_b, rng):
+    X = np.concatenate([rng.normal(-1, 1, (n_a, 1)), rng.normal(1, 1, (n_b, 1))])
+    return X, np.repeat([0, 1], [n_a, n_b])
+
+
+@pytest.mark.parametrize("share", [0.1, 0.5, 0.85])
+def test_estimate_prior_recovers_the_mix_of_a_batch(share):
+    # a model fitted on a 50/50 mix scores batches of another mix
+    rng = np.random.RandomState(0)
+    model = LogisticRegression().fit(*_two_gaussians(5000, 5000, rng))
+    n_a = int(4000 * share)
+    X, _ = _two_gaussians(n_a, 4000 - n_a, rng)
+    prior = estimate_prior(model.predict_proba(X), [0.5, 0.5])
+    assert prior.sum() == pytest.approx(1)
+    assert prior[0] == pytest.approx(share, abs=0.03)
+
+
+def test_shift_prior_is_bayes_rule():
+    proba = np.array([[0.2, 0.8], [0.5, 0.5], [0.0, 0.0]])
+    same = shift_prior(proba, [0.3, 0.7], [3, 7])
+    np.testing.assert_allclose(same, proba)
+    shifted = shift_prior(proba, [0.5, 0.5], [0.8, 0.2])
+    np.testing.assert_allclose(shifted[0], [0.5, 0.5])
+    np.testing.assert_allclose(shifted[1], [0.8, 0.2])
+    np.testing.assert_array_equal(shifted[2], [0, 0])
+
+
+@pytest.mark.parametrize(
+    "proba, reference, match",
+    [
+        (np.ones(3), [1, 1], "2-D"),
+        (np.ones((2, 2)), [1, 1, 1], "one entry per column"),
+        (np.full((2, 2), np.nan), [1, 1], "finite"),
+        (np.ones((2, 2)), [1, 0], "positive"),
+    ],
+)
+def test_bad_input_is_named(proba, reference, match):
+    with pytest.raises(ValueError, match=match):
+        estimate_prior(proba, reference)
+
+
+def _lookalike_vote(rng):
+    """Two tasks whose labels '1' and 'I' are drawn from the same blob."""
+    centres = {"1": (0, 0), "2": (4, 0), "I": (0, 0), "Z": (0, 4)}
+    y = np.repeat(list(centres), 300)
+    X = np.array([centres[label] for label in y]) + rng.normal(size=(len(y), 2))
+    vote = MultiTaskVotingClassifier(
+        [("numbers", LogisticRegression()), ("letters", LogisticRegression())],
+        tasks={"numbers": "12", "letters": "IZ"},
+        membership="gate",
+        gate=LogisticRegression(),
+        weights="balanced",
+    ).fit(X, y)
+    return vote, X, y
+
+
+def test_array_task_prior_of_the_training_mix_equals_balanced_weights():
+    vote, X, _ = _lookalike_vote(np.random.RandomState(0))
+    balanced = vote.predict_proba(X)
+    np.testing.assert_allclose(vote.task_mix_, [0.5, 0.5])
+    vote.set_params(task_prior=[1, 1])  # read at predict: no refit needed
+    np.testing.assert_allclose(vote.predict_proba(X), balanced)
+    vote.set_params(task_prior=[9, 1])
+    more_numbers = vote.predict_task_proba(X)[:, 0]
+    assert np.all(more_numbers >= balanced[:, :2].sum(axis=1) - 1e-12)
+
+
+def test_batch_prior_sends_lookalikes_to_the_batch_task():
+    rng = np.random.RandomState(0)
+    vote, _, _ = _lookalike_vote(rng)
+    numbers = np.array([(0, 0), (4, 0)])[np.repeat([0, 1], 200)]
+    numbers = numbers + rng.normal(size=numbers.shape)
+    ones = slice(0, 200)  # the blob '1' shares with 'I'
+    fixed = vote.predict(numbers)
+    mix = vote.predict_task_mix(numbers)
+    assert mix[0] > 0.9
+    batch = vote.set_params(task_prior="batch").predict(numbers)
+    assert np.mean(batch[ones] == "1") > 0.9
+    assert np.mean(batch[ones] == "1") > np.mean(fixed[ones] == "1") + 0.2
+    # the mix estimated once, given as an array, scores any chunk alike
+    chunks = vote.set_params(task_prior=mix)
+    np.testing.assert_array_equal(
+        np.concatenate([chunks.predict(numbers[:7]), chunks.predict(numbers[7:])]),
+        batch,
+    )
+
+
+def test_task_prior_errors_name_the_argument():
+    vote, X, _ = _lookalike_vote(np.random.RandomState(0))
+    with pytest.raises(ValueError, match="task_prior must hold one number"):
+        vote.set_params(task_prior=[1, 1, 1]).predict(X)
+    with pytest.raises(ValueError, match="task_prior must be finite"):
+        vote.set_params(task_prior=[0, 0]).predict(X)
