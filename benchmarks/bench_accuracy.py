@@ -937,7 +937,8 @@ def acceptance(figures_by_run, variants):
     checks = []
     for variant in variants:
         model = f"ours_{variant}"
-        preset = VARIANTS.get(variant, {"preset": variant}).get("preset", "accurate")
+        base = variant.removesuffix("_batch").removesuffix("_mixed")
+        preset = VARIANTS.get(base, {"preset": base}).get("preset", "accurate")
         targets = [
             (run, f"{name}/routing_outside_pairs",
              f"{run}, {SET_NAMES[name]}: routing outside the pairs",

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils import check_random_state
 
+from .augment import AugmentedClassifier
 from .features import make_features
 from .heads import DigitClassifier, LetterClassifier
 from .multitask import DEFAULT_TASKS, MultiTaskVotingClassifier
@@ -38,8 +39,10 @@ SVM_CACHE_MB = 2000
 #: overridden by the keyword of the same name). ``"accurate"``: every row
 #: trains the SVMs, deskewed images, 100 trees. ``"fast"``: cheaper to
 #: fit and to score: no deskew, SVMs fitted on at most 2,000 rows per class or
-#: task (fewer support vectors), 50 trees. Both project the features onto
-#: their leading principal components before the SVMs' kernels.
+#: task (fewer support vectors), 50 trees. ``"best"``: the accurate preset
+#: with virtual support vectors on the digits head (``vsv``): slower to fit
+#: and to score. All project the features onto their leading principal
+#: components before the SVMs' kernels.
 PRESETS = {
     "accurate": {
         "deskew": True,
@@ -48,6 +51,7 @@ PRESETS = {
         "digits_max_samples": "all",
         "gate_components": GATE_COMPONENTS,
         "digits_components": DIGITS_COMPONENTS,
+        "vsv": False,
     },
     "fast": {
         "deskew": False,
@@ -56,8 +60,10 @@ PRESETS = {
         "digits_max_samples": 2_000,
         "gate_components": GATE_COMPONENTS,
         "digits_components": DIGITS_COMPONENTS,
+        "vsv": False,
     },
 }
+PRESETS["best"] = {**PRESETS["accurate"], "vsv": True}
 
 
 def _seed(random_state):
@@ -84,6 +90,7 @@ def make_default_model(
     digits_max_samples=None,
     gate_components=None,
     digits_components=None,
+    vsv=None,
 ):
     """The whole chain as one scikit-learn ``Pipeline``.
 
@@ -100,10 +107,10 @@ def make_default_model(
     ----------
     random_state : int, RandomState instance or None, default=None
         Seeds every randomised step; the same int gives the same model.
-    preset : {"accurate", "fast"}, default="accurate"
+    preset : {"accurate", "fast", "best"}, default="accurate"
         Named settings (:data:`PRESETS`) for ``deskew``, ``n_estimators``,
-        ``gate_max_samples``, ``digits_max_samples``, ``gate_components`` and
-        ``digits_components``; a value given for one
+        ``gate_max_samples``, ``digits_max_samples``, ``gate_components``,
+        ``digits_components`` and ``vsv``; a value given for one
         of those keywords overrides the preset's. The measured accuracy and
         speed of each preset are in the README's benchmark table.
     n_jobs : int, default=None
@@ -155,6 +162,20 @@ def make_default_model(
         bench_accuracy protocol (fold 0, 20,000 MNIST digits) a gate capped at
         10,000 rows per task routed 4.10% of the test images to the wrong
         task, the full gate 3.81%, in half the fit time.
+    vsv : bool, default=None (the preset's)
+        Virtual support vectors on the digits head
+        (:class:`~mtclassic.augment.AugmentedClassifier` with ``method="vsv"``):
+        the digits SVM is fitted, then refitted on its support vectors' images
+        and their 1-pixel shifts and small rotations. It needs images, so each
+        head and the gate then compute their own features from the normalised
+        images and the pipeline is ``normalize -> vote``, with grid keys
+        ``vote__digits__estimator__svm__C``,
+        ``vote__digits__estimator__features__hog__...``,
+        ``vote__letters__forest__n_estimators``, ``vote__gate__svm__C``,
+        ``vote__gate__strokes__...`` (``gate_input="redrawn"``) and
+        ``vote__digits__vsv_rotation``. About three digits fits, and the
+        digits head keeps about three times the support vectors (slower to
+        score); the README's benchmark table has the measured figures.
     digits_max_samples : int or "all", default=None (the preset's)
         Rows of each digit class the digits SVM is fitted on; ``"all"`` uses
         all. Fewer rows, fewer support vectors: faster to fit and to score.
@@ -202,6 +223,7 @@ def make_default_model(
         "digits_max_samples": digits_max_samples,
         "gate_components": gate_components,
         "digits_components": digits_components,
+        "vsv": vsv,
     }
     settings.update({key: value for key, value in given.items() if value is not None})
     cap = {
@@ -242,6 +264,19 @@ def make_default_model(
         if membership == "gate"
         else None
     )
+    if settings["vsv"]:
+        return _image_heads_model(
+            digits,
+            letters,
+            gate,
+            settings,
+            gate_input,
+            n_jobs,
+            seed,
+            membership=membership,
+            gate_target=gate_target,
+            weights=weights,
+        )
     vote = MultiTaskVotingClassifier(
         [("digits", digits), ("letters", letters)],
         tasks={name: list(labels) for name, labels in DEFAULT_TASKS.items()},
@@ -267,6 +302,46 @@ def make_default_model(
         [
             ("normalize", ImageNormalizer(deskew=settings["deskew"], n_jobs=n_jobs)),
             ("features", features),
+            ("vote", vote),
+        ]
+    )
+
+
+def _image_heads_model(
+    digits, letters, gate, settings, gate_input, n_jobs, seed, **vote
+):
+    """``normalize -> vote`` whose heads and gate take the normalised images.
+
+    Virtual support vectors shift and rotate the digits SVM's support vector
+    images, so that head computes its own features; the letters head and the
+    gate then do too.
+    """
+
+    def on_features(name, estimator, *before):
+        return Pipeline(
+            [*before, ("features", make_features(n_jobs=n_jobs)), (name, estimator)]
+        )
+
+    digits = AugmentedClassifier(
+        on_features("svm", digits), method="vsv", random_state=seed
+    )
+    if gate is not None:
+        strokes = (
+            [("strokes", StrokeRedrawer(n_jobs=n_jobs))]
+            if gate_input == "redrawn"
+            else []
+        )
+        gate = on_features("svm", gate, *strokes)
+    vote = MultiTaskVotingClassifier(
+        [("digits", digits), ("letters", on_features("forest", letters))],
+        tasks={name: list(labels) for name, labels in DEFAULT_TASKS.items()},
+        gate=gate,
+        n_jobs=n_jobs,
+        **vote,
+    )
+    return Pipeline(
+        [
+            ("normalize", ImageNormalizer(deskew=settings["deskew"], n_jobs=n_jobs)),
             ("vote", vote),
         ]
     )
