@@ -457,6 +457,8 @@ class BatchPrior:
         vote = self.ours.model[-1]
         vote.set_params(task_prior="batch")
         try:
+            if not self.per_set:
+                return self.ours.predict_sets(tests)
             parts = [
                 self.ours.predict_sets({name: part}) for name, part in tests.items()
             ]
