@@ -40,8 +40,9 @@ SVM_CACHE_MB = 2000
 #: trains the SVMs, deskewed images, 100 trees. ``"fast"``: cheaper to
 #: fit and to score: no deskew, SVMs fitted on at most 2,000 rows per class or
 #: task (fewer support vectors), 50 trees. ``"best"``: the accurate preset
-#: with virtual support vectors on the digits head (``vsv``): slower to fit
-#: and to score. All project the features onto their leading principal
+#: with virtual support vectors on the digits head (``vsv``) and two
+#: distorted copies of every letter for the forest (``letters_copies``):
+#: slower to fit, and to score. All project the features onto their leading principal
 #: components before the SVMs' kernels.
 PRESETS = {
     "accurate": {
@@ -52,6 +53,7 @@ PRESETS = {
         "gate_components": GATE_COMPONENTS,
         "digits_components": DIGITS_COMPONENTS,
         "vsv": False,
+        "letters_copies": 0,
     },
     "fast": {
         "deskew": False,
@@ -61,9 +63,10 @@ PRESETS = {
         "gate_components": GATE_COMPONENTS,
         "digits_components": DIGITS_COMPONENTS,
         "vsv": False,
+        "letters_copies": 0,
     },
 }
-PRESETS["best"] = {**PRESETS["accurate"], "vsv": True}
+PRESETS["best"] = {**PRESETS["accurate"], "vsv": True, "letters_copies": 2}
 
 
 def _seed(random_state):
@@ -91,6 +94,7 @@ def make_default_model(
     gate_components=None,
     digits_components=None,
     vsv=None,
+    letters_copies=None,
 ):
     """The whole chain as one scikit-learn ``Pipeline``.
 
@@ -110,7 +114,8 @@ def make_default_model(
     preset : {"accurate", "fast", "best"}, default="accurate"
         Named settings (:data:`PRESETS`) for ``deskew``, ``n_estimators``,
         ``gate_max_samples``, ``digits_max_samples``, ``gate_components``,
-        ``digits_components`` and ``vsv``; a value given for one
+        ``digits_components``, ``vsv`` and ``letters_copies``; a value given
+        for one
         of those keywords overrides the preset's. The measured accuracy and
         speed of each preset are in the README's benchmark table.
     n_jobs : int, default=None
@@ -171,11 +176,19 @@ def make_default_model(
         images and the pipeline is ``normalize -> vote``, with grid keys
         ``vote__digits__estimator__svm__C``,
         ``vote__digits__estimator__features__hog__...``,
-        ``vote__letters__forest__n_estimators``, ``vote__gate__svm__C``,
+        ``vote__letters__forest__n_estimators`` (with ``letters_copies``:
+        ``vote__letters__estimator__forest__n_estimators``),
+        ``vote__gate__svm__C``,
         ``vote__gate__strokes__...`` (``gate_input="redrawn"``) and
         ``vote__digits__vsv_rotation``. About three digits fits, and the
         digits head keeps about three times the support vectors (slower to
         score); the README's benchmark table has the measured figures.
+    letters_copies : int, default=None (the preset's)
+        Distorted copies of every letter image the letters forest also learns
+        from (:class:`~mtclassic.augment.AugmentedClassifier`,
+        ``method="distort"``): letters are the scarce side of the training
+        data. Like ``vsv`` it makes the heads take images (grid keys
+        ``vote__letters__n_copies``, ``vote__letters__estimator__forest__...``).
     digits_max_samples : int or "all", default=None (the preset's)
         Rows of each digit class the digits SVM is fitted on; ``"all"`` uses
         all. Fewer rows, fewer support vectors: faster to fit and to score.
@@ -224,6 +237,7 @@ def make_default_model(
         "gate_components": gate_components,
         "digits_components": digits_components,
         "vsv": vsv,
+        "letters_copies": letters_copies,
     }
     settings.update({key: value for key, value in given.items() if value is not None})
     cap = {
@@ -264,7 +278,7 @@ def make_default_model(
         if membership == "gate"
         else None
     )
-    if settings["vsv"]:
+    if settings["vsv"] or settings["letters_copies"]:
         return _image_heads_model(
             digits,
             letters,
@@ -313,8 +327,8 @@ def _image_heads_model(
     """``normalize -> vote`` whose heads and gate take the normalised images.
 
     Virtual support vectors shift and rotate the digits SVM's support vector
-    images, so that head computes its own features; the letters head and the
-    gate then do too.
+    images, and distorted copies distort the letters' images, so each head
+    computes its own features; the gate then does too.
     """
 
     def on_features(name, estimator, *before):
@@ -322,9 +336,15 @@ def _image_heads_model(
             [*before, ("features", make_features(n_jobs=n_jobs)), (name, estimator)]
         )
 
-    digits = AugmentedClassifier(
-        on_features("svm", digits), method="vsv", random_state=seed
-    )
+    digits = on_features("svm", digits)
+    if settings["vsv"]:
+        digits = AugmentedClassifier(digits, method="vsv", random_state=seed)
+    letters = on_features("forest", letters)
+    if settings["letters_copies"]:
+        # letters are the scarce side: the forest also learns distorted copies
+        letters = AugmentedClassifier(
+            letters, n_copies=settings["letters_copies"], random_state=seed
+        )
     if gate is not None:
         strokes = (
             [("strokes", StrokeRedrawer(n_jobs=n_jobs))]
@@ -333,7 +353,7 @@ def _image_heads_model(
         )
         gate = on_features("svm", gate, *strokes)
     vote = MultiTaskVotingClassifier(
-        [("digits", digits), ("letters", on_features("forest", letters))],
+        [("digits", digits), ("letters", letters)],
         tasks={name: list(labels) for name, labels in DEFAULT_TASKS.items()},
         gate=gate,
         n_jobs=n_jobs,

@@ -213,8 +213,10 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
     model = make_default_model(preset="best", n_estimators=20, random_state=0)
     assert [name for name, _ in model.steps] == ["normalize", "vote"]
     params = model.get_params()
-    assert PRESETS["best"] == {**PRESETS["accurate"], "vsv": True}
+    assert PRESETS["best"] == {**PRESETS["accurate"], "vsv": True, "letters_copies": 2}
     assert params["vote__digits__method"] == "vsv"
+    assert params["vote__letters__method"] == "distort"
+    assert params["vote__letters__n_copies"] == 2
     assert params["vote__digits__estimator__svm__pca_components"] == DIGITS_COMPONENTS
     assert params["vote__gate__svm__pca_components"] == GATE_COMPONENTS
     assert "vote__gate__strokes__n_jobs" in params  # the gate sees redrawn strokes
@@ -222,7 +224,7 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
     model.set_params(
         vote__digits__estimator__svm__C=5.0,
         vote__digits__estimator__features__hog__orientations=8,
-        vote__letters__forest__n_estimators=10,
+        vote__letters__estimator__forest__n_estimators=10,
         vote__gate__svm__C=5.0,
         vote__digits__vsv_rotation=5.0,
     )
@@ -234,6 +236,14 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
     proba = model.predict_proba(X[300:])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert model.score(X[300:], y[300:]) > 0.5
+
+
+def test_letters_copies_alone_makes_image_heads():
+    model = make_default_model(letters_copies=1, n_estimators=10, random_state=0)
+    assert [name for name, _ in model.steps] == ["normalize", "vote"]
+    params = model.get_params()
+    assert params["vote__letters__n_copies"] == 1
+    assert params["vote__digits__svm__pca_components"] == DIGITS_COMPONENTS
 
 
 def test_unknown_preset_is_named():
