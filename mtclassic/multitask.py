@@ -710,7 +710,12 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         """Each task's factor: ``weights_``, or ``task_prior / task_mix_``."""
         if self.task_prior is None:
             return self.weights_
-        if isinstance(self.task_prior, str):  # "batch"
+        if isinstance(self.task_prior, str):
+            if self.task_prior != "batch":  # set_params after fit skips validation
+                raise ValueError(
+                    "task_prior must be None, 'batch' or one number per estimator; "
+                    f"got {self.task_prior!r}."
+                )
             prior = self._estimate_task_mix(joint)
         else:
             prior = np.asarray(self.task_prior, dtype=np.float64)

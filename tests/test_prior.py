@@ -101,3 +101,5 @@ def test_task_prior_errors_name_the_argument():
         vote.set_params(task_prior=[1, 1, 1]).predict(X)
     with pytest.raises(ValueError, match="task_prior must be finite"):
         vote.set_params(task_prior=[0, 0]).predict(X)
+    with pytest.raises(ValueError, match="task_prior must be None, 'batch'"):
+        vote.set_params(task_prior="batches").predict(X)
