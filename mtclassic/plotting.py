@@ -181,8 +181,6 @@ def plot_confusion_matrix(
     y_true, y_pred = _check_labels(y_true, y_pred)
     ordered, blocks = _ordered_labels(y_true, y_pred, labels, tasks)
     ax = _new_axes(ax, figsize=(9, 8))
-    from matplotlib.patches import Rectangle
-
     matrix = confusion_matrix(y_true, y_pred, labels=ordered, normalize=normalize)
     image = ax.imshow(matrix, cmap=cmap, interpolation="nearest")
     if colorbar:
@@ -216,8 +214,15 @@ def plot_confusion_matrix(
                 color="white" if value > threshold else "black",
             )
 
-    # Outline each task's diagonal block; lines across the whole matrix at
-    # every block edge show where cross-task errors sit.
+    _outline_tasks(ax, blocks, len(ordered))
+    return ax
+
+
+def _outline_tasks(ax, blocks, n_labels):
+    """Outline each task's diagonal block; lines across the whole matrix at
+    every block edge show where cross-task errors sit."""
+    from matplotlib.patches import Rectangle
+
     for task, start, stop in blocks:
         ax.add_patch(
             Rectangle(
@@ -231,14 +236,13 @@ def plot_confusion_matrix(
                 gid="task-block",
             )
         )
-    edges = sorted({stop for _, _, stop in blocks} - {len(ordered)})
+    edges = sorted({stop for _, _, stop in blocks} - {n_labels})
     for edge in edges:
         for line in (
             ax.axhline(edge - 0.5, color="tab:red", linewidth=0.8, linestyle="--"),
             ax.axvline(edge - 0.5, color="tab:red", linewidth=0.8, linestyle="--"),
         ):
             line.set_gid("task-boundary")
-    return ax
 
 
 def plot_misclassified(
@@ -329,31 +333,7 @@ def plot_misclassified(
                 f"{name} must hold one entry per image ({y_true.shape[0]}); got "
                 f"{len(value)}."
             )
-    wrong = np.flatnonzero(y_true != y_pred)
-    confidence = None
-    if proba is not None:
-        if classes is None:
-            raise ValueError(
-                "classes is required with proba: it gives the label of each "
-                "column (model.classes_)."
-            )
-        proba = np.asarray(proba, dtype=float)
-        classes = np.asarray(classes)
-        if proba.shape != (y_true.shape[0], classes.shape[0]):
-            raise ValueError(
-                "proba must have shape (n_samples, n_classes) = "
-                f"({y_true.shape[0]}, {classes.shape[0]}); got {proba.shape}."
-            )
-        column = {label: index for index, label in enumerate(classes.tolist())}
-        unknown = sorted(
-            {str(label) for label in y_pred[wrong]} - set(map(str, column))
-        )
-        if unknown:
-            raise ValueError(f"y_pred holds labels {unknown} that are not in classes.")
-        confidence = proba[wrong, [column[label] for label in y_pred[wrong].tolist()]]
-        # Most confident mistakes first: they say the most about the model.
-        order = np.argsort(-confidence, kind="stable")
-        wrong, confidence = wrong[order], confidence[order]
+    wrong, confidence = _mistakes(y_true, y_pred, proba, classes)
     wrong = wrong[:max_images]
 
     fig = _new_figure(fig)
@@ -387,6 +367,34 @@ def plot_misclassified(
         ax.set_title(title if name is None else f"{name}\n{title}", fontsize="small")
         ax.set_axis_off()
     return fig
+
+
+def _mistakes(y_true, y_pred, proba, classes):
+    """The rows of the mistakes and the probability of each prediction (None
+    without ``proba``); with it, the most confident mistakes first."""
+    wrong = np.flatnonzero(y_true != y_pred)
+    if proba is None:
+        return wrong, None
+    if classes is None:
+        raise ValueError(
+            "classes is required with proba: it gives the label of each "
+            "column (model.classes_)."
+        )
+    proba = np.asarray(proba, dtype=float)
+    classes = np.asarray(classes)
+    if proba.shape != (y_true.shape[0], classes.shape[0]):
+        raise ValueError(
+            "proba must have shape (n_samples, n_classes) = "
+            f"({y_true.shape[0]}, {classes.shape[0]}); got {proba.shape}."
+        )
+    column = {label: index for index, label in enumerate(classes.tolist())}
+    unknown = sorted({str(label) for label in y_pred[wrong]} - set(map(str, column)))
+    if unknown:
+        raise ValueError(f"y_pred holds labels {unknown} that are not in classes.")
+    confidence = proba[wrong, [column[label] for label in y_pred[wrong].tolist()]]
+    # Most confident mistakes first: they say the most about the model.
+    order = np.argsort(-confidence, kind="stable")
+    return wrong[order], confidence[order]
 
 
 def _short(name, width=22):
