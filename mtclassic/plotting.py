@@ -402,9 +402,12 @@ def _short(name, width=22):
     return name if len(name) <= width else "..." + name[-(width - 3) :]
 
 
-def _hog_transformer(hog, **params):
-    """``hog`` (a HOGTransformer, the package's default when None) with the
-    parameters given (not None) set, on a copy."""
+def _hog_transformer(hog, *params):
+    """A copy of ``hog`` (a HOGTransformer, the package's default when None)
+    with the HOG parameters given (not None) set, for images of any shape.
+
+    ``params``: orientations, pixels_per_cell, cells_per_block, block_norm,
+    transform_sqrt, in that order."""
     from sklearn.base import clone
 
     from mtclassic.features import HOGTransformer
@@ -415,8 +418,13 @@ def _hog_transformer(hog, **params):
         raise TypeError(
             f"hog must be a mtclassic.HOGTransformer or None; got {type(hog).__name__}."
         )
-    given = {name: value for name, value in params.items() if value is not None}
-    return clone(hog).set_params(**given)
+    names = ("orientations", "pixels_per_cell", "cells_per_block", "block_norm")
+    given = {
+        name: value
+        for name, value in zip((*names, "transform_sqrt"), params, strict=True)
+        if value is not None
+    }
+    return clone(hog).set_params(**given, image_shape=None)
 
 
 def hog_cell_histograms(
@@ -464,13 +472,7 @@ def hog_cell_histograms(
     ((4, 4, 9), 324, 0)
     """
     hog = _hog_transformer(
-        hog,
-        orientations=orientations,
-        pixels_per_cell=pixels_per_cell,
-        cells_per_block=cells_per_block,
-        block_norm=block_norm,
-        transform_sqrt=transform_sqrt,
-        image_shape=None,
+        hog, orientations, pixels_per_cell, cells_per_block, block_norm, transform_sqrt
     )
     array = np.asarray(image)
     features = hog.fit_transform(array[None])[0].astype(np.float64)
@@ -559,12 +561,7 @@ def plot_hog(
         )
     array = check_images(array[None], name="image")[0]
     hog = _hog_transformer(
-        hog,
-        orientations=orientations,
-        pixels_per_cell=pixels_per_cell,
-        cells_per_block=cells_per_block,
-        block_norm=block_norm,
-        transform_sqrt=transform_sqrt,
+        hog, orientations, pixels_per_cell, cells_per_block, block_norm, transform_sqrt
     )
     cells, n_features = hog_cell_histograms(array, hog=hog)
     orientations, pixels_per_cell = hog.orientations, hog.pixels_per_cell
