@@ -48,3 +48,16 @@ def test_task_report_counts_routing_errors():
         "digits": {"n_samples": 2, "accuracy": 0.5},
         "letters": {"n_samples": 3, "accuracy": pytest.approx(2 / 3)},
     }
+
+
+@pytest.mark.slow  # more than a second
+def test_run_demo_is_a_library_function(capsys):
+    from mtclassic._demo import run_demo
+
+    result = run_demo(n_train=180, n_test=36, random_state=2)
+    assert capsys.readouterr().out == ""  # printing is the command's
+    assert result.n_test == 36
+    assert set(result.scores["tasks"]) == {"digits", "letters"}
+    assert sum(e["n_samples"] for e in result.scores["tasks"].values()) == 36
+    assert set(result.seconds) == {"generate", "fit", "predict"}
+    assert list(result.model.classes_) == sorted(result.model.classes_)

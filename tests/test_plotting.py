@@ -295,6 +295,22 @@ def test_hog_cell_histograms_are_the_block_features():
     )
 
 
+def test_hog_takes_a_hog_transformer():
+    image = np.zeros((28, 28))
+    image[6:22, 13:15] = 1.0
+    hog = HOGTransformer(orientations=6, pixels_per_cell=(4, 4))
+    fig = plot_hog(image, hog=hog)
+    assert fig.axes[1].get_title() == (
+        "HOG: 6 orientations, 4x4-pixel cells, 864 features"
+    )
+    # a parameter given beside hog wins
+    fig = plot_hog(image, hog=hog, orientations=3)
+    assert fig.axes[1].get_title().startswith("HOG: 3 orientations, 4x4-pixel")
+    assert hog.orientations == 6  # the transformer itself is left alone
+    with pytest.raises(TypeError, match="hog must be a mtclassic.HOGTransformer"):
+        plot_hog(image, hog="hog")
+
+
 def test_hog_rejects_a_batch():
     with pytest.raises(
         ValueError,
