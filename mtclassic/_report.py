@@ -1,11 +1,13 @@
-"""``mtclassic evaluate``: score a model on labelled images and write a report.
+"""Scoring a fitted model on labelled images, and the report folder.
 
-The report is a folder: ``report.md`` (per-task accuracy, combined accuracy,
-routing error, the worst confusions, links to the figures), ``metrics.json``
-(the same numbers for programs) and the PNG figures of
+:func:`evaluate` scores a model with :mod:`mtclassic.metrics` (per task,
+combined, routing, confusions, the misclassified images); :func:`write_report`
+writes that as a folder: ``report.md`` (links to the figures), ``metrics.json``
+(the same numbers for programs), ``misclassified.csv`` and the PNG figures of
 :mod:`mtclassic.plotting`. Every file is written to a temporary file and
 renamed into place, and ``report.md`` is written last, so a crash never leaves
 a half-written file and a ``report.md`` only ever links to figures that exist.
+Loading is :mod:`mtclassic._data`'s, printing ``mtclassic evaluate``'s.
 """
 
 import json

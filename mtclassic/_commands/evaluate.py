@@ -9,10 +9,7 @@ from mtclassic._commands._options import (
     add_transpose,
     one_line_errors,
 )
-from mtclassic._data import EVALUATION_SEED, SYNTHETIC
-
-# DIGIT_NAMES: the label of each code of an MNIST-style IDX labels file.
-from mtclassic.io._labelled import DIGIT_NAMES
+from mtclassic._data import DIGIT_NAMES, EVALUATION_SEED, SYNTHETIC
 
 
 def add_parser(subparsers):
