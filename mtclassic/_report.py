@@ -1,33 +1,32 @@
-"""``mtclassic evaluate``: score a model on labelled images and write a report.
+"""Scoring a fitted model on labelled images, and the report folder.
 
-The report is a folder: ``report.md`` (per-task accuracy, combined accuracy,
-routing error, the worst confusions, links to the figures), ``metrics.json``
-(the same numbers for programs) and the PNG figures of
+:func:`evaluate` scores a model with :mod:`mtclassic.metrics` (per task,
+combined, routing, confusions, the misclassified images); :func:`write_report`
+writes that as a folder: ``report.md`` (links to the figures), ``metrics.json``
+(the same numbers for programs), ``misclassified.csv`` and the PNG figures of
 :mod:`mtclassic.plotting`. Every file is written to a temporary file and
 renamed into place, and ``report.md`` is written last, so a crash never leaves
 a half-written file and a ``report.md`` only ever links to figures that exist.
+Loading is :mod:`mtclassic._data`'s, printing ``mtclassic evaluate``'s.
 """
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
 
-# DIGIT_NAMES: the label of each code of an MNIST-style IDX labels file.
-from mtclassic.io._labelled import DIGIT_NAMES
-from mtclassic.metrics import worst_confusions
-from mtclassic.plotting import model_tasks
+from mtclassic.metrics import (
+    model_tasks,
+    per_task_accuracy,
+    routing_error,
+    worst_confusions,
+)
 
-SYNTHETIC = "synthetic"
 # Unknown labels named in the warning line (metrics.json lists all).
 _WARNED_LABELS = 12
 # Misclassified images listed in report.md (the CSV lists them all).
 _MARKDOWN_ROWS = 20
-# Seed of the synthetic evaluation images: not 0, the seed `mtclassic train`
-# uses by default, so a default evaluation never scores the training images.
-EVALUATION_SEED = 1
 
 FIGURES = {
     "confusion_matrix.png": "Confusion matrix (task blocks outlined)",
@@ -35,99 +34,6 @@ FIGURES = {
     "misclassified.png": "Misclassified images, most confident first",
     "hog.png": "What the features see: HOG of a misclassified image",
 }
-
-
-def load_labelled_images(
-    data,
-    *,
-    n_samples=2000,
-    random_state=EVALUATION_SEED,
-    idx_label_names=DIGIT_NAMES,
-    transpose=False,
-):
-    """Load labelled images from the sources ``mtclassic evaluate`` accepts.
-
-    Parameters
-    ----------
-    data : str or list of str
-        ``"synthetic"``: the embedded default data, generated with
-        ``random_state``; ``"mnist"`` or ``"emnist:<split>"``: the test
-        subset of that EMNIST split (:func:`~mtclassic.datasets.fetch_emnist`
-        downloads it once); else what :func:`mtclassic.io.read_labelled` reads:
-        a folder with one sub-folder per class; an ``.npz`` file with arrays
-        ``images`` (or ``X``) and ``labels`` (or ``y``), and optionally
-        ``sizes`` (padded crops, read cropped); or two IDX files, images then
-        labels.
-    n_samples : int, default=2000
-        Number of synthetic images.
-    random_state : int, default=1
-        Seed of the synthetic images; not 0, the training seed of
-        ``mtclassic train``, so that they are not the training images.
-    idx_label_names : str or sequence of str, default="0123456789"
-        The label of each integer code in an IDX label file.
-    transpose : bool, default=False
-        Swap the rows and columns of the images read from files (EMNIST's IDX
-        files store them transposed).
-
-    Returns
-    -------
-    data : Bunch
-        ``images`` ((n, h, w) array, or a list of 2-D arrays of different
-        sizes from a folder), ``target`` str array, ``description`` str,
-        ``skipped`` (files of a folder that could not be read) and ``ids``
-        (the name of each image: its file for a folder, else
-        ``<data file>:<index>`` as ``mtclassic score`` names records).
-
-    Examples
-    --------
-    >>> data = load_labelled_images("synthetic", n_samples=36)
-    >>> data.images.shape, len(set(data.target)), data.description
-    ((36, 28, 28), 36, 'synthetic (36 images, random_state=1)')
-    >>> data.ids[:2]
-    ['synthetic:0', 'synthetic:1']
-    """
-    from mtclassic.io import read_labelled
-
-    paths = [data] if isinstance(data, (str, os.PathLike)) else list(data)
-    if not paths or len(paths) > 2:
-        raise ValueError(
-            "data must be 'synthetic', a folder, an .npz file, or an IDX images "
-            f"file and an IDX labels file; got {len(paths)} arguments: {paths!r}."
-        )
-    from mtclassic.datasets._emnist import load_named
-
-    named = None
-    if len(paths) == 1:
-        named = load_named(os.fspath(paths[0]), "test", transpose=transpose)
-    if named is not None:
-        data, source = named, os.fspath(paths[0])
-    elif len(paths) == 2 or os.fspath(paths[0]) != SYNTHETIC:
-        data = read_labelled(
-            paths,
-            transpose=transpose,
-            idx_label_names=idx_label_names,
-            other_kinds=(repr(SYNTHETIC), "'mnist'", "'emnist:<split>'"),
-        )
-        source = os.fspath(paths[0])
-    else:
-        from mtclassic.datasets import make_characters
-
-        images, target = make_characters(n_samples, random_state=random_state)
-        data = Bunch(
-            images=images,
-            target=np.asarray(target).astype(str),
-            description=f"synthetic ({n_samples} images, random_state={random_state})",
-            skipped=[],
-            files=None,
-        )
-        source = SYNTHETIC
-    files = data.pop("files", None)
-    data.ids = (
-        [os.fspath(file) for file in files]
-        if files is not None
-        else [f"{source}:{index}" for index in range(len(data.target))]
-    )
-    return data
 
 
 def _scoring_tasks(model, classes):
@@ -192,8 +98,6 @@ def evaluate(model, images, y_true, *, n_confusions=10, ids=None):
     >>> evaluate(Fixed(), np.zeros((4, 28, 28)), ["1", "7", "a", "7"]).metrics["unknown_labels"]
     {'a': 1}
     """
-    from mtclassic.metrics import per_task_accuracy, routing_error
-
     y_true = np.asarray(y_true).astype(str)
     if ids is not None and len(ids) != len(y_true):
         raise ValueError(
@@ -287,48 +191,47 @@ def unknown_labels_warning(unknown_labels):
     )
 
 
-def _hog_parameters(model):
-    """The parameters of the model's HOGTransformer that plot_hog takes, if any."""
+def _hog_step(model):
+    """The model's HOGTransformer (the first among its parameters), or None."""
+    from mtclassic.features import HOGTransformer
+
     if not hasattr(model, "get_params"):
-        return {}
-    for value in model.get_params(deep=True).values():
-        if type(value).__name__ == "HOGTransformer":
-            return {
-                name: getattr(value, name)
-                for name in (
-                    "orientations",
-                    "pixels_per_cell",
-                    "cells_per_block",
-                    "block_norm",
-                    "transform_sqrt",
-                )
-                if getattr(value, name, None) is not None
-            }
-    return {}
+        return None
+    steps = model.get_params(deep=True).values()
+    return next((step for step in steps if isinstance(step, HOGTransformer)), None)
+
+
+def _as_images(batch):
+    """An (n, h, w) batch from a normaliser's output, flat square rows or not."""
+    batch = np.asarray(batch)
+    if batch.ndim == 3:
+        return batch
+    side = int(np.sqrt(batch.shape[1]))
+    return batch.reshape(len(batch), side, side)
 
 
 def _normalised(model, images):
-    """The images as the model's normalisation step makes them, an (n, h, w)
-    batch; None when the model has no such step."""
-    steps = getattr(model, "named_steps", {})
-    normalizer = steps.get("normalize")
-    if normalizer is None or not hasattr(normalizer, "transform"):
+    """The images as the model's features see them, an (n, h, w) batch: after
+    the pipeline's steps up to its last ImageNormalizer; None without one."""
+    from mtclassic.preprocessing import ImageNormalizer
+
+    steps = getattr(model, "steps", None) or []
+    found = [
+        i for i, (_, step) in enumerate(steps) if isinstance(step, ImageNormalizer)
+    ]
+    if not found:
         return None
-    flat = np.asarray(normalizer.transform(images))
-    if flat.ndim == 3:
-        return flat
-    side = int(np.sqrt(flat.shape[1]))
-    return flat.reshape(len(flat), side, side)
+    return _as_images(model[: found[-1] + 1].transform(images))
 
 
 def _as_batch(images):
-    """Images of one size as an (n, h, w) array; else the model's normalised
-    ones are needed to show them in one grid."""
+    """Images of one size as an (n, h, w) array; images of several sizes
+    normalised to one (the model has no normaliser to show them with)."""
     if isinstance(images, np.ndarray) and images.ndim == 3:
         return images
     from mtclassic.preprocessing import ImageNormalizer
 
-    return _normalised(ImageNormalizer(), images)
+    return _as_images(ImageNormalizer().fit_transform(images))
 
 
 def _select(images, rows):
@@ -360,19 +263,6 @@ def _write_misclassified_csv(path, misclassified):
         )
     with atomic_writer(path) as file:
         file.write(text.getvalue().encode("utf-8"))
-
-
-def _features_view(model, image):
-    """The image as the model's features see it: after its normalisation step."""
-    steps = getattr(model, "named_steps", {})
-    normalizer = steps.get("normalize")
-    if normalizer is not None and hasattr(normalizer, "transform"):
-        view = np.asarray(normalizer.transform(image[None]))[0]
-        if view.ndim == 1:  # flat rows: the normaliser's images are square
-            side = int(np.sqrt(view.size))
-            view = view.reshape(side, side)
-        return view
-    return image
 
 
 def _save_figure(figure, path):
@@ -506,50 +396,81 @@ def write_report(
         ``metrics`` (as in :func:`evaluate`, plus ``n_classes``) and ``files``,
         the paths written, ``report.md`` last.
     """
+    figure_class = _figure_class()  # fail before any work without the extra
+    result = evaluate(model, images, y_true, n_confusions=n_confusions, ids=ids)
+    metrics = dict(result.metrics, n_classes=len(result.classes))
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = []
+    figures = _figures(
+        model,
+        images,
+        np.asarray(y_true).astype(str),
+        result,
+        ids=ids,
+        max_images=max_images,
+        figure_class=figure_class,
+    )
+    for name, figure in figures:  # each saved as soon as it is drawn
+        _save_figure(figure, directory / name)
+        files.append(directory / name)
+    csv_path = directory / "misclassified.csv"
+    _write_misclassified_csv(csv_path, metrics["misclassified"])
+    json_path = directory / "metrics.json"
+    _write_text(json_path, json.dumps(metrics, indent=2) + "\n")
+    report_path = directory / "report.md"
+    _write_text(
+        report_path,
+        _markdown(metrics, model_name=model_name, data_name=data_name, skipped=skipped),
+    )
+    files += [csv_path, json_path, report_path]
+    return Bunch(metrics=metrics, files=files)
+
+
+def _figure_class():
+    """matplotlib's Figure, or an ImportError naming the extra."""
+    try:  # the package itself: a stale submodule import would not tell
+        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(
+            "the report's figures need matplotlib, the optional extra 'plot'; "
+            'install it with: pip install "mtclassic[plot]"'
+        ) from exc
+    return Figure
+
+
+def _figures(model, images, y_true, result, *, ids, max_images, figure_class):
+    """Yield (file name, figure) of the report's four figures (FIGURES)."""
     from mtclassic.plotting import (
-        _import_matplotlib,
         plot_confusion_matrix,
         plot_hog,
         plot_misclassified,
         plot_task_accuracy,
     )
 
-    _import_matplotlib()  # fail before any work when the extra is missing
-    from matplotlib.figure import Figure
-
-    result = evaluate(model, images, y_true, n_confusions=n_confusions, ids=ids)
-    metrics = dict(result.metrics, n_classes=len(result.classes))
-    y_true = np.asarray(y_true).astype(str)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    files = []
-
-    def save(figure, name):
-        _save_figure(figure, directory / name)
-        files.append(directory / name)
-
     classes = result.classes.astype(str)
-    unknown = list(metrics["unknown_labels"])
-    save(
+    unknown = list(result.metrics["unknown_labels"])
+    yield (
+        "confusion_matrix.png",
         plot_confusion_matrix(
             y_true,
             result.y_pred,
             labels=[*classes, *unknown],  # unknown labels: rows of their own
             tasks=result.tasks,
             normalize="true",
-            ax=Figure(figsize=(10, 9)).subplots(),
+            ax=figure_class(figsize=(10, 9)).subplots(),
         ).figure,
-        "confusion_matrix.png",
     )
     known = result.known if result.known.any() else np.ones_like(result.known)
-    save(
+    yield (
+        "task_accuracy.png",
         plot_task_accuracy(
             y_true[known],
             result.y_pred[known],
             tasks=result.tasks,
-            ax=Figure(figsize=(5, 3.5)).subplots(),
+            ax=figure_class(figsize=(5, 3.5)).subplots(),
         ).figure,
-        "task_accuracy.png",
     )
     # The most confident mistakes, each as read beside its normalised version
     wrong = np.flatnonzero(y_true != result.y_pred)
@@ -559,8 +480,8 @@ def write_report(
         rows = np.arange(1)
     chosen = _select(images, rows)
     normalised = _normalised(model, chosen)
-    names = [f"#{index}" if ids is None else str(ids[index]) for index in rows.tolist()]
-    save(
+    yield (
+        "misclassified.png",
         plot_misclassified(
             normalised if normalised is not None else _as_batch(chosen),
             y_true[rows],
@@ -568,136 +489,23 @@ def write_report(
             result.proba[rows],
             classes=classes,
             max_images=max_images,
-            ids=names,
+            ids=[f"#{i}" if ids is None else str(ids[i]) for i in rows.tolist()],
             originals=chosen if normalised is not None else None,
-            fig=Figure(),
+            fig=figure_class(),
         ),
-        "misclassified.png",
     )
-    # The most confident mistake, as the HOG features see it; the first image
-    # when there is no mistake.
-    index = int(rows[0])
-    hog_figure = plot_hog(
-        _features_view(model, images[index]),
-        fig=Figure(figsize=(6, 3.4), layout="constrained"),
-        **_hog_parameters(model),
+    # The most confident mistake (the first image when there is none), as the
+    # model's HOG step sees it: after its normaliser
+    first = int(rows[0])
+    view = normalised[0] if normalised is not None else np.asarray(chosen[0])
+    figure = plot_hog(
+        view,
+        hog=_hog_step(model),
+        fig=figure_class(figsize=(6, 3.4), layout="constrained"),
     )
-    hog_figure.suptitle(
-        f"true {y_true[index]} / predicted {result.y_pred[index]} "
-        f"(p={result.proba[index].max():.2f}), after normalisation",
+    figure.suptitle(
+        f"true {y_true[first]} / predicted {result.y_pred[first]} "
+        f"(p={result.proba[first].max():.2f}), after normalisation",
         fontsize="small",
     )
-    save(
-        hog_figure,
-        "hog.png",
-    )
-
-    csv_path = directory / "misclassified.csv"
-    _write_misclassified_csv(csv_path, metrics["misclassified"])
-    files.append(csv_path)
-    json_path = directory / "metrics.json"
-    _write_text(json_path, json.dumps(metrics, indent=2) + "\n")
-    files.append(json_path)
-    report_path = directory / "report.md"
-    _write_text(
-        report_path,
-        _markdown(metrics, model_name=model_name, data_name=data_name, skipped=skipped),
-    )
-    files.append(report_path)
-    return Bunch(metrics=metrics, files=files)
-
-
-def summary_lines(metrics):
-    """The report's figures as short lines for the terminal.
-
-    Examples
-    --------
-    >>> metrics = {"n_samples": 4, "accuracy": 0.75, "routing_error": 0.25,
-    ...            "tasks": {"digits": {"accuracy": 0.5, "n_samples": 2}},
-    ...            "worst_confusions": [{"true": "0", "pred": "O", "count": 1,
-    ...                                  "rate": 0.5, "cross_task": True}]}
-    >>> print("\\n".join(summary_lines(metrics)))
-    images:          4
-    digits:          50.00% (2 images)
-    combined:        75.00%
-    routing error:   25.00%
-    worst confusions: 0->O (1, cross-task)
-    """
-    lines = [f"{'images:':<16} {metrics['n_samples']}"]
-    for task, entry in metrics["tasks"].items():
-        lines.append(
-            f"{task + ':':<16} {entry['accuracy']:.2%} ({entry['n_samples']} images)"
-        )
-    lines.append(f"{'combined:':<16} {metrics['accuracy']:.2%}")
-    lines.append(f"{'routing error:':<16} {metrics['routing_error']:.2%}")
-    confusions = ", ".join(
-        f"{c['true']}->{c['pred']} ({c['count']}{', cross-task' if c['cross_task'] else ''})"
-        for c in metrics["worst_confusions"][:5]
-    )
-    lines.append(f"worst confusions: {confusions or 'none'}")
-    return lines
-
-
-def run_evaluate(
-    model_path,
-    data,
-    *,
-    report=None,
-    n_samples=2000,
-    random_state=EVALUATION_SEED,
-    idx_label_names=DIGIT_NAMES,
-    max_images=25,
-    out=None,
-    trusted=None,
-    transpose=False,
-):
-    """Load a saved model, score it on labelled data, print and report.
-
-    The function behind ``mtclassic evaluate``; see :func:`load_labelled_images`
-    for ``data`` and :func:`write_report` for ``report``.
-
-    Returns
-    -------
-    metrics : dict
-    """
-    import sys
-
-    from mtclassic.persistence import load_model
-
-    out = sys.stdout if out is None else out
-    model = load_model(model_path, trusted=trusted)
-    dataset = load_labelled_images(
-        data,
-        n_samples=n_samples,
-        random_state=random_state,
-        idx_label_names=idx_label_names,
-        transpose=transpose,
-    )
-    print(f"model: {os.fspath(model_path)}", file=out)
-    print(f"data:  {dataset.description}", file=out)
-    if dataset.skipped:
-        print(f"skipped {len(dataset.skipped)} unreadable file(s)", file=out)
-    if report is None:
-        metrics = evaluate(
-            model, dataset.images, dataset.target, ids=dataset.ids
-        ).metrics
-    else:
-        metrics = write_report(
-            model,
-            dataset.images,
-            dataset.target,
-            report,
-            model_name=os.path.basename(os.fspath(model_path)),
-            data_name=dataset.description,
-            skipped=dataset.skipped,
-            max_images=max_images,
-            ids=dataset.ids,
-        ).metrics
-    warning = unknown_labels_warning(metrics["unknown_labels"])
-    if warning:
-        print(warning, file=sys.stderr)
-    for line in summary_lines(metrics):
-        print(line, file=out)
-    if report is not None:
-        print(f"report: {os.path.join(os.fspath(report), 'report.md')}", file=out)
-    return metrics
+    yield "hog.png", figure

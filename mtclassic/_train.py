@@ -1,4 +1,7 @@
-"""``mtclassic train``: read labelled images, plan the tasks, fit, save.
+"""Training from a data spec: read labelled images, plan the tasks, fit, save.
+
+The library side of ``mtclassic train`` (:func:`train_model`); the command
+in :mod:`mtclassic._commands.train` parses its options and prints.
 
 Everything that can go wrong with the user's input is checked before the fit
 starts, and each problem is one line naming it (:class:`TrainError`): the
@@ -22,6 +25,7 @@ left out by ``tasks=`` are left out of the fit, with a note.
 """
 
 import contextlib
+import importlib.util
 import os
 import string
 import sys
@@ -84,13 +88,11 @@ def check_output(path):
         raise TrainError(
             f"output folder {folder} is not writable ({exc.strerror})."
         ) from None
-    if path.endswith(".skops"):
-        from mtclassic.persistence import _import_skops
-
-        try:
-            _import_skops()
-        except ImportError as exc:
-            raise TrainError(str(exc)) from None
+    if path.endswith(".skops") and importlib.util.find_spec("skops") is None:
+        raise TrainError(
+            "a .skops model needs the optional package skops; install it with "
+            "`pip install mtclassic[skops]`, or give a .joblib file name."
+        )
 
 
 def read_training_data(data, *, transpose=False, idx_label_names=DIGITS):
@@ -98,15 +100,14 @@ def read_training_data(data, *, transpose=False, idx_label_names=DIGITS):
     ``mnist`` and ``emnist:<split>`` (their train subset) through
     :func:`~mtclassic.datasets.fetch_emnist` (download, checksum, cache).
 
-    Returns a Bunch with ``images``, ``target`` (str), ``description`` and
-    ``skipped``, as :func:`mtclassic.io.read_labelled`.
+    Returns a Bunch with ``images``, ``target`` (str), ``description``,
+    ``skipped`` and ``ids``, as :func:`mtclassic._data.load_labelled_images`.
     """
-    from mtclassic.datasets._emnist import load_named
-    from mtclassic.io import read_labelled
+    from mtclassic._data import load_labelled_images, load_named_set
 
     paths = [os.fspath(path) for path in data]
     if len(paths) == 1:
-        named = load_named(paths[0], "train", transpose=transpose)
+        named = load_named_set(paths[0], "train", transpose=transpose)
         if named is not None:
             return named
     if len(paths) > 2:
@@ -117,12 +118,12 @@ def read_training_data(data, *, transpose=False, idx_label_names=DIGITS):
     for path in paths:
         if not os.path.exists(path):
             raise TrainError(f"--data {path}: no such file or folder.")
-    return read_labelled(
+    return load_labelled_images(
         paths,
+        subset="train",
         transpose=transpose,
         idx_label_names=idx_label_names,
-        on_error="skip",
-        other_kinds=("'mnist'", "'emnist:<split>'"),
+        synthetic=False,
     )
 
 
@@ -258,7 +259,7 @@ def build_model(plan, *, preset, random_state, n_jobs, verbose):
     return model.set_params(**params)
 
 
-def run_train(
+def train_model(
     out,
     *,
     data=None,
@@ -270,43 +271,48 @@ def run_train(
     n_jobs=None,
     transpose=False,
     idx_label_names=DIGITS,
-    quiet=False,
+    progress=None,
 ):
-    """The work of ``mtclassic train``; raises :class:`TrainError` (or the
-    readers' OSError/ValueError) before the fit for any input problem."""
+    """Fit the default model on a data spec and save it, checking first.
+
+    Every input problem raises :class:`TrainError` (or the readers'
+    OSError/ValueError) before the fit.
+
+    Parameters
+    ----------
+    out : str or path-like
+        Model file to write (``.joblib``, or ``.skops``), with its metadata
+        record (:func:`~mtclassic.persistence.save_model`).
+    data : list of str, default=None
+        What :func:`read_training_data` reads; the embedded synthetic set
+        (``n_train`` images, default 6000) when None.
+    n_train : int, default=None
+        With ``data``, at most this many images, drawn at random.
+    preset, random_state, n_jobs
+        As :func:`~mtclassic.models.make_default_model` takes them.
+    tasks, case_sensitive
+        As :func:`plan_tasks` takes them.
+    transpose, idx_label_names
+        As :func:`read_training_data` takes them.
+    progress : Progress, default=None
+        Where progress lines go (and whether the estimators report);
+        silent when None.
+
+    Returns
+    -------
+    result : Bunch
+        ``model``, ``metadata`` (the saved record), ``seconds`` (of the fit),
+        ``plan`` (:func:`plan_tasks`) and ``source`` (what it was trained on).
+    """
     from mtclassic.persistence import save_model
 
-    progress = Progress(quiet=quiet)
+    progress = Progress(quiet=True) if progress is None else progress
     if n_train is not None and n_train < 1:
         raise TrainError(f"--n-train must be >= 1; got {n_train}.")
     check_output(out)
-    if data is None:
-        from mtclassic.datasets import make_characters
-
-        n = 6000 if n_train is None else n_train
-        progress(f"generating {n} synthetic images")
-        images, target = make_characters(n, random_state=random_state)
-        dataset = Bunch(
-            images=images,
-            target=np.asarray(target).astype(str),
-            description="the embedded synthetic set",
-            skipped=[],
-        )
-    else:
-        progress(f"reading {' '.join(map(os.fspath, data))}")
-        dataset = read_training_data(
-            data, transpose=transpose, idx_label_names=idx_label_names
-        )
-        if len(dataset.target) == 0:
-            raise TrainError(f"{dataset.description}: no images to train on.")
-        skipped = (
-            f", {len(dataset.skipped)} unreadable files skipped"
-            if dataset.skipped
-            else ""
-        )
-        progress(
-            f"read {len(dataset.target)} images from {dataset.description}{skipped}"
-        )
+    dataset = _training_set(
+        data, n_train, random_state, transpose, idx_label_names, progress
+    )
     plan = plan_tasks(dataset.target, tasks=tasks, case_sensitive=case_sensitive)
     for note in plan.notes:
         progress(f"note: {note}")
@@ -316,26 +322,18 @@ def run_train(
         progress(f"using {rows.size} randomly drawn images (--n-train {n_train})")
     images, y = _take(dataset.images, rows), plan.target[rows]
     model = build_model(
-        plan, preset=preset, random_state=random_state, n_jobs=n_jobs, verbose=not quiet
+        plan,
+        preset=preset,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        verbose=not progress.quiet,
     )
-    n_classes = len(np.unique(y))
     progress(
-        f"fitting the {preset!r} preset on {len(y)} images, {n_classes} classes, "
-        f"tasks {', '.join(plan.active)}: normalize, features, vote"
+        f"fitting the {preset!r} preset on {len(y)} images, "
+        f"{len(np.unique(y))} classes, tasks {', '.join(plan.active)}: "
+        "normalize, features, vote"
     )
-    started = time.perf_counter()
-    # the estimators' own progress lines (print) go where ours go
-    with contextlib.redirect_stdout(progress.out if not quiet else sys.stdout):
-        model.fit(images, y)
-    seconds = time.perf_counter() - started
-    # the saved model is quiet again, as make_default_model makes it
-    model.set_params(
-        **{
-            key: False
-            for key, value in model.get_params().items()
-            if key.endswith("verbose") and value is True
-        }
-    )
+    seconds = _fit_quietly_saved(model, images, y, progress)
     progress(f"fitted in {seconds:.1f} s; saving {os.fspath(out)}")
     metadata = save_model(model, out)
     source = (
@@ -343,10 +341,46 @@ def run_train(
         if data is None
         else f"{len(y)} images from {' + '.join(map(os.fspath, data))}"
     )
-    summary = (
-        f"trained on {source} in {seconds:.1f} s; "
-        f"saved {os.fspath(out)} ({metadata['payload_bytes']} bytes, "
-        f"{len(metadata['classes'])} classes, sha256 {metadata['sha256'][:12]}...)"
+    return Bunch(
+        model=model, metadata=metadata, seconds=seconds, plan=plan, source=source
     )
-    print(summary)
-    return Bunch(model=model, metadata=metadata, seconds=seconds, plan=plan)
+
+
+def _training_set(data, n_train, random_state, transpose, idx_label_names, progress):
+    """The labelled training images: generated, or read from ``data``."""
+    from mtclassic._data import synthetic_images
+
+    if data is None:
+        n = 6000 if n_train is None else n_train
+        progress(f"generating {n} synthetic images")
+        return synthetic_images(n, random_state, "the embedded synthetic set")
+    progress(f"reading {' '.join(map(os.fspath, data))}")
+    dataset = read_training_data(
+        data, transpose=transpose, idx_label_names=idx_label_names
+    )
+    if len(dataset.target) == 0:
+        raise TrainError(f"{dataset.description}: no images to train on.")
+    skipped = (
+        f", {len(dataset.skipped)} unreadable files skipped" if dataset.skipped else ""
+    )
+    progress(f"read {len(dataset.target)} images from {dataset.description}{skipped}")
+    return dataset
+
+
+def _fit_quietly_saved(model, images, y, progress):
+    """Fit, the estimators' progress lines beside ours; return the seconds.
+
+    The model is quiet again afterwards, as make_default_model makes it, so
+    the saved model does not print."""
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(progress.out if not progress.quiet else sys.stdout):
+        model.fit(images, y)
+    seconds = time.perf_counter() - started
+    model.set_params(
+        **{
+            key: False
+            for key, value in model.get_params().items()
+            if key.endswith("verbose") and value is True
+        }
+    )
+    return seconds

@@ -4,13 +4,22 @@ A multi-task model first routes an image to a task (digits or letters) and
 then names a label of that task. These functions score both steps from the
 labels alone, so they work for any classifier over the 36 labels:
 
+- :func:`model_tasks`, :func:`fitted_tasks`, :func:`default_tasks`: the
+  tasks of a fitted model (its own, or its labels grouped into digits and
+  letters), as a task -> labels dict every other function takes;
 - :func:`task_of`: the task of every label;
 - :func:`per_task_accuracy`: accuracy on the images of each task;
 - :func:`routing_error`: the images sent to the wrong task, split into the
   fixed look-alike pairs (:data:`LOOKALIKE_PAIRS`) and the rest;
 - :func:`worst_confusions` and :func:`cross_task_confusions`: the most frequent
   mistakes;
-- :func:`task_scores`: all of the above for one test set.
+- :func:`task_scores`: all of the above for one test set;
+  :func:`task_accuracy`: the per-task and combined accuracy and the routing
+  error, for labels of any task (those of no task score apart).
+
+The report of ``mtclassic evaluate``, the demo, the figures of
+:mod:`mtclassic.plotting`, the model metadata of :mod:`mtclassic.persistence`
+and the benchmarks all ask here.
 """
 
 import numpy as np
@@ -367,4 +376,202 @@ def task_scores(y_true, y_pred, *, tasks=None, pairs=LOOKALIKE_PAIRS, n_confusio
         "cross_task_confusions": cross_task_confusions(
             y_true, y_pred, tasks=tasks, pairs=pairs, n=n_confusions
         ),
+    }
+
+
+def default_tasks(labels):
+    """Group character labels into the tasks ``'digits'`` and ``'letters'``.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        Character labels such as ``'0'``..``'9'`` and ``'A'``..``'Z'``.
+
+    Returns
+    -------
+    tasks : dict of str to list of str
+        ``{'digits': [...], 'letters': [...]}``, sorted, without empty tasks;
+        labels that are neither digits nor letters are left out.
+
+    Examples
+    --------
+    >>> from mtclassic.metrics import default_tasks
+    >>> default_tasks(["B", "1", "A", "0"])
+    {'digits': ['0', '1'], 'letters': ['A', 'B']}
+    """
+    labels = sorted({str(label) for label in labels})
+    tasks = {
+        "digits": [label for label in labels if label.isdigit()],
+        "letters": [label for label in labels if label.isalpha()],
+    }
+    return {task: members for task, members in tasks.items() if members}
+
+
+def check_tasks(tasks, labels):
+    """A task -> labels mapping, checked: each label belongs to one task.
+
+    Parameters
+    ----------
+    tasks : dict of str to list, or None
+        Task name -> its labels; None groups ``labels`` with
+        :func:`default_tasks`.
+    labels : sequence of str
+        The labels to group when ``tasks`` is None.
+
+    Returns
+    -------
+    tasks : dict of str to list
+
+    Examples
+    --------
+    >>> from mtclassic.metrics import check_tasks
+    >>> check_tasks(None, ["7", "Q"])
+    {'digits': ['7'], 'letters': ['Q']}
+    >>> check_tasks({"x": ["A"], "y": ["A"]}, [])
+    Traceback (most recent call last):
+    ...
+    ValueError: tasks claims label 'A' twice: in 'x' and in 'y'; each label belongs to one task.
+    """
+    if tasks is None:
+        return default_tasks(labels)
+    if not isinstance(tasks, dict):
+        raise TypeError(
+            "tasks must be a dict mapping each task name to its labels; got "
+            f"{type(tasks).__name__}."
+        )
+    owner = {}
+    for task, members in tasks.items():
+        for label in members:
+            if label in owner:
+                raise ValueError(
+                    f"tasks claims label {label!r} twice: in {owner[label]!r} and "
+                    f"in {task!r}; each label belongs to one task."
+                )
+            owner[label] = task
+    return {task: list(members) for task, members in tasks.items()}
+
+
+def fitted_tasks(model):
+    """The own tasks of a fitted multi-task model, or None.
+
+    A :class:`~mtclassic.multitask.MultiTaskVotingClassifier`, alone or as
+    the last step of a pipeline, names its tasks in ``tasks_`` and the task
+    of each class in ``class_task_``; other classifiers have no tasks.
+
+    Parameters
+    ----------
+    model : fitted classifier or Pipeline
+
+    Returns
+    -------
+    tasks : dict of str to list of str, or None
+        Task name -> its classes, in the model's task order.
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from mtclassic.metrics import fitted_tasks
+    >>> print(fitted_tasks(DummyClassifier().fit([[0], [1]], ["7", "Q"])))
+    None
+    """
+    steps = getattr(model, "steps", None)
+    final = steps[-1][1] if steps else model
+    tasks = getattr(final, "tasks_", None)
+    class_task = getattr(final, "class_task_", None)
+    if tasks is None or class_task is None:
+        return None
+    classes = np.asarray(final.classes_)
+    return {
+        str(task): [str(label) for label in classes[np.asarray(class_task) == i]]
+        for i, task in enumerate(tasks)
+    }
+
+
+def model_tasks(model, labels=None):
+    """The task -> labels mapping of a fitted classifier.
+
+    For a multi-task model (a :class:`~mtclassic.MultiTaskVotingClassifier`,
+    or a pipeline ending in one) its own tasks (:func:`fitted_tasks`); for
+    any other classifier the labels grouped into digits and letters
+    (:func:`default_tasks`).
+
+    Parameters
+    ----------
+    model : fitted classifier or Pipeline
+        The model.
+    labels : sequence of str, default=None
+        Labels to group when the model has no tasks; ``model.classes_`` when
+        None.
+
+    Returns
+    -------
+    tasks : dict of str to list of str
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from mtclassic.metrics import model_tasks
+    >>> model = DummyClassifier().fit([[0], [1]], ["7", "Q"])
+    >>> model_tasks(model)
+    {'digits': ['7'], 'letters': ['Q']}
+    """
+    tasks = fitted_tasks(model)
+    if tasks is not None:
+        return tasks
+    return default_tasks(model.classes_ if labels is None else labels)
+
+
+# The task of the labels that no task claims, in task_accuracy.
+_NO_TASK = "\x00no task"
+
+
+def task_accuracy(y_true, y_pred, *, tasks=None):
+    """Accuracy on each task's images, over all images, and the routing error.
+
+    Unlike :func:`task_scores`, labels of no task are allowed: they form one
+    unnamed task, left out of the per-task scores.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    tasks : dict of str to list, default=None
+        Task name -> its labels; ``'digits'`` and ``'letters'`` when None.
+
+    Returns
+    -------
+    scores : dict
+        ``'tasks'``: task -> ``{'accuracy', 'n_samples'}`` for every task with
+        images (an image belongs to the task of its true label);
+        ``'accuracy'``: accuracy over all images; ``'routing_error'``: the
+        fraction of images whose prediction belongs to another task than their
+        true label.
+
+    Examples
+    --------
+    >>> from mtclassic.metrics import task_accuracy
+    >>> scores = task_accuracy(["0", "1", "A", "B"], ["0", "A", "A", "A"])
+    >>> scores["tasks"]["digits"], scores["accuracy"], scores["routing_error"]
+    ({'accuracy': 0.5, 'n_samples': 2}, 0.5, 0.25)
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    if not len(y_true):
+        raise ValueError("y_true and y_pred are empty; at least one label is needed.")
+    labels = np.unique(np.concatenate([y_true, y_pred]))
+    tasks = check_tasks(tasks, labels)
+    # labels of no task share one unnamed task, left out of the per-task
+    # scores: an image is misrouted only between named tasks and "none"
+    claimed = {str(label) for members in tasks.values() for label in members}
+    tasks = {
+        str(task): [str(label) for label in members] for task, members in tasks.items()
+    }
+    tasks[_NO_TASK] = sorted(set(labels.tolist()) - claimed)
+    per_task = per_task_accuracy(y_true, y_pred, tasks=tasks)
+    per_task.pop(_NO_TASK, None)
+    return {
+        "tasks": per_task,
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "routing_error": routing_error(y_true, y_pred, tasks=tasks)["total"],
     }

@@ -196,11 +196,6 @@ def _library_versions():
     }
 
 
-def _final_estimator(model):
-    steps = getattr(model, "steps", None)
-    return steps[-1][1] if steps else model
-
-
 def class_tasks(model):
     """The task of each of a fitted classifier's ``classes_``, or None.
 
@@ -224,22 +219,25 @@ def class_tasks(model):
     >>> print(class_tasks(DummyClassifier().fit([[0], [1]], ["a", "b"])))
     None
     """
-    final = _final_estimator(model)
-    tasks = getattr(final, "tasks_", None)
-    class_task = getattr(final, "class_task_", None)
-    if tasks is None or class_task is None:
+    from mtclassic.metrics import fitted_tasks
+
+    tasks = fitted_tasks(model)
+    if tasks is None:
         return None
-    return [str(tasks[index]) for index in class_task]
+    owner = {label: task for task, labels in tasks.items() for label in labels}
+    return [owner[str(label)] for label in model.classes_]
 
 
 def _model_summary(model):
     """Classes and tasks of a fitted classifier, as JSON-ready lists (or None)."""
+    from mtclassic.metrics import fitted_tasks
+
     classes = getattr(model, "classes_", None)
-    tasks = getattr(_final_estimator(model), "tasks_", None)
+    tasks = fitted_tasks(model)
     return {
         "estimator": f"{type(model).__module__}.{type(model).__qualname__}",
         "classes": None if classes is None else [str(c) for c in classes],
-        "tasks": None if tasks is None else [str(t) for t in tasks],
+        "tasks": None if tasks is None else list(tasks),
         "class_tasks": class_tasks(model),
     }
 

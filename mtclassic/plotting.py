@@ -20,6 +20,12 @@ import math
 import numpy as np
 
 from mtclassic._validation import check_images
+from mtclassic.metrics import (  # re-exported: public here since 0.1
+    check_tasks,
+    default_tasks,
+    model_tasks,
+    task_accuracy,
+)
 
 __all__ = [
     "default_tasks",
@@ -85,99 +91,12 @@ def _check_labels(y_true, y_pred):
     return y_true, y_pred
 
 
-def default_tasks(labels):
-    """Group character labels into the tasks ``'digits'`` and ``'letters'``.
-
-    Parameters
-    ----------
-    labels : sequence of str
-        Character labels such as ``'0'``..``'9'`` and ``'A'``..``'Z'``.
-
-    Returns
-    -------
-    tasks : dict of str to list of str
-        ``{'digits': [...], 'letters': [...]}``, sorted, without empty tasks;
-        labels that are neither digits nor letters are left out.
-
-    Examples
-    --------
-    >>> default_tasks(["B", "1", "A", "0"])
-    {'digits': ['0', '1'], 'letters': ['A', 'B']}
-    """
-    labels = sorted({str(label) for label in labels})
-    tasks = {
-        "digits": [label for label in labels if label.isdigit()],
-        "letters": [label for label in labels if label.isalpha()],
-    }
-    return {task: members for task, members in tasks.items() if members}
-
-
-def model_tasks(model, labels=None):
-    """The task -> labels mapping of a fitted classifier.
-
-    For a multi-task model (a :class:`~mtclassic.MultiTaskVotingClassifier`,
-    or a pipeline ending in one) its own tasks, from ``tasks_`` and
-    ``class_task_``; for any other classifier the labels grouped into digits
-    and letters (:func:`default_tasks`).
-
-    Parameters
-    ----------
-    model : fitted classifier or Pipeline
-        The model.
-    labels : sequence of str, default=None
-        Labels to group when the model has no tasks; ``model.classes_`` when
-        None.
-
-    Returns
-    -------
-    tasks : dict of str to list of str
-
-    Examples
-    --------
-    >>> from sklearn.dummy import DummyClassifier
-    >>> model = DummyClassifier().fit([[0], [1]], ["7", "Q"])
-    >>> model_tasks(model)
-    {'digits': ['7'], 'letters': ['Q']}
-    """
-    final = model.steps[-1][1] if hasattr(model, "steps") else model
-    tasks = getattr(final, "tasks_", None)
-    class_task = getattr(final, "class_task_", None)
-    if tasks is not None and class_task is not None:
-        classes = np.asarray(final.classes_)
-        return {
-            str(task): [str(label) for label in classes[np.asarray(class_task) == i]]
-            for i, task in enumerate(tasks)
-        }
-    return default_tasks(model.classes_ if labels is None else labels)
-
-
-def _check_tasks(tasks, labels):
-    """Validate a task -> labels mapping against the labels present."""
-    if tasks is None:
-        return default_tasks(labels)
-    if not isinstance(tasks, dict):
-        raise TypeError(
-            "tasks must be a dict mapping each task name to its labels; got "
-            f"{type(tasks).__name__}."
-        )
-    owner = {}
-    for task, members in tasks.items():
-        for label in members:
-            if label in owner:
-                raise ValueError(
-                    f"tasks claims label {label!r} twice: in {owner[label]!r} and "
-                    f"in {task!r}; each label belongs to one task."
-                )
-            owner[label] = task
-    return {task: list(members) for task, members in tasks.items()}
-
-
 def _ordered_labels(y_true, y_pred, labels, tasks):
     """Labels ordered task by task, so that every task is one diagonal block."""
     if labels is None:
         labels = np.unique(np.concatenate([y_true, y_pred]))
     labels = list(labels)
-    tasks = _check_tasks(tasks, labels)
+    tasks = check_tasks(tasks, labels)
     present = set(labels)
     ordered, blocks = [], []
     for task, members in tasks.items():
@@ -219,8 +138,9 @@ def plot_confusion_matrix(
         The labels to show; the union of ``y_true`` and ``y_pred`` when None.
     tasks : dict of str to list, default=None
         Task name -> its labels, for example a fitted multi-task model's
-        mapping (:func:`model_tasks`). When None, labels are grouped into ``'digits'`` and
-        ``'letters'`` (see :func:`default_tasks`). Labels of no task come last,
+        mapping (:func:`mtclassic.metrics.model_tasks`). When None, labels are
+        grouped into ``'digits'`` and ``'letters'``
+        (:func:`mtclassic.metrics.default_tasks`). Labels of no task come last,
         outside every block.
     normalize : {'true', 'pred', 'all'}, default=None
         Normalise counts over the true labels (rows), the predicted labels
@@ -261,8 +181,6 @@ def plot_confusion_matrix(
     y_true, y_pred = _check_labels(y_true, y_pred)
     ordered, blocks = _ordered_labels(y_true, y_pred, labels, tasks)
     ax = _new_axes(ax, figsize=(9, 8))
-    from matplotlib.patches import Rectangle
-
     matrix = confusion_matrix(y_true, y_pred, labels=ordered, normalize=normalize)
     image = ax.imshow(matrix, cmap=cmap, interpolation="nearest")
     if colorbar:
@@ -296,8 +214,15 @@ def plot_confusion_matrix(
                 color="white" if value > threshold else "black",
             )
 
-    # Outline each task's diagonal block; lines across the whole matrix at
-    # every block edge show where cross-task errors sit.
+    _outline_tasks(ax, blocks, len(ordered))
+    return ax
+
+
+def _outline_tasks(ax, blocks, n_labels):
+    """Outline each task's diagonal block; lines across the whole matrix at
+    every block edge show where cross-task errors sit."""
+    from matplotlib.patches import Rectangle
+
     for task, start, stop in blocks:
         ax.add_patch(
             Rectangle(
@@ -311,14 +236,13 @@ def plot_confusion_matrix(
                 gid="task-block",
             )
         )
-    edges = sorted({stop for _, _, stop in blocks} - {len(ordered)})
+    edges = sorted({stop for _, _, stop in blocks} - {n_labels})
     for edge in edges:
         for line in (
             ax.axhline(edge - 0.5, color="tab:red", linewidth=0.8, linestyle="--"),
             ax.axvline(edge - 0.5, color="tab:red", linewidth=0.8, linestyle="--"),
         ):
             line.set_gid("task-boundary")
-    return ax
 
 
 def plot_misclassified(
@@ -409,31 +333,7 @@ def plot_misclassified(
                 f"{name} must hold one entry per image ({y_true.shape[0]}); got "
                 f"{len(value)}."
             )
-    wrong = np.flatnonzero(y_true != y_pred)
-    confidence = None
-    if proba is not None:
-        if classes is None:
-            raise ValueError(
-                "classes is required with proba: it gives the label of each "
-                "column (model.classes_)."
-            )
-        proba = np.asarray(proba, dtype=float)
-        classes = np.asarray(classes)
-        if proba.shape != (y_true.shape[0], classes.shape[0]):
-            raise ValueError(
-                "proba must have shape (n_samples, n_classes) = "
-                f"({y_true.shape[0]}, {classes.shape[0]}); got {proba.shape}."
-            )
-        column = {label: index for index, label in enumerate(classes.tolist())}
-        unknown = sorted(
-            {str(label) for label in y_pred[wrong]} - set(map(str, column))
-        )
-        if unknown:
-            raise ValueError(f"y_pred holds labels {unknown} that are not in classes.")
-        confidence = proba[wrong, [column[label] for label in y_pred[wrong].tolist()]]
-        # Most confident mistakes first: they say the most about the model.
-        order = np.argsort(-confidence, kind="stable")
-        wrong, confidence = wrong[order], confidence[order]
+    wrong, confidence = _mistakes(y_true, y_pred, proba, classes)
     wrong = wrong[:max_images]
 
     fig = _new_figure(fig)
@@ -469,42 +369,92 @@ def plot_misclassified(
     return fig
 
 
+def _mistakes(y_true, y_pred, proba, classes):
+    """The rows of the mistakes and the probability of each prediction (None
+    without ``proba``); with it, the most confident mistakes first."""
+    wrong = np.flatnonzero(y_true != y_pred)
+    if proba is None:
+        return wrong, None
+    if classes is None:
+        raise ValueError(
+            "classes is required with proba: it gives the label of each "
+            "column (model.classes_)."
+        )
+    proba = np.asarray(proba, dtype=float)
+    classes = np.asarray(classes)
+    if proba.shape != (y_true.shape[0], classes.shape[0]):
+        raise ValueError(
+            "proba must have shape (n_samples, n_classes) = "
+            f"({y_true.shape[0]}, {classes.shape[0]}); got {proba.shape}."
+        )
+    column = {label: index for index, label in enumerate(classes.tolist())}
+    unknown = sorted({str(label) for label in y_pred[wrong]} - set(map(str, column)))
+    if unknown:
+        raise ValueError(f"y_pred holds labels {unknown} that are not in classes.")
+    confidence = proba[wrong, [column[label] for label in y_pred[wrong].tolist()]]
+    # Most confident mistakes first: they say the most about the model.
+    order = np.argsort(-confidence, kind="stable")
+    return wrong[order], confidence[order]
+
+
 def _short(name, width=22):
     """A file name cut from the left to fit a panel's title."""
     return name if len(name) <= width else "..." + name[-(width - 3) :]
 
 
+def _hog_transformer(hog, *params):
+    """A copy of ``hog`` (a HOGTransformer, the package's default when None)
+    with the HOG parameters given (not None) set, for images of any shape.
+
+    ``params``: orientations, pixels_per_cell, cells_per_block, block_norm,
+    transform_sqrt, in that order."""
+    from sklearn.base import clone
+
+    from mtclassic.features import HOGTransformer
+
+    if hog is None:
+        hog = HOGTransformer()
+    elif not isinstance(hog, HOGTransformer):
+        raise TypeError(
+            f"hog must be a mtclassic.HOGTransformer or None; got {type(hog).__name__}."
+        )
+    names = ("orientations", "pixels_per_cell", "cells_per_block", "block_norm")
+    given = {
+        name: value
+        for name, value in zip((*names, "transform_sqrt"), params, strict=True)
+        if value is not None
+    }
+    return clone(hog).set_params(**given, image_shape=None)
+
+
 def hog_cell_histograms(
     image,
     *,
-    orientations=9,
-    pixels_per_cell=(7, 7),
-    cells_per_block=(2, 2),
-    block_norm="L2-Hys",
-    transform_sqrt=False,
+    orientations=None,
+    pixels_per_cell=None,
+    cells_per_block=None,
+    block_norm=None,
+    transform_sqrt=None,
+    hog=None,
 ):
     """Orientation strength of every HOG cell, as the features hold it.
 
-    scikit-image's :func:`~skimage.feature.hog` normalises overlapping blocks
-    of cells, so one cell appears in several blocks; its strength here is the
-    mean of its block-normalised histograms, the features the model sees.
+    HOG normalises overlapping blocks of cells, so one cell appears in several
+    blocks; its strength here is the mean of its block-normalised histograms,
+    the features the model sees. They are computed by
+    :class:`~mtclassic.HOGTransformer` (equal to scikit-image's
+    :func:`~skimage.feature.hog`).
 
     Parameters
     ----------
     image : array-like of shape (height, width)
         One grey image.
-    orientations : int, default=9
-        Orientation bins per cell.
-    pixels_per_cell : tuple of two int, default=(7, 7)
-        Cell size in pixels.
-    cells_per_block : tuple of two int, default=(2, 2)
-        Block size in cells.
-    block_norm : {"L1", "L1-sqrt", "L2", "L2-Hys"}, default="L2-Hys"
-        Block normalisation.
-    transform_sqrt : bool, default=False
-        Square-root the pixel values first.
-
-    The defaults are :class:`~mtclassic.HOGTransformer`'s.
+    orientations, pixels_per_cell, cells_per_block, block_norm, transform_sqrt
+        The HOG parameters, as :class:`~mtclassic.HOGTransformer` takes them;
+        None (the default) keeps ``hog``'s.
+    hog : HOGTransformer, default=None
+        The transformer whose parameters to use (a model's HOG step, say);
+        ``HOGTransformer()`` when None.
 
     Returns
     -------
@@ -521,44 +471,47 @@ def hog_cell_histograms(
     >>> cells.shape, n_features, int(cells.sum(axis=(0, 1)).argmax())
     ((4, 4, 9), 324, 0)
     """
-    from skimage.feature import hog
-
-    blocks = hog(
-        image,
-        orientations=orientations,
-        pixels_per_cell=pixels_per_cell,
-        cells_per_block=cells_per_block,
-        block_norm=block_norm,
-        transform_sqrt=transform_sqrt,
-        feature_vector=False,
+    hog = _hog_transformer(
+        hog, orientations, pixels_per_cell, cells_per_block, block_norm, transform_sqrt
     )
-    n_blocks_row, n_blocks_col, block_rows, block_cols, _ = blocks.shape
-    shape = (n_blocks_row + block_rows - 1, n_blocks_col + block_cols - 1)
-    cells = np.zeros((*shape, orientations))
-    counts = np.zeros((*shape, 1))
+    array = np.asarray(image)
+    features = hog.fit_transform(array[None])[0].astype(np.float64)
+    # the feature vector is scikit-image's blocks array, raveled: (block row,
+    # block column, cell row in block, cell column in block, bin)
+    (cell_rows, cell_cols), (block_rows, block_cols) = (
+        hog.pixels_per_cell,
+        hog.cells_per_block,
+    )
+    n_cells = (array.shape[0] // cell_rows, array.shape[1] // cell_cols)
+    n_blocks = (n_cells[0] - block_rows + 1, n_cells[1] - block_cols + 1)
+    blocks = features.reshape(*n_blocks, block_rows, block_cols, hog.orientations)
+    cells = np.zeros((*n_cells, hog.orientations))
+    counts = np.zeros((*n_cells, 1))
     # Blocks slide one cell at a time: cell (i, j) of block (r, c) is image
     # cell (r + i, c + j).
     for i in range(block_rows):
         for j in range(block_cols):
-            cells[i : i + n_blocks_row, j : j + n_blocks_col] += blocks[:, :, i, j]
-            counts[i : i + n_blocks_row, j : j + n_blocks_col] += 1
-    return cells / counts, blocks.size
+            cells[i : i + n_blocks[0], j : j + n_blocks[1]] += blocks[:, :, i, j]
+            counts[i : i + n_blocks[0], j : j + n_blocks[1]] += 1
+    return cells / counts, features.size
 
 
 def plot_hog(
     image,
     *,
-    orientations=9,
-    pixels_per_cell=(7, 7),
-    cells_per_block=(2, 2),
-    block_norm="L2-Hys",
-    transform_sqrt=False,
+    orientations=None,
+    pixels_per_cell=None,
+    cells_per_block=None,
+    block_norm=None,
+    transform_sqrt=None,
+    hog=None,
     fig=None,
 ):
     """Show an image beside its histogram of oriented gradients.
 
-    The defaults are :class:`~mtclassic.HOGTransformer`'s, so the figure shows
-    the default model's HOG features.
+    The features are :class:`~mtclassic.HOGTransformer`'s: by default the
+    default model's, or those of ``hog`` (a fitted model's HOG step), with any
+    parameter given here changed.
 
     The right panel draws, in every cell, one line per orientation bin, as
     scikit-image's ``hog(..., visualize=True)`` does: the line runs along the
@@ -571,16 +524,12 @@ def plot_hog(
     ----------
     image : array-like of shape (height, width)
         One grey image.
-    orientations : int, default=9
-        Orientation bins per cell.
-    pixels_per_cell : tuple of two int, default=(7, 7)
-        Cell size in pixels.
-    cells_per_block : tuple of two int, default=(2, 2)
-        Block size in cells, for the block normalisation.
-    block_norm : {"L1", "L1-sqrt", "L2", "L2-Hys"}, default="L2-Hys"
-        Block normalisation.
-    transform_sqrt : bool, default=False
-        Square-root the pixel values first.
+    orientations, pixels_per_cell, cells_per_block, block_norm, transform_sqrt
+        The HOG parameters, as :class:`~mtclassic.HOGTransformer` takes them;
+        None (the default) keeps ``hog``'s.
+    hog : HOGTransformer, default=None
+        The transformer whose parameters to use; ``HOGTransformer()`` when
+        None.
     fig : matplotlib Figure, default=None
         Figure to draw into; a new figure is created when None.
 
@@ -611,14 +560,11 @@ def plot_hog(
             f"of shape {array.shape}. For one image of a batch use images[i]."
         )
     array = check_images(array[None], name="image")[0]
-    cells, n_features = hog_cell_histograms(
-        array,
-        orientations=orientations,
-        pixels_per_cell=pixels_per_cell,
-        cells_per_block=cells_per_block,
-        block_norm=block_norm,
-        transform_sqrt=transform_sqrt,
+    hog = _hog_transformer(
+        hog, orientations, pixels_per_cell, cells_per_block, block_norm, transform_sqrt
     )
+    cells, n_features = hog_cell_histograms(array, hog=hog)
+    orientations, pixels_per_cell = hog.orientations, hog.pixels_per_cell
     fig = _new_figure(fig, figsize=(6, 3))
     from matplotlib.collections import LineCollection
 
@@ -661,59 +607,6 @@ def plot_hog(
     return fig
 
 
-# The task of the labels that no task claims, in task_accuracy.
-_NO_TASK = "\x00no task"
-
-
-def task_accuracy(y_true, y_pred, *, tasks=None):
-    """Accuracy on each task's images, over all images, and the routing error.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels.
-    tasks : dict of str to list, default=None
-        Task name -> its labels; ``'digits'`` and ``'letters'`` when None.
-
-    Returns
-    -------
-    scores : dict
-        ``'tasks'``: task -> ``{'accuracy', 'n_samples'}`` for every task with
-        images (an image belongs to the task of its true label);
-        ``'accuracy'``: accuracy over all images; ``'routing_error'``: the
-        fraction of images whose prediction belongs to another task than their
-        true label.
-
-    Examples
-    --------
-    >>> scores = task_accuracy(["0", "1", "A", "B"], ["0", "A", "A", "A"])
-    >>> scores["tasks"]["digits"], scores["accuracy"], scores["routing_error"]
-    ({'accuracy': 0.5, 'n_samples': 2}, 0.5, 0.25)
-    """
-    from mtclassic.metrics import per_task_accuracy, routing_error
-
-    y_true, y_pred = _check_labels(y_true, y_pred)
-    y_true, y_pred = y_true.astype(str), y_pred.astype(str)
-    labels = np.unique(np.concatenate([y_true, y_pred]))
-    tasks = _check_tasks(tasks, labels)
-    # labels of no task share one unnamed task, left out of the per-task
-    # scores: an image is misrouted only between named tasks and "none"
-    claimed = {str(label) for members in tasks.values() for label in members}
-    tasks = {
-        str(task): [str(label) for label in members] for task, members in tasks.items()
-    }
-    tasks[_NO_TASK] = sorted(set(labels.tolist()) - claimed)
-    per_task = per_task_accuracy(y_true, y_pred, tasks=tasks)
-    per_task.pop(_NO_TASK, None)
-    return {
-        "tasks": per_task,
-        "accuracy": float(np.mean(y_true == y_pred)),
-        "routing_error": routing_error(y_true, y_pred, tasks=tasks)["total"],
-    }
-
-
 def plot_task_accuracy(y_true, y_pred, *, tasks=None, ax=None):
     """Plot the accuracy on each task's images and over all images as bars.
 
@@ -732,7 +625,7 @@ def plot_task_accuracy(y_true, y_pred, *, tasks=None, ax=None):
     -------
     ax : matplotlib Axes
         One bar per task with images, then one ``'all'`` bar; each bar's
-        height is the accuracy (see :func:`task_accuracy`) and its label the
+        height is the accuracy (see :func:`mtclassic.metrics.task_accuracy`) and its label the
         number of images.
 
     Examples

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from mtclassic._demo import task_report
 from mtclassic.cli import main
+from mtclassic.metrics import task_accuracy
 
 
 @pytest.mark.slow  # more than a second
@@ -36,16 +36,28 @@ def test_demo_rejects_empty_sets():
 
 
 def test_task_report_counts_routing_errors():
-    report = task_report(
+    # the demo's figures are mtclassic.metrics.task_accuracy's
+    report = task_accuracy(
         ["0", "O", "O", "1", "A"],
         ["O", "O", "0", "1", "A"],
-        class_task=[0, 0, 1, 1],
-        classes=["0", "1", "A", "O"],
-        tasks=["digits", "letters"],
+        tasks={"digits": ["0", "1"], "letters": ["A", "O"]},
     )
     assert report["routing_error"] == pytest.approx(2 / 5)
     assert report["accuracy"] == pytest.approx(3 / 5)
     assert report["tasks"] == {
-        "digits": {"n": 2, "accuracy": 0.5},
-        "letters": {"n": 3, "accuracy": pytest.approx(2 / 3)},
+        "digits": {"n_samples": 2, "accuracy": 0.5},
+        "letters": {"n_samples": 3, "accuracy": pytest.approx(2 / 3)},
     }
+
+
+@pytest.mark.slow  # more than a second
+def test_run_demo_is_a_library_function(capsys):
+    from mtclassic._demo import run_demo
+
+    result = run_demo(n_train=180, n_test=36, random_state=2)
+    assert capsys.readouterr().out == ""  # printing is the command's
+    assert result.n_test == 36
+    assert set(result.scores["tasks"]) == {"digits", "letters"}
+    assert sum(e["n_samples"] for e in result.scores["tasks"].values()) == 36
+    assert set(result.seconds) == {"generate", "fit", "predict"}
+    assert list(result.model.classes_) == sorted(result.model.classes_)

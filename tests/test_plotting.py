@@ -16,6 +16,7 @@ from PIL import Image  # noqa: E402
 from skimage.feature import hog  # noqa: E402
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
+from mtclassic.features import HOGTransformer  # noqa: E402
 from mtclassic.plotting import (  # noqa: E402
     default_tasks,
     hog_cell_histograms,
@@ -264,14 +265,22 @@ def test_hog_cell_histograms_are_the_block_features():
     cells, n_features = hog_cell_histograms(
         image, orientations=4, pixels_per_cell=(4, 4), cells_per_block=(2, 2)
     )
-    blocks = hog(
+    # the features are the package's HOGTransformer's ...
+    blocks = (
+        HOGTransformer(orientations=4, pixels_per_cell=(4, 4), cells_per_block=(2, 2))
+        .fit_transform(image[None])
+        .reshape(2, 2, 2, 2, 4)
+    )
+    # ... which are scikit-image's, within HOGTransformer's stated 1e-6
+    skimage_blocks = hog(
         image,
         orientations=4,
         pixels_per_cell=(4, 4),
         cells_per_block=(2, 2),
         feature_vector=False,
     )
-    assert n_features == blocks.size == 2 * 2 * 2 * 2 * 4
+    np.testing.assert_allclose(blocks, skimage_blocks, rtol=0, atol=1e-6)
+    assert n_features == blocks.size == skimage_blocks.size == 2 * 2 * 2 * 2 * 4
     # the corner cell is in one block only; the centre cell in all four
     np.testing.assert_allclose(cells[0, 0], blocks[0, 0, 0, 0])
     np.testing.assert_allclose(
@@ -284,6 +293,22 @@ def test_hog_cell_histograms_are_the_block_features():
         )
         / 4,
     )
+
+
+def test_hog_takes_a_hog_transformer():
+    image = np.zeros((28, 28))
+    image[6:22, 13:15] = 1.0
+    hog = HOGTransformer(orientations=6, pixels_per_cell=(4, 4))
+    fig = plot_hog(image, hog=hog)
+    assert fig.axes[1].get_title() == (
+        "HOG: 6 orientations, 4x4-pixel cells, 864 features"
+    )
+    # a parameter given beside hog wins
+    fig = plot_hog(image, hog=hog, orientations=3)
+    assert fig.axes[1].get_title().startswith("HOG: 3 orientations, 4x4-pixel")
+    assert hog.orientations == 6  # the transformer itself is left alone
+    with pytest.raises(TypeError, match="hog must be a mtclassic.HOGTransformer"):
+        plot_hog(image, hog="hog")
 
 
 def test_hog_rejects_a_batch():

@@ -1,4 +1,5 @@
-"""``mtclassic evaluate`` and mtclassic._report: end to end on small synthetic data."""
+"""``mtclassic evaluate``, mtclassic._report and mtclassic._data: end to end on
+small synthetic data."""
 
 import json
 import os
@@ -11,13 +12,18 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from mtclassic import _report  # noqa: E402
+from mtclassic import _data, _report  # noqa: E402
+from mtclassic._commands.evaluate import run_evaluate  # noqa: E402
 from mtclassic.cli import main  # noqa: E402
 from mtclassic.datasets import make_characters, save_idx  # noqa: E402
+from mtclassic.metrics import worst_confusions  # noqa: E402
 from mtclassic.models import make_default_model  # noqa: E402
 from mtclassic.persistence import save_model  # noqa: E402
+from mtclassic.plotting import plot_hog  # noqa: E402
 
 REPORT_FILES = [
     "confusion_matrix.png",
@@ -130,7 +136,7 @@ def test_evaluate_npz_file(model_path, eval_data, tmp_path):
     data = tmp_path / "eval.npz"
     np.savez(data, images=images, labels=labels)
     with open(os.devnull, "w") as devnull:
-        metrics = _report.run_evaluate(path, str(data), out=devnull)
+        metrics = run_evaluate(path, str(data), out=devnull)
     _check_metrics(metrics, _expected_metrics(model, images, labels), 72)
 
 
@@ -169,7 +175,7 @@ def test_idx_label_code_without_name(tmp_path):
         match=r"labels\.idx: label code 12 at record 1 has no name; "
         r"idx_label_names gives 10 names \('0123456789'\)\.",
     ):
-        _report.load_labelled_images(
+        _data.load_labelled_images(
             [str(tmp_path / "images.idx"), str(tmp_path / "labels.idx")]
         )
 
@@ -181,14 +187,14 @@ def test_bad_data_arguments(tmp_path, model_path):
         match=r"bad\.npz: an \.npz data file must hold arrays 'images' \(or 'X'\) "
         r"and 'labels' \(or 'y'\); it holds \['pixels'\]\.",
     ):
-        _report.load_labelled_images(str(tmp_path / "bad.npz"))
+        _data.load_labelled_images(str(tmp_path / "bad.npz"))
     np.savez(tmp_path / "short.npz", images=np.zeros((2, 4, 4)), labels=["1"])
     with pytest.raises(ValueError, match=r"short\.npz: 2 images but 1 labels"):
-        _report.load_labelled_images(str(tmp_path / "short.npz"))
+        _data.load_labelled_images(str(tmp_path / "short.npz"))
     with pytest.raises(ValueError, match=r"data 'nothing\.csv' is neither 'synthetic'"):
-        _report.load_labelled_images("nothing.csv")
+        _data.load_labelled_images("nothing.csv")
     with pytest.raises(ValueError, match=r"got 3 arguments"):
-        _report.load_labelled_images(["a", "b", "c"])
+        _data.load_labelled_images(["a", "b", "c"])
     path, _ = model_path
     with pytest.raises(SystemExit, match=r"give either --demo or DATA, not both"):
         main(["evaluate", str(path), "synthetic", "--demo"])
@@ -254,18 +260,36 @@ def test_report_hog_uses_the_models_hog_parameters():
     model = make_default_model().set_params(
         features__hog__pixels_per_cell=(4, 4), features__hog__orientations=6
     )
-    assert _report._hog_parameters(model) == {
+    hog = _report._hog_step(model)
+    # the model's own step (found by type, not by name), not a copy
+    assert hog is model.get_params()["features__hog"]
+    assert {
+        name: getattr(hog, name)
+        for name in (
+            "orientations",
+            "pixels_per_cell",
+            "cells_per_block",
+            "block_norm",
+            "transform_sqrt",
+        )
+    } == {
         "orientations": 6,
         "pixels_per_cell": (4, 4),
         "cells_per_block": (2, 2),
         "block_norm": "L2-Hys",
         "transform_sqrt": False,
     }
+    # and the report's HOG figure is drawn with it
+    figure = plot_hog(np.zeros((28, 28)), hog=hog, fig=Figure())
+    assert figure.axes[1].get_title() == (
+        "HOG: 6 orientations, 4x4-pixel cells, 864 features"
+    )
+    assert _report._hog_step(LogisticRegression()) is None
 
 
 def test_worst_confusions():
     tasks = {"digits": ["0", "1", "5"], "letters": ["O", "S"]}
-    confusions = _report.worst_confusions(
+    confusions = worst_confusions(
         ["0", "0", "0", "5", "5", "S", "1"],
         ["O", "O", "0", "S", "1", "S", "1"],
         tasks=tasks,
@@ -417,7 +441,7 @@ def test_npz_with_sizes_scores_like_the_cropped_images(model_path, tmp_path):
     data = tmp_path / "crops.npz"
     np.savez(data, images=padded, labels=labels, sizes=sizes)
     with open(os.devnull, "w") as devnull:
-        metrics = _report.run_evaluate(path, str(data), out=devnull)
+        metrics = run_evaluate(path, str(data), out=devnull)
     _check_metrics(metrics, _expected_metrics(model, crops, labels), 60)
     # and unlike the padded, uncropped images: the sizes were used
     assert not np.array_equal(model.predict(padded), model.predict(crops))

@@ -297,3 +297,20 @@ def test_plan_tasks_keeps_case_within_letters():
     folded = _train.plan_tasks(["1", "a", "B"])
     assert folded.target.tolist() == ["1", "A", "B"]
     assert folded.tasks["letters"] == string.ascii_uppercase
+
+
+def test_train_model_is_a_library_function(tmp_path, capsys):
+    """The work of ``mtclassic train`` from Python: silent, a Bunch back."""
+    images, labels, y = _idx_pair(tmp_path, n=60)
+    model_path = tmp_path / "m.joblib"
+    result = _train.train_model(
+        model_path, data=[images, labels], preset="fast", n_train=40
+    )
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""  # no progress given
+    assert result.plan.active == ["digits"]
+    assert result.source == f"40 images from {images} + {labels}"
+    assert result.metadata == read_metadata(model_path)
+    assert list(result.model.classes_) == sorted(set(y))
+    with pytest.raises(_train.TrainError, match="--n-train must be >= 1; got 0."):
+        _train.train_model(model_path, n_train=0)
