@@ -12,7 +12,7 @@ the more frequent a priori is what decides a look-alike such as 0/O or 1/I.
 
 import numpy as np
 
-__all__ = ["estimate_prior", "shift_prior"]
+__all__ = ["adapt_task_prior", "estimate_prior", "shift_prior"]
 
 
 def _check_proba(proba, reference):
@@ -117,3 +117,58 @@ def estimate_prior(proba, reference, *, max_iter=200, tol=1e-6):
             return new
         prior = new
     return prior
+
+
+def adapt_task_prior(model, X, *, max_samples=10_000):
+    """Set a fitted vote's ``task_prior`` to the task mix of the images ``X``.
+
+    The mix is estimated without labels (``predict_task_mix``) on at most
+    ``max_samples`` rows of ``X``, evenly spaced, and set as an array, so that
+    every later call scores under it, whatever the chunks: estimate on the
+    batch to score (or a sample of it), then score.
+
+    Parameters
+    ----------
+    model : fitted MultiTaskVotingClassifier, or a Pipeline ending in one
+        Changed in place: its vote's ``task_prior``.
+    X : array-like of shape (n_samples, ...) or list of 2-D arrays
+        Images (rows) as ``model`` takes them, from the source to be scored.
+    max_samples : int, default=10_000
+        Most rows the mix is estimated on.
+
+    Returns
+    -------
+    mix : ndarray of shape (n_tasks,)
+        The estimated share of each task, in the order of the vote's ``tasks_``.
+
+    Examples
+    --------
+    >>> from mtclassic import make_default_model
+    >>> from mtclassic.datasets import make_characters
+    >>> from mtclassic.prior import adapt_task_prior
+    >>> X, y = make_characters(300, random_state=0)
+    >>> model = make_default_model(random_state=0, n_estimators=10).fit(X, y)
+    >>> digits, _ = make_characters(100, classes="digits", random_state=1)
+    >>> mix = adapt_task_prior(model, digits)
+    >>> bool(mix[0] > 0.8), model.get_params()["vote__task_prior"].shape
+    (True, (2,))
+    """
+    vote = model.steps[-1][1] if hasattr(model, "steps") else model
+    if not hasattr(vote, "predict_task_mix"):
+        raise TypeError(
+            "model must be a fitted MultiTaskVotingClassifier or a Pipeline ending "
+            f"in one; got {type(vote).__name__}."
+        )
+    if max_samples < 1:
+        raise ValueError(f"max_samples must be at least 1; got {max_samples}.")
+    n = len(X)
+    rows = np.unique(np.linspace(0, n - 1, min(n, max_samples)).round().astype(int))
+    sample = [X[i] for i in rows] if isinstance(X, list) else np.asarray(X)[rows]
+    if vote is not model:
+        sample = model[:-1].transform(sample)
+    mix = vote.predict_task_mix(sample)
+    names = [name for name, _ in vote.estimators]
+    prior = np.zeros(len(names))
+    prior[[names.index(task) for task in vote.tasks_]] = mix
+    vote.set_params(task_prior=prior)
+    return mix

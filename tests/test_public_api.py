@@ -98,7 +98,7 @@ PUBLIC_MODULES = {
         "task_accuracy",
     ],
     "mtclassic.preprocessing": ["ImageNormalizer"],
-    "mtclassic.prior": ["estimate_prior", "shift_prior"],
+    "mtclassic.prior": ["adapt_task_prior", "estimate_prior", "shift_prior"],
     "mtclassic.scoring": [
         "OutputLockedError",
         "ScoringSummary",
@@ -193,6 +193,16 @@ CLI = {
             None,
         ),
         ("--max-images", "max_images", "Store", None, 25, None, False, "int"),
+        (
+            "--task-prior",
+            "task_prior",
+            "Store",
+            None,
+            "fixed",
+            ("fixed", "batch"),
+            False,
+            None,
+        ),
         ("--transpose", "transpose", "StoreTrue", 0, False, None, False, None),
     ],
     "score": [

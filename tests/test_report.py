@@ -1,6 +1,7 @@
 """``mtclassic evaluate``, mtclassic._report and mtclassic._data: end to end on
 small synthetic data."""
 
+import copy
 import json
 import os
 import re
@@ -138,6 +139,35 @@ def test_evaluate_npz_file(model_path, eval_data, tmp_path):
     with open(os.devnull, "w") as devnull:
         metrics = run_evaluate(path, str(data), out=devnull)
     _check_metrics(metrics, _expected_metrics(model, images, labels), 72)
+
+
+def test_evaluate_batch_task_prior_scores_under_the_estimated_mix(
+    model_path, tmp_path, capsys
+):
+    path, model = model_path
+    images, labels = make_characters(120, classes="digits", random_state=5)
+    data = tmp_path / "digits.npz"
+    np.savez(data, images=images, labels=labels)
+    fixed = run_evaluate(path, str(data), out=sys.stdout)
+    batch = run_evaluate(path, str(data), out=sys.stdout, task_prior="batch")
+    printed = capsys.readouterr().out
+    shares = re.search(r"task mix estimated from the images: digits ([\d.]+)%", printed)
+    assert shares and float(shares.group(1)) > 80
+    # the expected figures of the model under the same estimated mix
+    y_pred = clone_with_mix(model, images).predict(images)
+    assert batch["n_samples"] == 120
+    assert batch["accuracy"] == pytest.approx(np.mean(y_pred == labels))
+    assert batch["tasks"]["digits"]["accuracy"] == pytest.approx(batch["accuracy"])
+    assert batch["routing_error"] <= fixed["routing_error"]
+
+
+def clone_with_mix(model, images):
+    """A copy of the fitted model scoring under the mix of ``images``."""
+    from mtclassic.prior import adapt_task_prior
+
+    fitted = copy.deepcopy(model)
+    adapt_task_prior(fitted, images)
+    return fitted
 
 
 def test_evaluate_idx_pair_with_label_names(model_path, eval_data, tmp_path):

@@ -69,6 +69,14 @@ def add_parser(subparsers):
         default=25,
         help="most misclassified images shown in the report (default: 25)",
     )
+    parser.add_argument(
+        "--task-prior",
+        choices=("fixed", "batch"),
+        default="fixed",
+        help="task mix the vote assumes: 'fixed' (the model's weights) or 'batch' "
+        "(estimated from DATA itself, without its labels: for data from one "
+        "source, such as digits only; default: fixed)",
+    )
     add_transpose(parser)
     return parser
 
@@ -108,6 +116,7 @@ def run(args):
             max_images=args.max_images,
             trusted=args.trusted,
             transpose=args.transpose,
+            task_prior=args.task_prior,
         )
     return 0
 
@@ -124,8 +133,12 @@ def run_evaluate(
     out=None,
     trusted=None,
     transpose=False,
+    task_prior="fixed",
 ):
     """Load a saved model, score it on labelled data, print and report.
+
+    ``task_prior="batch"``: the vote scores under the task mix it estimates
+    from the images (:func:`mtclassic.prior.adapt_task_prior`), not their labels.
 
     See :func:`mtclassic._data.load_labelled_images` for ``data`` and
     :func:`mtclassic._report.write_report` for ``report``.
@@ -137,6 +150,7 @@ def run_evaluate(
     from mtclassic._data import load_labelled_images
     from mtclassic._report import evaluate, unknown_labels_warning, write_report
     from mtclassic.persistence import load_model
+    from mtclassic.prior import adapt_task_prior
 
     out = sys.stdout if out is None else out
     model = load_model(model_path, trusted=trusted)
@@ -151,6 +165,13 @@ def run_evaluate(
     print(f"data:  {dataset.description}", file=out)
     if dataset.skipped:
         print(f"skipped {len(dataset.skipped)} unreadable file(s)", file=out)
+    if task_prior == "batch":
+        mix = adapt_task_prior(model, dataset.images)
+        vote = model.steps[-1][1] if hasattr(model, "steps") else model
+        shares = ", ".join(
+            f"{task} {share:.1%}" for task, share in zip(vote.tasks_, mix, strict=True)
+        )
+        print(f"task mix estimated from the images: {shares}", file=out)
     if report is None:
         result = evaluate(model, dataset.images, dataset.target, ids=dataset.ids)
     else:
