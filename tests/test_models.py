@@ -219,7 +219,10 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
     assert params["vote__letters__n_copies"] == 2
     assert params["vote__digits__estimator__svm__pca_components"] == DIGITS_COMPONENTS
     assert params["vote__gate__svm__pca_components"] == GATE_COMPONENTS
-    assert "vote__gate__strokes__n_jobs" in params  # the gate sees redrawn strokes
+    # the gate sees the redrawn strokes, the heads those and their own features
+    assert "vote__gate__features__strokes__n_jobs" in params
+    assert "vote__digits__estimator__features__redrawn__strokes__n_jobs" in params
+    assert "vote__letters__estimator__features__hog__orientations" in params
     # the grid keys the docstring lists
     model.set_params(
         vote__digits__estimator__svm__C=5.0,
