@@ -6,7 +6,7 @@ them are fitted and scored on the same images (``--random-state`` 0):
 - training: the first ``--n-digits`` MNIST training digits
   (``mnist_train/mnist_train.npz``), the EMNIST letters a-m at even indices
   (``emnist_letters/derived/*first10000*``, stored transposed, labels 1..26 ->
-  'A'..'Z'; loaded by bench_accuracy's ``load_data``), and, where the
+  'A'..'Z'; loaded by ``_common.load_data``), and, where the
   configuration uses them, ``--n-synthetic`` synthetic letters of all 26
   classes (:func:`mtclassic.datasets.make_characters`, ``letter_case="mixed"``:
   capitals and lower-case forms). Letters N-Z have no real training image: only
@@ -59,36 +59,28 @@ interrupted run leaves the configurations it finished (``"complete": false``).
         --n-digits-test 300 --out /tmp/x.json              # a quick look
 """
 
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
 import os
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import types  # noqa: E402
-from pathlib import Path  # noqa: E402
+import time
 
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
-import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_accuracy import (  # noqa: E402
-    DEFAULT_DATA_DIR,
-    REPO,
+import numpy as np
+from _common import (
+    command_line,
+    command_of,
     head_alone,
     load_data,
     machine,
+    make_parser,
+    names,
+    utc_date,
+    write_json,
 )
-from sklearn.preprocessing import FunctionTransformer  # noqa: E402
+from sklearn.preprocessing import FunctionTransformer
 
-from mtclassic import AugmentedClassifier, make_default_model  # noqa: E402
-from mtclassic.datasets import make_characters  # noqa: E402
-from mtclassic.datasets._base import atomic_writer  # noqa: E402
-from mtclassic.metrics import routing_error, task_scores  # noqa: E402
+from mtclassic import AugmentedClassifier, make_default_model
+from mtclassic.datasets import make_characters
+from mtclassic.metrics import routing_error, task_scores
 
-RESULTS = REPO / "benchmarks" / "results" / "bench_ablation.json"
 FIRST_HALF = set("ABCDEFGHIJKLM")  # the letters EMNIST gives us real images of
 
 # name -> (what differs from the baseline, keywords of make_default_model)
@@ -127,14 +119,7 @@ SIZES = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--random-state", type=int, default=0)
+    parser = make_parser(__doc__, "bench_ablation.json", n_jobs=2)
     for flag, (default, text) in SIZES.items():
         parser.add_argument(flag, type=int, default=default, help=text)
     parser.add_argument(
@@ -153,11 +138,7 @@ def parse_args(argv=None):
 
 def load_sets(args):
     """Training parts and test sets, the same for every configuration."""
-    data = load_data(
-        args.data_dir,
-        types.SimpleNamespace(n_digits_train=args.n_digits,
-                              n_digits_test=args.n_digits_test, n_emnist=args.n_emnist),
-    )  # fmt: skip
+    data = load_data(args.data_dir, args.n_digits, args.n_digits_test, args.n_emnist)
     synthetic = make_characters(args.n_synthetic, classes="letters",
                                 letter_case="mixed", random_state=args.random_state)  # fmt: skip
     hw_letters, hw_letter_labels, _ = data["hw_letters"]
@@ -355,16 +336,12 @@ def format_table(results):
 
 def other_benchmarks():
     """Command lines of other benchmark processes running now (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            words = entry.read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue  # gone, or not ours to read
-        line = " ".join(w for w in words if w)
-        if "benchmarks/bench_" in line and "bench_ablation" not in line:
-            found.append(line)
-    return sorted(found)
+    running = (command_of(entry) for entry in os.listdir("/proc") if entry.isdigit())
+    return sorted(
+        line
+        for line in running
+        if "benchmarks/bench_" in line and "bench_ablation" not in line
+    )
 
 
 def write(args, argv, sets, results, started, load_start, complete):
@@ -378,9 +355,8 @@ def write(args, argv, sets, results, started, load_start, complete):
     }
     record = {
         "benchmark": "bench_ablation",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join(["python", "benchmarks/bench_ablation.py",
-                               *(sys.argv[1:] if argv is None else argv)]),
+        "date": utc_date(),
+        "command": command_line(__file__, argv),
         "complete": complete,
         "note": args.note,
         "scale": "reduced: a subset of MNIST train, one fit per configuration, one seed",
@@ -398,18 +374,13 @@ def write(args, argv, sets, results, started, load_start, complete):
         "machine": machine(),
         "total_seconds": time.perf_counter() - started,
     }  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(args.out) as file:
-        file.write((json.dumps(record, indent=2) + "\n").encode())
+    write_json(args.out, record)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    names = [n for n in args.configs.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(CONFIGS))
-    if unknown:
-        raise SystemExit(f"--configs: unknown {unknown}; choose from {list(CONFIGS)}.")
-    names = ["baseline"] + [n for n in names if n != "baseline"]
+    configs = names(args.configs, CONFIGS, "--configs")
+    configs = ["baseline"] + [n for n in configs if n != "baseline"]
     load_start = os.getloadavg()
     args.others_at_start = other_benchmarks()
     started = time.perf_counter()
@@ -428,14 +399,14 @@ def main(argv=None):
         sets["tests"]["hw_letters"][0][:50]
     )
     results = {}
-    for name in names:
+    for name in configs:
         results[name] = run_config(name, sets, args)
         r = results[name]
         print(f"  {name}: combined {r['combined']:.4f}, routing {r['routing_error']:.4f}, "
               f"hw62 letters {r['letters_handwritten62']:.4f}, "
               f"fit {r['fit_seconds']:.0f} s", flush=True)  # fmt: skip
         write(args, argv, sets, results, started, load_start,
-              complete=len(results) == len(names))  # fmt: skip
+              complete=len(results) == len(configs))  # fmt: skip
     print("\n" + format_table(results))
     print(f"\nwrote {args.out} ({time.perf_counter() - started:.0f} s in all)")
 

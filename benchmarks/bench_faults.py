@@ -51,13 +51,9 @@ Writes ``benchmarks/results/bench_faults.json``.
     nice -n 10 python benchmarks/bench_faults.py --quick    # < 2 minutes
 """
 
-import argparse
 import csv
-import datetime
 import gzip
-import json
 import os
-import platform
 import shlex
 import shutil
 import signal
@@ -69,17 +65,19 @@ from pathlib import Path
 
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
+from _common import (
+    child_env,
+    command_line,
+    descendants,
+    machine,
+    make_parser,
+    parse,
+    utc_date,
+    write_json,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from mtclassic.scoring import PROBABILITY_TOLERANCE
 
-from bench_scoring import _descendants  # noqa: E402
-from bench_scoring import machine as scoring_machine  # noqa: E402
-
-from mtclassic.io import atomic_writer  # noqa: E402
-from mtclassic.scoring import PROBABILITY_TOLERANCE  # noqa: E402
-
-RESULTS = REPO / "benchmarks" / "results" / "bench_faults.json"
 EXIT_RECORD_ERRORS = 3  # mtclassic.cli.EXIT_RECORD_ERRORS, as documented
 # A corrupt input's errors must stay small (issue 14.6: a lying header once
 # filled the disk with error rows).
@@ -87,28 +85,23 @@ MAX_ERRORS_BYTES = 64 * 1024
 RUN_TIMEOUT = 600  # seconds; a hung run is a failed check, not a hung campaign
 
 
+#: --quick: fewer kills and images
+QUICK = {"kills": 3, "n_images": 1200}
+
+
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = make_parser(__doc__, "bench_faults.json", data_dir=False)
+    parser.add_argument("--kills", type=int, default=10, help="kill -9 trials")
+    parser.add_argument(
+        "--n-images", type=int, default=4000, help="images in all inputs"
     )
-    parser.add_argument("--kills", type=int, default=None,
-                        help="kill -9 trials (default 10; 3 with --quick)")  # fmt: skip
-    parser.add_argument("--n-images", type=int, default=None,
-                        help="images in all inputs (default 4000; 1200 with --quick)")  # fmt: skip
     parser.add_argument("--n-train", type=int, default=2000)
     parser.add_argument("--chunk-size", type=int, default=128)
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer kills and images: under 2 minutes")  # fmt: skip
-    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument(
+        "--quick", action="store_true", help=f"fewer kills and images: {QUICK}"
+    )
     parser.add_argument("--tmp-dir", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    if args.kills is None:
-        args.kills = 3 if args.quick else 10
-    if args.n_images is None:
-        args.n_images = 1200 if args.quick else 4000
-    return args
+    return parse(parser, argv, QUICK)
 
 
 # ---------------------------------------------------------------- inputs
@@ -388,7 +381,7 @@ def kill_trials(campaign, inputs, reference, ref_seconds, n_chunks, args, tmp):
         started = time.monotonic()
         landed = _wait_for_moment(mode, process, out, record, rng,
                                   ref_seconds * (1.5 if n_jobs == 2 else 1), n_chunks)  # fmt: skip
-        workers = _descendants(process.pid)[1:] if n_jobs == 2 else []
+        workers = descendants(process.pid)[1:] if n_jobs == 2 else []
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             record["killed_at_seconds"] = round(time.monotonic() - started, 3)
@@ -702,21 +695,12 @@ def corruption_trials(campaign, good, reference, tmp):
 # ---------------------------------------------------------------- main
 
 
-def machine():
-    """bench_scoring's machine record, and whether this runs as root (tmpfs)."""
-    return {**scoring_machine(), "platform": platform.platform(),
-            "root": os.geteuid() == 0 if hasattr(os, "geteuid") else None}  # fmt: skip
-
-
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
-                                                      env.get("PYTHONPATH")]))  # fmt: skip
     # Two real workers even on these few thousand images (the scorer would
     # otherwise lower --n-jobs 2 to 1, a worker per 32,768 images).
-    env["MTCLASSIC_MIN_IMAGES_PER_WORKER"] = "1"
+    env = child_env(MTCLASSIC_MIN_IMAGES_PER_WORKER="1")
     from mtclassic.datasets import make_characters
     from mtclassic.models import make_default_model
     from mtclassic.persistence import save_model
@@ -761,10 +745,8 @@ def main(argv=None):
     }
     record = {
         "benchmark": "bench_faults",
-        "command": shlex.join(["python", "benchmarks/bench_faults.py",
-                               *(sys.argv[1:] if argv is None else argv)]),  # fmt: skip
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
+        "command": command_line(__file__, argv),
+        "date": utc_date(),
         "model": f"make_default_model(random_state={args.random_state}) on "
                  f"make_characters({args.n_train})",
         "n_images": args.n_images,
@@ -778,11 +760,10 @@ def main(argv=None):
         "failures": campaign.failures,
         "skipped": skipped,
         "trials": campaign.trials,
-        "machine": machine(),
+        # root: the full-disk trials mount a tmpfs
+        "machine": machine(root=os.geteuid() == 0),
     }  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(args.out) as file:
-        file.write((json.dumps(record, indent=2) + "\n").encode())
+    write_json(args.out, record)
     print()
     for key, value in figures.items():
         must = "" if key in ("runs", "faults_injected") else "  (must be 0)"

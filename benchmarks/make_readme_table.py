@@ -453,7 +453,7 @@ def replace_block(text, block, readme_name="README.md"):
 
 def _write_atomically(path, text):
     sys.path.insert(0, str(REPO))  # the checkout's mtclassic, installed or not
-    from mtclassic.datasets._base import atomic_writer
+    from mtclassic.io import atomic_writer
 
     with atomic_writer(path) as file:
         file.write(text.encode("utf-8"))
