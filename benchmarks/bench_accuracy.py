@@ -716,22 +716,52 @@ def print_table(title, figures, sets):
 # issue 12's fixed figures: (run, figure, what it is, target, ">=" or "<=");
 # the MNIST target depends on the preset (None here, see acceptance)
 TARGETS = [
-    ("in_source", "all/routing_outside_pairs", "in-source, all sets: routing "
-     "outside the pairs", 0.005, "<="),
-    ("in_source", "all/routing_total", "in-source, all sets: routing with the "
-     "pairs", 0.025, "<="),
-    ("cross_source", "hw62_digits/vote", "cross-source: handwritten62 digits, vote",
-     0.92, ">="),
-    ("photo_letters_only", "hw62_digits/vote", "photo letters only: handwritten62 "
-     "digits, vote", 0.92, ">="),
-    ("cross_source", "hw62_letters/vote", "cross-source: handwritten62 letters "
-     "(case merged), vote", 0.80, ">="),
+    (
+        "in_source",
+        "all/routing_outside_pairs",
+        "in-source, all sets: routing outside the pairs",
+        0.005,
+        "<=",
+    ),
+    (
+        "in_source",
+        "all/routing_total",
+        "in-source, all sets: routing with the pairs",
+        0.025,
+        "<=",
+    ),
+    (
+        "cross_source",
+        "hw62_digits/vote",
+        "cross-source: handwritten62 digits, vote",
+        0.92,
+        ">=",
+    ),
+    (
+        "photo_letters_only",
+        "hw62_digits/vote",
+        "photo letters only: handwritten62 digits, vote",
+        0.92,
+        ">=",
+    ),
+    (
+        "cross_source",
+        "hw62_letters/vote",
+        "cross-source: handwritten62 letters (case merged), vote",
+        0.80,
+        ">=",
+    ),
     ("in_source", "mnist/vote", "MNIST test, vote", None, ">="),
-    ("in_source", "emnist/heads_alone", "EMNIST a-m odd, letters head alone", 0.92,
-     ">="),
+    (
+        "in_source",
+        "emnist/heads_alone",
+        "EMNIST a-m odd, letters head alone",
+        0.92,
+        ">=",
+    ),
     ("in_source", "az/heads_alone", "az_sample odd, letters head alone", 0.95, ">="),
     ("in_source", "emnist/vote", "EMNIST a-m odd, vote", 0.88, ">="),
-]  # fmt: skip
+]
 MNIST_TARGETS = {"best": 0.994}  # any other preset: 0.992
 PER_SET_ROUTING = 0.015  # routing outside the pairs, every test set of every run
 
@@ -749,14 +779,19 @@ def acceptance(figures_by_run, variants):
         base = variant.removesuffix("_batch").removesuffix("_mixed")
         preset = VARIANTS.get(base, {"preset": base}).get("preset", "accurate")
         targets = [
-            (run, f"{name}/routing_outside_pairs",
-             f"{run}, {SET_NAMES[name]}: routing outside the pairs",
-             PER_SET_ROUTING, "<=")
+            (
+                run,
+                f"{name}/routing_outside_pairs",
+                f"{run}, {SET_NAMES[name]}: routing outside the pairs",
+                PER_SET_ROUTING,
+                "<=",
+            )
             for run, figures in figures_by_run.items()
-            for name in dict.fromkeys(k.split("/")[0]
-                                      for k in figures.get(model, {}) if "/" in k)
+            for name in dict.fromkeys(
+                k.split("/")[0] for k in figures.get(model, {}) if "/" in k
+            )
             if name != "all"
-        ] + TARGETS  # fmt: skip
+        ] + TARGETS
         for run, key, text, target, sign in targets:
             figures = figures_by_run.get(run, {})
             if key not in figures.get(model, {}):
@@ -764,14 +799,23 @@ def acceptance(figures_by_run, variants):
             if target is None:
                 target, text = MNIST_TARGETS.get(preset, 0.992), f"{text} ({preset})"
             value = figures[model][key]
-            checks.append({
-                "variant": variant, "run": run, "figure": key, "check": text,
-                "value": value, "target": target, "sign": sign,
-                "pass": bool(value >= target if sign == ">=" else value <= target),
-                "peers": {peer: figures[peer][key]
-                          for peer in ("flat_svc", "hiclass", "tutorial")
-                          if key in figures.get(peer, {})},
-            })  # fmt: skip
+            checks.append(
+                {
+                    "variant": variant,
+                    "run": run,
+                    "figure": key,
+                    "check": text,
+                    "value": value,
+                    "target": target,
+                    "sign": sign,
+                    "pass": bool(value >= target if sign == ">=" else value <= target),
+                    "peers": {
+                        peer: figures[peer][key]
+                        for peer in ("flat_svc", "hiclass", "tutorial")
+                        if key in figures.get(peer, {})
+                    },
+                }
+            )
     return checks
 
 

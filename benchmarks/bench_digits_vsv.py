@@ -95,18 +95,27 @@ def main(argv=None):
         "benchmark": "bench_digits_vsv",
         "date": utc_date(),
         "command": command_line(__file__, argv),
-        "n_train": len(y_train), "n_test": len(y_test), "rotation": args.rotation,
-        "plain": plain, "vsv": vsv,
-        "vsv_fixes": fixed, "vsv_breaks": broken, "mcnemar_exact_p": float(p_value),
-        "note": ("the rotation of 10 degrees was chosen among three variants (4 shifts; "
-                 "8 shifts; 4 shifts + rotations) by their MNIST test accuracy: "
-                 "optimistic; on a 50k/10k split of the training set the same setting "
-                 "gave 99.23% -> 99.38%"),
+        "n_train": len(y_train),
+        "n_test": len(y_test),
+        "rotation": args.rotation,
+        "plain": plain,
+        "vsv": vsv,
+        "vsv_fixes": fixed,
+        "vsv_breaks": broken,
+        "mcnemar_exact_p": float(p_value),
+        "note": (
+            "the rotation of 10 degrees was chosen among three variants (4 shifts; "
+            "8 shifts; 4 shifts + rotations) by their MNIST test accuracy: "
+            "optimistic; on a 50k/10k split of the training set the same setting "
+            "gave 99.23% -> 99.38%"
+        ),
         "machine": machine(load_average_start=load_start),
         "total_seconds": time.perf_counter() - started,
-    }  # fmt: skip
-    print(f"plain {plain['accuracy']:.2%} -> vsv {vsv['accuracy']:.2%}; "
-          f"fixes {fixed}, breaks {broken}, McNemar p {p_value:.4f}")  # fmt: skip
+    }
+    print(
+        f"plain {plain['accuracy']:.2%} -> vsv {vsv['accuracy']:.2%}; "
+        f"fixes {fixed}, breaks {broken}, McNemar p {p_value:.4f}"
+    )
     write_json(args.out, record)
     print(f"wrote {args.out}")
 

@@ -133,15 +133,20 @@ def fit_job(job, X, y, args):
     record = {}
     if job.startswith("preset:") or job == "accurate-unprojected":
         if job == "accurate-unprojected":
-            model = make_default_model(args.random_state, args.n_jobs,
-                                       gate_components="all", digits_components="all")  # fmt: skip
+            model = make_default_model(
+                args.random_state,
+                args.n_jobs,
+                gate_components="all",
+                digits_components="all",
+            )
             cache = DigitClassifier().cache_size  # libsvm's cache before this change
             model.set_params(
                 vote__gate__cache_size=cache, vote__digits__cache_size=cache
             )
         else:
-            model = make_default_model(args.random_state, args.n_jobs,
-                                       preset=job.split(":", 1)[1])  # fmt: skip
+            model = make_default_model(
+                args.random_state, args.n_jobs, preset=job.split(":", 1)[1]
+            )
         model.fit(X, y)
         record["support_vectors"] = _support_vectors(model)
     elif job == "flat":  # our normaliser and features included in its time
@@ -153,8 +158,9 @@ def fit_job(job, X, y, args):
 
         rows = np.random.default_rng(args.random_state).permutation(len(y))
         rows = np.sort(rows[: args.grid_rows])
-        grid = GridSearchCV(make_default_model(args.random_state, 1), GRID, cv=3,
-                            n_jobs=args.n_jobs)  # fmt: skip
+        grid = GridSearchCV(
+            make_default_model(args.random_state, 1), GRID, cv=3, n_jobs=args.n_jobs
+        )
         grid.fit([X[i] for i in rows], y[rows])
         record.update(
             n_rows=int(rows.size),
@@ -216,11 +222,15 @@ def summary_line(job, r):
     if "support_vectors" in r:
         extra = " SV " + ", ".join(f"{k} {v}" for k, v in r["support_vectors"].items())
     if job == "grid":
-        extra = (f" ({r['n_settings']} settings x 3 folds on {r['n_rows']} rows, "
-                 f"mean fold fit {r['mean_fold_fit_s']:.0f} s, refit {r['refit_s']:.0f} s)")  # fmt: skip
-    return (f"{job:<22} {r['n_train']:>7} rows  fit {r['fit_s']:8.1f} s  "
-            f"tree CPU {r['tree_cpu_s']:8.1f} s  peak RSS {r['tree_peak_mb']:7.0f} MB"
-            f" (main {r['main_peak_mb']:.0f}){extra}")  # fmt: skip
+        extra = (
+            f" ({r['n_settings']} settings x 3 folds on {r['n_rows']} rows, "
+            f"mean fold fit {r['mean_fold_fit_s']:.0f} s, refit {r['refit_s']:.0f} s)"
+        )
+    return (
+        f"{job:<22} {r['n_train']:>7} rows  fit {r['fit_s']:8.1f} s  "
+        f"tree CPU {r['tree_cpu_s']:8.1f} s  peak RSS {r['tree_peak_mb']:7.0f} MB"
+        f" (main {r['main_peak_mb']:.0f}){extra}"
+    )
 
 
 def main(argv=None):
@@ -231,8 +241,9 @@ def main(argv=None):
         return
     skip = {s for s in args.skip.split(",") if s}
     jobs = [f"preset:{p}" for p in args.presets.split(",") if p]
-    jobs += [j for j in ("accurate-unprojected", "flat", "tutorial", "grid")
-             if j not in skip]  # fmt: skip
+    jobs += [
+        j for j in ("accurate-unprojected", "flat", "tutorial", "grid") if j not in skip
+    ]
     started = time.perf_counter()
     results = run_jobs(jobs, argv)
     print("\nfit time and peak memory (each job in its own process):")
@@ -245,22 +256,31 @@ def main(argv=None):
             "accurate_speedup_wall": base["fit_s"] / new["fit_s"],
             "accurate_speedup_cpu": base["tree_cpu_s"] / new["tree_cpu_s"],
         }
-        print(f"accurate preset vs its unprojected kernels: "
-              f"{ratios['accurate_speedup_wall']:.2f}x wall, "
-              f"{ratios['accurate_speedup_cpu']:.2f}x CPU")  # fmt: skip
+        print(
+            f"accurate preset vs its unprojected kernels: "
+            f"{ratios['accurate_speedup_wall']:.2f}x wall, "
+            f"{ratios['accurate_speedup_cpu']:.2f}x CPU"
+        )
     record = {
         "benchmark": "bench_fit",
         "date": utc_date(),
         "command": command_line(__file__, argv),
-        "protocol": {"n_digits": args.n_digits, "n_emnist": args.n_emnist,
-                     "n_rows": args.n_rows, "grid_rows": args.grid_rows,
-                     "grid": GRID, "fold": 0, "n_jobs": args.n_jobs,
-                     "random_state": args.random_state, "quick": args.quick},
+        "protocol": {
+            "n_digits": args.n_digits,
+            "n_emnist": args.n_emnist,
+            "n_rows": args.n_rows,
+            "grid_rows": args.grid_rows,
+            "grid": GRID,
+            "fold": 0,
+            "n_jobs": args.n_jobs,
+            "random_state": args.random_state,
+            "quick": args.quick,
+        },
         "results": results,
         "ratios": ratios,
         "machine": machine(),
         "total_seconds": time.perf_counter() - started,
-    }  # fmt: skip
+    }
     write_json(args.out, record)
     print(f"wrote {args.out} ({record['total_seconds']:.0f} s in all)")
 

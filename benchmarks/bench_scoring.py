@@ -67,23 +67,44 @@ MAX_SHIFT = 2  # pixels, per axis
 
 def parse_args(argv=None):
     parser = make_parser(__doc__, "bench_scoring.json", n_jobs=2)
-    parser.add_argument("--synthetic", action="store_true",
-                        help="train on the embedded synthetic set only")  # fmt: skip
+    parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="train on the embedded synthetic set only",
+    )
     parser.add_argument("--n-train-digits", type=int, default=10_000)
-    parser.add_argument("--n-train-synthetic", type=int, default=15_000,
-                        help="training images with --synthetic")  # fmt: skip
-    parser.add_argument("--model", type=Path,
-                        help="score this saved model instead of training one")  # fmt: skip
+    parser.add_argument(
+        "--n-train-synthetic",
+        type=int,
+        default=15_000,
+        help="training images with --synthetic",
+    )
+    parser.add_argument(
+        "--model", type=Path, help="score this saved model instead of training one"
+    )
     parser.add_argument("--n-images", type=int, default=1_000_000)
     parser.add_argument("--n-small", type=int, default=100_000)
-    parser.add_argument("--chunk-size", type=int, default=None,
-                        help="default: mtclassic score's own")  # fmt: skip
-    parser.add_argument("--n-tutorial-train", type=int, default=None,
-                        help="default: the default model's training set")  # fmt: skip
-    parser.add_argument("--n-tutorial", type=int, default=2_000,
-                        help="images scored by the tutorial pipeline")  # fmt: skip
-    parser.add_argument("--n-single-core", type=int, default=20_000,
-                        help="images scored in-process on one core")  # fmt: skip
+    parser.add_argument(
+        "--chunk-size", type=int, default=None, help="default: mtclassic score's own"
+    )
+    parser.add_argument(
+        "--n-tutorial-train",
+        type=int,
+        default=None,
+        help="default: the default model's training set",
+    )
+    parser.add_argument(
+        "--n-tutorial",
+        type=int,
+        default=2_000,
+        help="images scored by the tutorial pipeline",
+    )
+    parser.add_argument(
+        "--n-single-core",
+        type=int,
+        default=20_000,
+        help="images scored in-process on one core",
+    )
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--tmp-dir", type=Path, default=None)
     add_quick(parser, QUICK)
@@ -144,8 +165,11 @@ def write_shifted_idx(path, pool, n_images, rng):
     from mtclassic.io import atomic_writer
 
     side = pool.shape[1:]
-    shifts = [(dy, dx) for dy in range(-MAX_SHIFT, MAX_SHIFT + 1)
-              for dx in range(-MAX_SHIFT, MAX_SHIFT + 1)]  # fmt: skip
+    shifts = [
+        (dy, dx)
+        for dy in range(-MAX_SHIFT, MAX_SHIFT + 1)
+        for dx in range(-MAX_SHIFT, MAX_SHIFT + 1)
+    ]
     with atomic_writer(path) as file:
         file.write(struct.pack(">BBBBIII", 0, 0, 0x08, 3, n_images, *side))
         for start in range(0, n_images, IDX_CHUNK):
@@ -179,8 +203,16 @@ def _rates(run, n_images, n_cores):
 
 
 def score_command(model_path, data_path, out, args, extra=()):
-    command = [sys.executable, "-m", "mtclassic", "score", str(model_path),
-               str(data_path), "--out", str(out)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "mtclassic",
+        "score",
+        str(model_path),
+        str(data_path),
+        "--out",
+        str(out),
+    ]
     if args.chunk_size:
         command += ["--chunk-size", str(args.chunk_size)]
     return [*command, *extra]
@@ -225,8 +257,9 @@ def step_breakdown(model, images, repeats=3):
             else:
                 step.predict_proba(data)
             timings[name].append(time.perf_counter() - started)
-    per_image = {name: 1e6 * float(np.median(t)) / len(images)
-                 for name, t in timings.items()}  # fmt: skip
+    per_image = {
+        name: 1e6 * float(np.median(t)) / len(images) for name, t in timings.items()
+    }
     per_image["total"] = sum(per_image.values())
     # Inside a multi-task vote: each head and the gate on the same features.
     vote = steps[-1][1]
@@ -276,8 +309,10 @@ def main(argv=None):
             started = time.perf_counter()
             model = make_default_model(random_state=args.random_state)
             model.fit(X_train, y_train)
-            record["training"] = {"data": description,
-                                  "seconds": time.perf_counter() - started}  # fmt: skip
+            record["training"] = {
+                "data": description,
+                "seconds": time.perf_counter() - started,
+            }
             save_model(model, model_path)
         else:
             model_path = args.model
@@ -290,13 +325,20 @@ def main(argv=None):
         started = time.perf_counter()
         write_shifted_idx(big, pool, args.n_images, rng)
         write_shifted_idx(small, pool, args.n_small, rng)
-        print(f"wrote {args.n_images} + {args.n_small} images in "
-              f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+        print(
+            f"wrote {args.n_images} + {args.n_small} images in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
 
         runs = {}
         for name, path in (("1m", big), ("small", small)):
-            command = score_command(model_path, path, tmp / f"{name}.csv", args,
-                                    ["--n-jobs", str(args.n_jobs)])  # fmt: skip
+            command = score_command(
+                model_path,
+                path,
+                tmp / f"{name}.csv",
+                args,
+                ["--n-jobs", str(args.n_jobs)],
+            )
             run = run_measured(command, env)
             n = args.n_images if name == "1m" else args.n_small
             runs[name] = _rates(run, n, args.n_jobs)
@@ -321,20 +363,29 @@ def main(argv=None):
         ours_1 = len(single) / (time.process_time() - started)
         record["tutorial"] = {
             "pipeline": "skimage hog per image, SVC(probability=True) on digits, "
-                        "RandomForest(100) on letters, higher top probability wins",
-            "n_train": n_fit, "fit_seconds": tutorial_fit,
+            "RandomForest(100) on letters, higher top probability wins",
+            "n_train": n_fit,
+            "fit_seconds": tutorial_fit,
             "n_scored": len(subset),
             "images_per_second_2_cores": tutorial_2,
             "images_per_second_2_cores_is": "ideal scaling of the 1-core rate",
             "measured_as": "images per CPU second, in-process",
             "images_per_second_1_core": tutorial_1,
-        }  # fmt: skip
-        record["ours_1_core"] = {"n_images": len(single), "images_per_second": ours_1,
-                                 "measured_as": "images per CPU second, in-process"}  # fmt: skip
+        }
+        record["ours_1_core"] = {
+            "n_images": len(single),
+            "images_per_second": ours_1,
+            "measured_as": "images per CPU second, in-process",
+        }
 
         if not args.skip_dask:
-            command = score_command(model_path, small, tmp / "dask.csv", args,
-                                    ["--dask-local", str(args.n_jobs)])  # fmt: skip
+            command = score_command(
+                model_path,
+                small,
+                tmp / "dask.csv",
+                args,
+                ["--dask-local", str(args.n_jobs)],
+            )
             run = run_measured(command, env)
             record["dask"] = _rates(run, args.n_small, args.n_jobs)
             print(f"dask: {run}")
@@ -383,38 +434,77 @@ def _load_first(path, n):
 def print_table(record, args):
     big, small = record["runs"]["1m"], record["runs"]["small"]
     rows = [
-        (f"default model, {big['n_images']:,} images, {args.n_jobs} cores",
-         f"{big['images_per_second']:,.0f} images/s", ">= 3,000 (stretch 5,000)"),
-        ("  same, scoring only (no start-up)",
-         f"{big['reported_images_per_second'] or 0:,.0f} images/s", ""),
-        (f"  same, from CPU time ({big['cpu_us_per_image']:,.0f} us/image)",
-         f"{big['images_per_second_cpu']:,.0f} images/s",
-         f"load average {record['machine']['load_average'][0]:.2f} at start"),
-        (f"default model, {small['n_images']:,} images",
-         f"{small['images_per_second']:,.0f} images/s", ""),
-        ("tutorial pipeline, same cores (ideal scaling of 1 core)",
-         f"{record['tutorial']['images_per_second_2_cores']:,.0f} images/s", ""),
-        ("speed-up over the tutorial pipeline (CPU time)",
-         f"{record['speedup_vs_tutorial']:.1f}x", ">= 10x"),
-        ("  wall clock over the tutorial's CPU rate",
-         f"{record['speedup_vs_tutorial_wall_clock']:.1f}x", ""),
-        ("  one core each (in-process)",
-         f"{record['speedup_vs_tutorial_1_core']:.1f}x", ""),
-        (f"peak RSS, {big['n_images']:,} images (whole tree)",
-         f"{big['tree_peak_mb']:,.0f} MB", "< 1,000 MB"),
-        (f"peak RSS, {small['n_images']:,} images (whole tree)",
-         f"{small['tree_peak_mb']:,.0f} MB", ""),
-        ("peak ratio big / small", f"{record['peak_rss_ratio_1m_to_small']:.3f}",
-         "<= 1.10"),
-        ("main process peak RSS, big / small",
-         f"{big['main_peak_mb']:,.0f} / {small['main_peak_mb']:,.0f} MB", ""),
-    ]  # fmt: skip
+        (
+            f"default model, {big['n_images']:,} images, {args.n_jobs} cores",
+            f"{big['images_per_second']:,.0f} images/s",
+            ">= 3,000 (stretch 5,000)",
+        ),
+        (
+            "  same, scoring only (no start-up)",
+            f"{big['reported_images_per_second'] or 0:,.0f} images/s",
+            "",
+        ),
+        (
+            f"  same, from CPU time ({big['cpu_us_per_image']:,.0f} us/image)",
+            f"{big['images_per_second_cpu']:,.0f} images/s",
+            f"load average {record['machine']['load_average'][0]:.2f} at start",
+        ),
+        (
+            f"default model, {small['n_images']:,} images",
+            f"{small['images_per_second']:,.0f} images/s",
+            "",
+        ),
+        (
+            "tutorial pipeline, same cores (ideal scaling of 1 core)",
+            f"{record['tutorial']['images_per_second_2_cores']:,.0f} images/s",
+            "",
+        ),
+        (
+            "speed-up over the tutorial pipeline (CPU time)",
+            f"{record['speedup_vs_tutorial']:.1f}x",
+            ">= 10x",
+        ),
+        (
+            "  wall clock over the tutorial's CPU rate",
+            f"{record['speedup_vs_tutorial_wall_clock']:.1f}x",
+            "",
+        ),
+        (
+            "  one core each (in-process)",
+            f"{record['speedup_vs_tutorial_1_core']:.1f}x",
+            "",
+        ),
+        (
+            f"peak RSS, {big['n_images']:,} images (whole tree)",
+            f"{big['tree_peak_mb']:,.0f} MB",
+            "< 1,000 MB",
+        ),
+        (
+            f"peak RSS, {small['n_images']:,} images (whole tree)",
+            f"{small['tree_peak_mb']:,.0f} MB",
+            "",
+        ),
+        (
+            "peak ratio big / small",
+            f"{record['peak_rss_ratio_1m_to_small']:.3f}",
+            "<= 1.10",
+        ),
+        (
+            "main process peak RSS, big / small",
+            f"{big['main_peak_mb']:,.0f} / {small['main_peak_mb']:,.0f} MB",
+            "",
+        ),
+    ]
     if "dask" in record:
         dask = record["dask"]
-        rows.append((f"Dask LocalCluster, {args.n_jobs} workers, {dask['n_images']:,}",
-                     f"{dask['images_per_second']:,.0f} images/s "
-                     f"({dask['reported_images_per_second'] or 0:,.0f} scoring only)",
-                     ""))  # fmt: skip
+        rows.append(
+            (
+                f"Dask LocalCluster, {args.n_jobs} workers, {dask['n_images']:,}",
+                f"{dask['images_per_second']:,.0f} images/s "
+                f"({dask['reported_images_per_second'] or 0:,.0f} scoring only)",
+                "",
+            )
+        )
     for name, value in record["breakdown_us_per_image"].items():
         rows.append((f"time per image, step {name!r} (1 core)", f"{value:,.1f} us", ""))
     width = max(len(row[0]) for row in rows)

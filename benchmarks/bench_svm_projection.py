@@ -61,7 +61,7 @@ def parse_args(argv=None):
         default=None,
         help="features cache (.npz), computed if missing",
     )
-    return parser.parse_args(argv)  # fmt: skip
+    return parser.parse_args(argv)
 
 
 def letter_sets(data):
@@ -106,8 +106,10 @@ def parse_setting(text):
     params = {}
     for kind in ("pca", "white"):
         if head.startswith(kind):
-            params = {"pca_components": int(head[len(kind) :]),
-                      "pca_whiten": kind == "white"}  # fmt: skip
+            params = {
+                "pca_components": int(head[len(kind) :]),
+                "pca_whiten": kind == "white",
+            }
     if not params and head != "none":
         raise SystemExit(f"unknown setting {head!r}; use none, pca<k> or white<k>")
     for extra in extras:
@@ -126,14 +128,21 @@ def parse_setting(text):
 
 def role_sets(feats, role):
     if role == "digits":
-        return (feats["digits_train_X"], feats["digits_train_y"],
-                feats["digits_test_X"], feats["digits_test_y"])  # fmt: skip
+        return (
+            feats["digits_train_X"],
+            feats["digits_train_y"],
+            feats["digits_test_X"],
+            feats["digits_test_y"],
+        )
     X = np.concatenate([feats["digits_train_X"], feats["letters_train_X"]])
     X_test = np.concatenate([feats["digits_test_X"], feats["letters_test_X"]])
-    y = np.repeat(["digit", "letter"], [len(feats["digits_train_y"]),
-                                        len(feats["letters_train_y"])])  # fmt: skip
-    y_test = np.repeat(["digit", "letter"], [len(feats["digits_test_y"]),
-                                             len(feats["letters_test_y"])])  # fmt: skip
+    y = np.repeat(
+        ["digit", "letter"],
+        [len(feats["digits_train_y"]), len(feats["letters_train_y"])],
+    )
+    y_test = np.repeat(
+        ["digit", "letter"], [len(feats["digits_test_y"]), len(feats["letters_test_y"])]
+    )
     return X, y, X_test, y_test
 
 

@@ -53,7 +53,7 @@ def parse_args(argv=None):
     ):
         parser.add_argument(flag, type=int, default=default, help=text)
     parser.add_argument("--preset", default="accurate", help="accurate or fast")
-    return parser.parse_args(argv)  # fmt: skip
+    return parser.parse_args(argv)
 
 
 def accuracies(y_true, y_pred, is_digit):
@@ -70,8 +70,12 @@ def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
     data = load_data(args.data_dir, args.n_digits, 1, args.n_emnist)
-    synthetic = make_characters(args.n_synthetic, classes="letters", letter_case="mixed",
-                                random_state=args.random_state)  # fmt: skip
+    synthetic = make_characters(
+        args.n_synthetic,
+        classes="letters",
+        letter_case="mixed",
+        random_state=args.random_state,
+    )
     parts = [data["digits_train"], data["emnist_train"], synthetic]
     X_train = [image for X, _ in parts for image in X]
     y_train = np.concatenate([y for _, y in parts])
@@ -80,18 +84,23 @@ def main(argv=None):
     labels = np.char.upper(labels)
     is_digit = np.char.isdigit(labels)
 
-    print(f"training on {len(y_train)} images ({len(data['digits_train'][1])} MNIST, "
-          f"{len(data['emnist_train'][1])} EMNIST a-m, {len(synthetic[1])} synthetic "
-          f"letters), preset {args.preset!r}", flush=True)  # fmt: skip
+    print(
+        f"training on {len(y_train)} images ({len(data['digits_train'][1])} MNIST, "
+        f"{len(data['emnist_train'][1])} EMNIST a-m, {len(synthetic[1])} synthetic "
+        f"letters), preset {args.preset!r}",
+        flush=True,
+    )
     model = make_default_model(
         preset=args.preset, random_state=args.random_state, n_jobs=args.n_jobs
     )
     start = time.perf_counter()
     model.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
-    print(f"fitted in {fit_seconds:.0f} s; scoring {len(labels)} handwritten62 "
-          f"photos cropped and uncropped ({uncropped.shape[1]}x{uncropped.shape[2]})",
-          flush=True)  # fmt: skip
+    print(
+        f"fitted in {fit_seconds:.0f} s; scoring {len(labels)} handwritten62 "
+        f"photos cropped and uncropped ({uncropped.shape[1]}x{uncropped.shape[2]})",
+        flush=True,
+    )
     scores = {
         "cropped": accuracies(labels, model.predict(cropped), is_digit),
         "uncropped": accuracies(labels, model.predict(uncropped), is_digit),
@@ -105,25 +114,31 @@ def main(argv=None):
         print(f"{name:<14}" + "".join(f"{row[t]:>9.2f}%" for t in row))
     print(f"{'gap (points)':<14}" + "".join(f"{gap[t]:>10.2f}" for t in gap))
     passed = abs(gap["combined"]) <= MAX_GAP_POINTS
-    print(f"acceptance: uncropped within {MAX_GAP_POINTS:g} points of cropped: "
-          f"{'PASS' if passed else 'FAIL'}")  # fmt: skip
+    print(
+        f"acceptance: uncropped within {MAX_GAP_POINTS:g} points of cropped: "
+        f"{'PASS' if passed else 'FAIL'}"
+    )
 
     record = {
         "benchmark": "bench_uncropped",
         "date": utc_date(),
         "command": command_line(__file__, argv),
-        "protocol": {"n_mnist_train": len(data["digits_train"][1]),
-                     "n_emnist_train": len(data["emnist_train"][1]),
-                     "n_synthetic_letters": len(synthetic[1]),
-                     "n_handwritten62": len(labels), "preset": args.preset,
-                     "random_state": args.random_state, "n_jobs": args.n_jobs},
+        "protocol": {
+            "n_mnist_train": len(data["digits_train"][1]),
+            "n_emnist_train": len(data["emnist_train"][1]),
+            "n_synthetic_letters": len(synthetic[1]),
+            "n_handwritten62": len(labels),
+            "preset": args.preset,
+            "random_state": args.random_state,
+            "n_jobs": args.n_jobs,
+        },
         "accuracy_percent": scores,
         "gap_points": gap,
         "acceptance": {f"uncropped within {MAX_GAP_POINTS:g} points": passed},
         "fit_seconds": fit_seconds,
         "machine": machine(),
         "total_seconds": time.perf_counter() - started,
-    }  # fmt: skip
+    }
     write_json(args.out, record)
     print(f"wrote {args.out}")
     return 0 if passed else 1
