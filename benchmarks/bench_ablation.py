@@ -115,9 +115,7 @@ CONFIGS = {
     ),
 }
 
-# the scale: flag -> (default, help). With the defaults the whole run took
-# 366 s on an idle 2-core machine (augmentation and membership "other" fit
-# about twice as long as the baseline), 640 s with a test suite beside it
+# the scale: flag -> (default, help); the run's times are in its JSON
 SIZES = {
     "--n-digits": (20_000, "MNIST training digits (first n)"),
     "--n-digits-test": (10_000, "MNIST test digits (first n)"),

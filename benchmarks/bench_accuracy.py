@@ -52,7 +52,7 @@ BLAS is pinned to one thread; ``--n-jobs`` (2) parallelises our heads and the
 forests.
 
     python benchmarks/bench_accuracy.py --ours default,fast       # the full protocol
-    python benchmarks/bench_accuracy.py --quick --ours default,fast   # a few minutes
+    python benchmarks/bench_accuracy.py --quick --ours default,fast   # a small run
     python benchmarks/bench_accuracy.py --n-digits-train 10000 --n-synthetic 5000
 """
 
@@ -105,7 +105,7 @@ VARIANTS = {
     "svm": {},
 }
 
-#: --quick: the sizes of a few minutes' run end to end
+#: --quick: the sizes of a small run end to end
 QUICK = {"n_digits_train": 3_000, "n_synthetic": 1_000}
 #: --quick: training rows per source and test rows per set (strided subsets)
 QUICK_CAPS = {"train_rows": 1_500, "test_rows": 500}
@@ -193,7 +193,7 @@ def parse_args(argv=None):
     add_quick(
         parser,
         {**QUICK, **QUICK_CAPS},
-        "a few minutes end to end (rows: at most that many of each other source "
+        "a small run end to end (rows: at most that many of each other source "
         "and test set)",
     )
     parser.add_argument(

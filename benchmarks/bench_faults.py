@@ -40,15 +40,15 @@ anywhere in a run's standard error), and every other failed check (exit
 status, message, leftover files, orphaned workers), each named. All must be 0;
 the exit status is 1 otherwise. Where a corrupt file inside a folder changes
 which images share a chunk, the probabilities of the images scored with other
-neighbours round differently (by up to ~1e-5; the float32 kernel products
-depend on the batch): those rows are compared to ``PROBABILITY_TOLERANCE``,
+neighbours round differently (the float32 kernel products depend on the
+batch): those rows are compared to ``PROBABILITY_TOLERANCE``,
 with their labels exact, and counted apart. Everywhere else the comparison is
 exact.
 
 Writes ``benchmarks/results/bench_faults.json``.
 
     nice -n 10 python benchmarks/bench_faults.py            # the full campaign
-    nice -n 10 python benchmarks/bench_faults.py --quick    # < 2 minutes
+    nice -n 10 python benchmarks/bench_faults.py --quick    # a small run
 """
 
 import csv
@@ -296,7 +296,7 @@ class Campaign:
         labels and tasks are the expected ones and whose probabilities are
         within ``PROBABILITY_TOLERANCE`` is not wrong: an image scored in a
         chunk of other images (the chunks of a folder that holds one more
-        file) gets probabilities rounded differently, by up to ~1e-5.
+        file) gets probabilities rounded differently.
         """
         rows, _ = read_rows(out)
         lost = [i for i in expected if i not in rows and i not in extra_ok]

@@ -33,7 +33,7 @@ Prints a table and writes ``benchmarks/results/bench_fit.json``.
 
     python benchmarks/bench_fit.py                       # the full protocol
     python benchmarks/bench_fit.py --n-digits 20000      # reduced
-    python benchmarks/bench_fit.py --quick               # < 2 minutes
+    python benchmarks/bench_fit.py --quick               # a small run
 """
 
 import argparse
