@@ -60,10 +60,10 @@ def make_parser(
 ):
     """An argument parser with the options every benchmark shares.
 
-    ``--data-dir`` when ``data_dir``; ``--out`` (default ``benchmarks/results/<name>``; an
-    older spelling in ``out_aliases`` is kept); ``--random-state`` (0) when
-    ``random_state``; ``--n-jobs`` when given its default. The description
-    is the first paragraph of ``doc``, the rest shown as is.
+    ``--data-dir`` when ``data_dir``; ``--out`` (default
+    ``benchmarks/results/<name>``; an older spelling in ``out_aliases`` is
+    kept); ``--random-state`` (0) when ``random_state``; ``--n-jobs`` when
+    given its default. The description is the first paragraph of ``doc``.
     """
     parser = argparse.ArgumentParser(
         description=doc.split("\n\n")[0],

@@ -65,6 +65,7 @@ import time
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
 from _common import (
+    add_quick,
     command_line,
     command_of,
     head_alone,
@@ -72,6 +73,7 @@ from _common import (
     machine,
     make_parser,
     names,
+    parse,
     utc_date,
     write_json,
 )
@@ -124,6 +126,10 @@ SIZES = {
 }
 
 
+#: --quick: a small run end to end
+QUICK = {"n_digits": 500, "n_digits_test": 300, "n_emnist": 1000, "n_synthetic": 260}
+
+
 def parse_args(argv=None):
     parser = make_parser(__doc__, "bench_ablation.json", n_jobs=2)
     for flag, (default, text) in SIZES.items():
@@ -136,7 +142,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--note", default="", help="free text stored in the JSON (e.g. what else ran)"
     )
-    return parser.parse_args(argv)
+    add_quick(parser, QUICK)
+    return parse(parser, argv, QUICK)
 
 
 # ---------------------------------------------------------------- data

@@ -20,17 +20,22 @@ import time
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
 from _common import (
+    add_quick,
     command_line,
     load_mnist_test,
     load_mnist_train,
     machine,
     make_parser,
+    parse,
     write_json,
 )
 from sklearn.pipeline import Pipeline
 
 from mtclassic import AugmentedClassifier, ImageNormalizer, make_features
 from mtclassic.heads import DigitClassifier
+
+#: --quick: a small run end to end
+QUICK = {"n_train": 300, "n_test": 300}
 
 
 def parse_args(argv=None):
@@ -41,7 +46,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--strengths", default="0.5,1.0,1.5", help="strength values (for n_copies > 0)"
     )
-    return parser.parse_args(argv)
+    add_quick(parser, QUICK)
+    return parse(parser, argv, QUICK)
 
 
 def digits_chain(seed):

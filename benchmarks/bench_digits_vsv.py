@@ -23,11 +23,13 @@ import time
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
 from _common import (
+    add_quick,
     command_line,
     load_mnist_test,
     load_mnist_train,
     machine,
     make_parser,
+    parse,
     utc_date,
     write_json,
 )
@@ -37,13 +39,17 @@ from sklearn.pipeline import make_pipeline
 from mtclassic import AugmentedClassifier, ImageNormalizer, make_features
 from mtclassic.heads import DigitClassifier
 
+#: --quick: a small run end to end
+QUICK = {"n_train": 500, "n_test": 300}
+
 
 def parse_args(argv=None):
     parser = make_parser(__doc__, "bench_digits_vsv.json")
     parser.add_argument("--n-train", type=int, default=60_000)
     parser.add_argument("--n-test", type=int, default=10_000)
     parser.add_argument("--rotation", type=float, default=10.0)
-    return parser.parse_args(argv)
+    add_quick(parser, QUICK)
+    return parse(parser, argv, QUICK)
 
 
 def make_model(vsv, args):

@@ -66,6 +66,7 @@ from pathlib import Path
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
 from _common import (
+    add_quick,
     child_env,
     command_line,
     descendants,
@@ -97,9 +98,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--n-train", type=int, default=2000)
     parser.add_argument("--chunk-size", type=int, default=128)
-    parser.add_argument(
-        "--quick", action="store_true", help=f"fewer kills and images: {QUICK}"
-    )
+    add_quick(parser, QUICK, "fewer kills and images")
     parser.add_argument("--tmp-dir", type=Path, default=None)
     return parse(parser, argv, QUICK)
 

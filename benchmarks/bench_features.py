@@ -34,11 +34,13 @@ from pathlib import Path
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
 from _common import (
+    add_quick,
     command_line,
     interleaved_timings,
     load_mnist_test,
     machine,
     make_parser,
+    parse,
     status_kb,
     write_json,
 )
@@ -52,6 +54,10 @@ HOG_PARAMS = {
     "cells_per_block": (2, 2),
     "block_norm": "L2-Hys",
 }
+
+
+#: --quick: a small run end to end
+QUICK = {"repeats": 1, "memory_images": 2000}
 
 
 def synthetic_images(n_images):
@@ -171,7 +177,8 @@ def main(argv=None):
         "--memory-images", type=int, default=200_000, help="images of the memory run"
     )
     parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    add_quick(parser, QUICK)
+    args = parse(parser, argv, QUICK)
 
     if args.synthetic:
         images = synthetic_images(10_000)

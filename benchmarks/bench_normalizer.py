@@ -20,17 +20,22 @@ Prints a table and writes ``benchmarks/results/bench_normalizer.json``.
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
 from _common import (
+    add_quick,
     command_line,
     interleaved_timings,
     load_handwritten62,
     load_mnist_test,
     machine,
     make_parser,
+    parse,
     write_json,
 )
 from threadpoolctl import threadpool_limits
 
 from mtclassic import ImageNormalizer
+
+#: --quick: a small run end to end
+QUICK = {"repeats": 1, "peer_images": 100}
 
 
 def peer_normalize(image, image_size=28, box_size=20, ink_threshold=0.2):
@@ -134,7 +139,8 @@ def main(argv=None):
     parser.add_argument(
         "--peer-images", type=int, default=1000, help="images timed for the peer"
     )
-    args = parser.parse_args(argv)
+    add_quick(parser, QUICK)
+    args = parse(parser, argv, QUICK)
 
     mnist, _ = load_mnist_test(args.data_dir)
     crops, _, _ = load_handwritten62(args.data_dir)

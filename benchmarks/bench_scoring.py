@@ -16,8 +16,8 @@ What it does, in one run:
 4. the same on a file of ``--n-small`` (100,000) images, for the memory ratio;
 5. the tutorial pipeline a user would write (``_common.TutorialPipeline``:
    scikit-image ``hog`` per image, ``SVC(probability=True)`` on digits, a
-   random forest on letters, the seed's vote) scored on a subset on the same 2 cores, and both on one core, for the
-   speed ratios;
+   random forest on letters, the seed's vote) scored on a subset on the same
+   2 cores, and both on one core, for the speed ratios;
 6. ``mtclassic score --dask-local 2`` on the small file: images/s through a
    2-worker ``LocalCluster``;
 7. the default model's time per image by pipeline step, in-process on one core.

@@ -34,13 +34,16 @@ from pathlib import Path
 
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
-from _common import load_data, make_parser
+from _common import add_quick, load_data, make_parser, parse
 from sklearn.pipeline import make_pipeline
 
 from mtclassic.features import make_features
 from mtclassic.heads import DigitClassifier
 from mtclassic.preprocessing import ImageNormalizer
 from mtclassic.strokes import StrokeRedrawer
+
+#: --quick: a small run end to end
+QUICK = {"n_digits": 500}
 
 
 def parse_args(argv=None):
@@ -61,7 +64,8 @@ def parse_args(argv=None):
         default=None,
         help="features cache (.npz), computed if missing",
     )
-    return parser.parse_args(argv)
+    add_quick(parser, QUICK)
+    return parse(parser, argv, QUICK)
 
 
 def letter_sets(data):

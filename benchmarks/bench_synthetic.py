@@ -21,11 +21,13 @@ import time
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
 from _common import (
+    add_quick,
     command_line,
     load_mnist_test,
     load_mnist_train,
     machine,
     make_parser,
+    parse,
     write_json,
 )
 from sklearn.metrics import accuracy_score, confusion_matrix
@@ -38,6 +40,10 @@ from mtclassic import HOGTransformer
 from mtclassic.datasets import make_characters
 
 DIGITS = list("0123456789")
+
+
+#: --quick: a small run end to end
+QUICK = {"n_train": 500, "n_val": 200, "n_timing": 1000, "repeats": 1}
 
 
 def make_model(C):
@@ -81,7 +87,8 @@ def main(argv=None):
     parser.add_argument("--n-timing", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-reference", action="store_true")
-    args = parser.parse_args(argv)
+    add_quick(parser, QUICK)
+    args = parse(parser, argv, QUICK)
 
     X_test, y_test = load_mnist_test(args.data_dir)
     with threadpool_limits(1):

@@ -29,11 +29,13 @@ import time
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
 from _common import (
+    add_quick,
     command_line,
     load_data,
     load_handwritten62,
     machine,
     make_parser,
+    parse,
     utc_date,
     write_json,
 )
@@ -42,6 +44,10 @@ from mtclassic import make_default_model
 from mtclassic.datasets import make_characters
 
 MAX_GAP_POINTS = 3.0
+
+
+#: --quick: a small run end to end
+QUICK = {"n_digits": 500, "n_emnist": 1000, "n_synthetic": 300}
 
 
 def parse_args(argv=None):
@@ -53,7 +59,8 @@ def parse_args(argv=None):
     ):
         parser.add_argument(flag, type=int, default=default, help=text)
     parser.add_argument("--preset", default="accurate", help="accurate or fast")
-    return parser.parse_args(argv)
+    add_quick(parser, QUICK)
+    return parse(parser, argv, QUICK)
 
 
 def accuracies(y_true, y_pred, is_digit):
