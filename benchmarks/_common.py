@@ -7,7 +7,8 @@
   EMNIST letters, upright, the handwritten62 crops, az_sample) and the
   accuracy protocol built on them (:func:`load_data`, :func:`in_source_sets`,
   :func:`cross_source_sets`);
-- peers: :class:`TutorialPipeline`, the pipeline a tutorial user writes, and
+- peers: :class:`TutorialPipeline`, the pipeline a tutorial user writes;
+  :func:`flat_svc` on :func:`our_features`, the flat 36-class classifier;
   :func:`head_alone`, one head of our vote on its own;
 - measuring: a process tree's peak memory and CPU from ``/proc``
   (:func:`run_measured`), interleaved timings;
@@ -385,6 +386,28 @@ class TutorialPipeline:
         proba[digit_wins, : digits.shape[1]] = digits[digit_wins]
         proba[~digit_wins, digits.shape[1] :] = letters[~digit_wins]
         return proba
+
+
+def our_features(random_state=0, n_jobs=None):
+    """Our default normalizer and features (the default model but its vote).
+
+    They learn nothing from data: fitted here, on two blank images.
+    """
+    from mtclassic import make_default_model
+
+    pipeline = make_default_model(random_state=random_state, n_jobs=n_jobs)[:-1]
+    return pipeline.fit(np.zeros((2, 28, 28), dtype=np.uint8))
+
+
+def flat_svc():
+    """The flat peer's classifier: one 36-class RBF SVC, our digits head's settings.
+
+    ``break_ties=True``: its prediction is the argmax of its decision function,
+    so the decision restricted to one task's labels comes from the same call.
+    """
+    from sklearn.svm import SVC
+
+    return SVC(C=10.0, gamma="scale", cache_size=1000, break_ties=True)
 
 
 def head_alone(vote, name, features):

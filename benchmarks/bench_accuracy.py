@@ -67,6 +67,7 @@ from _common import (
     add_quick,
     command_line,
     cross_source_sets,
+    flat_svc,
     head_alone,
     in_source_sets,
     join,
@@ -74,6 +75,7 @@ from _common import (
     machine,
     make_parser,
     names,
+    our_features,
     parse,
     strided,
     utc_date,
@@ -344,8 +346,7 @@ class SharedFeatures:
     """
 
     def __init__(self, args):
-        self.pipeline = make_ours("default", args)[:-1]
-        self.pipeline.fit(np.zeros((2, 28, 28), dtype=np.uint8))
+        self.pipeline = our_features(args.random_state, args.n_jobs)
         self.cache = {}
 
     def transform(self, key, X):
@@ -355,18 +356,12 @@ class SharedFeatures:
 
 
 class FlatSVC:
-    """One 36-class RBF SVC on our features (the settings of our digits head).
-
-    ``break_ties=True``: its prediction is the argmax of its decision function,
-    so the decision restricted to the true task's labels (its "heads alone")
-    comes from the same call.
-    """
+    """``_common.flat_svc`` on our features; its "heads alone": its decision
+    restricted to the true task's labels."""
 
     def __init__(self, shared):
-        from sklearn.svm import SVC
-
         self.shared = shared
-        self.svc = SVC(C=10.0, gamma="scale", cache_size=1000, break_ties=True)
+        self.svc = flat_svc()
 
     def fit(self, X, y, key):
         self.svc.fit(self.shared.transform(key, X), y)

@@ -14,7 +14,7 @@ process and ``--n-jobs`` (2) jobs:
   back at ``DigitClassifier``'s default: the kernel path of the code before
   the projection, the baseline of the speed-up;
 - ``flat``: one 36-class ``SVC(C=10, gamma="scale")`` on our features
-  (``bench_accuracy.FlatSVC``; normaliser and features included in its time);
+  (``_common.flat_svc``; normaliser and features included in its time);
 - ``tutorial``: ``_common.TutorialPipeline`` (per-image scikit-image
   HOG, ``SVC(probability=True)`` on the digits, a random forest on the letters);
 - ``grid``: a 3-fold ``GridSearchCV`` of the accurate preset over 4 settings
@@ -50,17 +50,18 @@ from _common import (
     add_quick,
     child_env,
     command_line,
+    flat_svc,
     in_source_sets,
     load_data,
     machine,
     make_parser,
+    our_features,
     parse,
     run_measured,
     status_kb,
     utc_date,
     write_json,
 )
-from bench_accuracy import FlatSVC, SharedFeatures
 
 from mtclassic import make_default_model
 from mtclassic.heads import DigitClassifier
@@ -150,7 +151,8 @@ def fit_job(job, X, y, args):
         model.fit(X, y)
         record["support_vectors"] = _support_vectors(model)
     elif job == "flat":  # our normaliser and features included in its time
-        FlatSVC(SharedFeatures(args)).fit(X, y, "train")
+        features = our_features(args.random_state, args.n_jobs).transform(X)
+        flat_svc().fit(features, y)
     elif job == "tutorial":
         TutorialPipeline(n_jobs=args.n_jobs).fit(X, y)
     elif job == "grid":
