@@ -9,6 +9,7 @@
   :func:`cross_source_sets`);
 - peers: :class:`TutorialPipeline`, the pipeline a tutorial user writes;
   :func:`flat_svc` on :func:`our_features`, the flat 36-class classifier;
+  :func:`digits_path`, the digits path of our model on its own;
   :func:`head_alone`, one head of our vote on its own;
 - measuring: a process tree's peak memory and CPU from ``/proc``
   (:func:`run_measured`), interleaved timings;
@@ -408,6 +409,29 @@ def flat_svc():
     from sklearn.svm import SVC
 
     return SVC(C=10.0, gamma="scale", cache_size=1000, break_ties=True)
+
+
+def digits_path(random_state=0):
+    """The digits path alone: normalizer (deskewed), features and an SVM head.
+
+    A ``Pipeline`` of the steps ``normalize``, ``features`` and ``digits``
+    (``DigitClassifier`` with float32 kernel rows).
+    """
+    from sklearn.pipeline import Pipeline
+
+    from mtclassic import ImageNormalizer, make_features
+    from mtclassic.heads import DigitClassifier
+
+    return Pipeline(
+        [
+            ("normalize", ImageNormalizer(deskew=True)),
+            ("features", make_features()),
+            (
+                "digits",
+                DigitClassifier(kernel_dtype="float32", random_state=random_state),
+            ),
+        ]
+    )
 
 
 def head_alone(vote, name, features):

@@ -22,6 +22,7 @@ import numpy as np
 from _common import (
     add_quick,
     command_line,
+    digits_path,
     load_mnist_test,
     load_mnist_train,
     machine,
@@ -29,10 +30,8 @@ from _common import (
     parse,
     write_json,
 )
-from sklearn.pipeline import Pipeline
 
-from mtclassic import AugmentedClassifier, ImageNormalizer, make_features
-from mtclassic.heads import DigitClassifier
+from mtclassic import AugmentedClassifier
 
 #: --quick: a small run end to end
 QUICK = {"n_train": 300, "n_test": 300}
@@ -50,20 +49,10 @@ def parse_args(argv=None):
     return parse(parser, argv, QUICK)
 
 
-def digits_chain(seed):
-    return Pipeline(
-        [
-            ("normalize", ImageNormalizer(deskew=True)),
-            ("features", make_features()),
-            ("digits", DigitClassifier(kernel_dtype="float32", random_state=seed)),
-        ]
-    )
-
-
 def run(n_copies, strength, data, seed):
     X_train, y_train, X_test, y_test = data
     model = AugmentedClassifier(
-        digits_chain(seed), n_copies=n_copies, strength=strength, random_state=seed
+        digits_path(seed), n_copies=n_copies, strength=strength, random_state=seed
     )
     start = time.perf_counter()
     model.fit(X_train, y_train)

@@ -25,6 +25,7 @@ import numpy as np
 from _common import (
     add_quick,
     command_line,
+    digits_path,
     load_mnist_test,
     load_mnist_train,
     machine,
@@ -36,8 +37,7 @@ from _common import (
 from scipy.stats import binomtest
 from sklearn.pipeline import make_pipeline
 
-from mtclassic import AugmentedClassifier, ImageNormalizer, make_features
-from mtclassic.heads import DigitClassifier
+from mtclassic import AugmentedClassifier
 
 #: --quick: a small run end to end
 QUICK = {"n_train": 500, "n_test": 300}
@@ -53,13 +53,12 @@ def parse_args(argv=None):
 
 
 def make_model(vsv, args):
-    head = make_pipeline(
-        make_features(),
-        DigitClassifier(kernel_dtype="float32", random_state=args.random_state),
-    )
+    path = digits_path(args.random_state)
+    # the wrapper goes after the normalizer, whose centring would undo the shifts
+    head = path[1:]
     if vsv:
         head = AugmentedClassifier(head, method="vsv", vsv_rotation=args.rotation)
-    return make_pipeline(ImageNormalizer(deskew=True), head)
+    return make_pipeline(path[0], head)
 
 
 def run(vsv, X_train, y_train, X_test, y_test, args):
