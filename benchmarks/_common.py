@@ -33,11 +33,11 @@ import time
 import warnings
 from pathlib import Path
 
+import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # this checkout's mtclassic is the one measured
 
 from mtclassic.io import atomic_writer, load_idx  # noqa: E402
 
