@@ -6,7 +6,7 @@ them are fitted and scored on the same images (``--random-state`` 0):
 - training: the first ``--n-digits`` MNIST training digits
   (``mnist_train/mnist_train.npz``), the EMNIST letters a-m at even indices
   (``emnist_letters/derived/*first10000*``, stored transposed, labels 1..26 ->
-  'A'..'Z'; loaded by bench_accuracy's ``load_data``), and, where the
+  'A'..'Z'; loaded by ``_common.load_data``), and, where the
   configuration uses them, ``--n-synthetic`` synthetic letters of all 26
   classes (:func:`mtclassic.datasets.make_characters`, ``letter_case="mixed"``:
   capitals and lower-case forms). Letters N-Z have no real training image: only
@@ -59,65 +59,65 @@ interrupted run leaves the configurations it finished (``"complete": false``).
         --n-digits-test 300 --out /tmp/x.json              # a quick look
 """
 
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
 import os
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import types  # noqa: E402
-from pathlib import Path  # noqa: E402
+import time
 
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
-import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_accuracy import (  # noqa: E402
-    DEFAULT_DATA_DIR,
-    REPO,
+import numpy as np
+from _common import (
+    add_quick,
+    command_line,
+    command_of,
     head_alone,
     load_data,
     machine,
+    make_parser,
+    names,
+    parse,
+    utc_date,
+    write_json,
 )
-from sklearn.preprocessing import FunctionTransformer  # noqa: E402
+from sklearn.preprocessing import FunctionTransformer
 
-from mtclassic import AugmentedClassifier, make_default_model  # noqa: E402
-from mtclassic.datasets import make_characters  # noqa: E402
-from mtclassic.datasets._base import atomic_writer  # noqa: E402
-from mtclassic.metrics import routing_error, task_scores  # noqa: E402
+from mtclassic import AugmentedClassifier, make_default_model
+from mtclassic.datasets import make_characters
+from mtclassic.metrics import routing_error, task_scores
 
-RESULTS = REPO / "benchmarks" / "results" / "bench_ablation.json"
 FIRST_HALF = set("ABCDEFGHIJKLM")  # the letters EMNIST gives us real images of
 
 # name -> (what differs from the baseline, keywords of make_default_model)
 CONFIGS = {
     "baseline": ("make_default_model(preset='accurate'), with synthetic letters", {}),
-    "no_normalizer": ("ImageNormalizer replaced by resize to 28x28 + scale to [0, 1]",
-                      {}),
+    "no_normalizer": (
+        "ImageNormalizer replaced by resize to 28x28 + scale to [0, 1]",
+        {},
+    ),
     "no_deskew": ("deskew=False", {"deskew": False}),
-    "augmentation": ("AugmentedClassifier(baseline, n_copies=1, strength=1.0, "
-                     "random_state=0)", {}),
+    "augmentation": (
+        "AugmentedClassifier(baseline, n_copies=1, strength=1.0, random_state=0)",
+        {},
+    ),
     "no_synthetic": ("trained without the synthetic letters", {}),
     "membership_other": ("membership='other'", {"membership": "other"}),
     "weights_equal": ("weights=None (equal) instead of 'balanced'", {"weights": None}),
     "fast": ("preset='fast'", {"preset": "fast"}),
-    "stroke_width": ("ImageNormalizer(stroke_width=2.2): strokes evened out",
-                     {}),
-    "gate_on_labels": ("gate_target='labels': the gate learns the 36 labels, "
-                       "not digit vs letter", {"gate_target": "labels"}),
-    "gate_on_features": ("gate_input='features': the gate sees the heads' "
-                         "features, not those of the redrawn strokes",
-                         {"gate_input": "features"}),
-    "shared_gate": ("gate_input='features', gate_target='tasks': the gate "
-                    "before issue 12", {"gate_input": "features",
-                                        "gate_target": "tasks"}),
-}  # fmt: skip
+    "stroke_width": ("ImageNormalizer(stroke_width=2.2): strokes evened out", {}),
+    "gate_on_labels": (
+        "gate_target='labels': the gate learns the 36 labels, not digit vs letter",
+        {"gate_target": "labels"},
+    ),
+    "gate_on_features": (
+        "gate_input='features': the gate sees the heads' "
+        "features, not those of the redrawn strokes",
+        {"gate_input": "features"},
+    ),
+    "shared_gate": (
+        "gate_input='features', gate_target='tasks': the gate before issue 12",
+        {"gate_input": "features", "gate_target": "tasks"},
+    ),
+}
 
-# the scale: flag -> (default, help). With the defaults the whole run took
-# 366 s on an idle 2-core machine (augmentation and membership "other" fit
-# about twice as long as the baseline), 640 s with a test suite beside it
+# the scale: flag -> (default, help); the run's times are in its JSON
 SIZES = {
     "--n-digits": (20_000, "MNIST training digits (first n)"),
     "--n-digits-test": (10_000, "MNIST test digits (first n)"),
@@ -126,15 +126,12 @@ SIZES = {
 }
 
 
+#: --quick: a small run end to end
+QUICK = {"n_digits": 500, "n_digits_test": 300, "n_emnist": 1000, "n_synthetic": 260}
+
+
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--random-state", type=int, default=0)
+    parser = make_parser(__doc__, "bench_ablation.json", n_jobs=2)
     for flag, (default, text) in SIZES.items():
         parser.add_argument(flag, type=int, default=default, help=text)
     parser.add_argument(
@@ -145,7 +142,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--note", default="", help="free text stored in the JSON (e.g. what else ran)"
     )
-    return parser.parse_args(argv)  # fmt: skip
+    add_quick(parser, QUICK)
+    return parse(parser, argv, QUICK)
 
 
 # ---------------------------------------------------------------- data
@@ -153,21 +151,24 @@ def parse_args(argv=None):
 
 def load_sets(args):
     """Training parts and test sets, the same for every configuration."""
-    data = load_data(
-        args.data_dir,
-        types.SimpleNamespace(n_digits_train=args.n_digits,
-                              n_digits_test=args.n_digits_test, n_emnist=args.n_emnist),
-    )  # fmt: skip
-    synthetic = make_characters(args.n_synthetic, classes="letters",
-                                letter_case="mixed", random_state=args.random_state)  # fmt: skip
+    data = load_data(args.data_dir, args.n_digits, args.n_digits_test, args.n_emnist)
+    synthetic = make_characters(
+        args.n_synthetic,
+        classes="letters",
+        letter_case="mixed",
+        random_state=args.random_state,
+    )
     hw_letters, hw_letter_labels, _ = data["hw_letters"]
     return {
         "train_real": [data["digits_train"], data["emnist_train"]],
         "train_synthetic": synthetic,
-        "tests": {"mnist": data["digits_test"], "emnist": data["emnist_test"],
-                  "hw_digits": data["hw_digits"],
-                  "hw_letters": (hw_letters, hw_letter_labels)},
-    }  # fmt: skip
+        "tests": {
+            "mnist": data["digits_test"],
+            "emnist": data["emnist_test"],
+            "hw_digits": data["hw_digits"],
+            "hw_letters": (hw_letters, hw_letter_labels),
+        },
+    }
 
 
 def training_set(sets, synthetic):
@@ -196,15 +197,17 @@ def tutorial_resize(images):
 def make_config(name, args):
     """The unfitted model of a configuration."""
     keywords = CONFIGS[name][1]
-    model = make_default_model(random_state=args.random_state, n_jobs=args.n_jobs,
-                               **keywords)  # fmt: skip
+    model = make_default_model(
+        random_state=args.random_state, n_jobs=args.n_jobs, **keywords
+    )
     if name == "stroke_width":
         model.set_params(normalize__stroke_width=2.2)
     if name == "no_normalizer":
         model.set_params(normalize=FunctionTransformer(tutorial_resize))
     elif name == "augmentation":
-        model = AugmentedClassifier(model, n_copies=1, strength=1.0,
-                                    random_state=args.random_state)  # fmt: skip
+        model = AugmentedClassifier(
+            model, n_copies=1, strength=1.0, random_state=args.random_state
+        )
     return model
 
 
@@ -237,8 +240,9 @@ def run_config(name, sets, args):
 
     # MNIST test + EMNIST odd as one 36-class problem
     n_in_source = bounds[2]
-    scores = task_scores(np.concatenate([true["mnist"], true["emnist"]]),
-                         predicted[:n_in_source])  # fmt: skip
+    scores = task_scores(
+        np.concatenate([true["mnist"], true["emnist"]]), predicted[:n_in_source]
+    )
     record = {
         "digits_mnist": float(np.mean(pred["mnist"] == true["mnist"])),
         "letters_emnist": float(np.mean(pred["emnist"] == true["emnist"])),
@@ -248,14 +252,19 @@ def run_config(name, sets, args):
         "routing_error_other_pairs": scores["routing"]["outside_pairs"],
         "cross_task_confusions": scores["cross_task_confusions"],
     }
-    record["digits_head_mnist"] = float(np.mean(
-        head_alone(vote, "digits", features[rows["mnist"]]) == true["mnist"]))  # fmt: skip
+    record["digits_head_mnist"] = float(
+        np.mean(head_alone(vote, "digits", features[rows["mnist"]]) == true["mnist"])
+    )
     # the letters head alone on the handwritten62 letters: is a miss the
     # routing's or the head's?
-    head_correct = (head_alone(vote, "letters", features[rows["hw_letters"]])
-                    == true["hw_letters"])  # fmt: skip
-    record["digits_head_handwritten62"] = float(np.mean(
-        head_alone(vote, "digits", features[rows["hw_digits"]]) == true["hw_digits"]))  # fmt: skip
+    head_correct = (
+        head_alone(vote, "letters", features[rows["hw_letters"]]) == true["hw_letters"]
+    )
+    record["digits_head_handwritten62"] = float(
+        np.mean(
+            head_alone(vote, "digits", features[rows["hw_digits"]]) == true["hw_digits"]
+        )
+    )
     hw_true = np.concatenate([true["hw_digits"], true["hw_letters"]])
     hw_pred = np.concatenate([pred["hw_digits"], pred["hw_letters"]])
     first_half = np.isin(true["hw_letters"], list(FIRST_HALF))
@@ -279,7 +288,7 @@ def run_config(name, sets, args):
         load_average_before_fit=load_before,
         load_average_after=os.getloadavg(),
         description=CONFIGS[name][0],
-    )  # fmt: skip
+    )
     return record
 
 
@@ -311,28 +320,39 @@ def standard_errors(record, protocol):
     scored on the same images differ by less than two independent samples).
     """
     n_in_source = protocol["n_test_mnist"] + protocol["n_test_emnist"]
-    sizes = {"digits_mnist": protocol["n_test_mnist"],
-             "digits_head_mnist": protocol["n_test_mnist"],
-             "letters_emnist": protocol["n_test_emnist"],
-             "combined": n_in_source, "routing_error": n_in_source,
-             "digits_handwritten62": protocol["n_test_hw_digits"],
-             "digits_head_handwritten62": protocol["n_test_hw_digits"],
-             "letters_handwritten62": protocol["n_test_hw_letters"],
-             "letters_handwritten62_a_m": record["n_handwritten62_a_m"],
-             "letters_handwritten62_n_z": record["n_handwritten62_n_z"],
-             "letters_head_handwritten62_n_z": record["n_handwritten62_n_z"]}  # fmt: skip
-    return {key: 100 * float(np.sqrt(record[key] * (1 - record[key]) / n))
-            for key, n in sizes.items()}  # fmt: skip
+    sizes = {
+        "digits_mnist": protocol["n_test_mnist"],
+        "digits_head_mnist": protocol["n_test_mnist"],
+        "letters_emnist": protocol["n_test_emnist"],
+        "combined": n_in_source,
+        "routing_error": n_in_source,
+        "digits_handwritten62": protocol["n_test_hw_digits"],
+        "digits_head_handwritten62": protocol["n_test_hw_digits"],
+        "letters_handwritten62": protocol["n_test_hw_letters"],
+        "letters_handwritten62_a_m": record["n_handwritten62_a_m"],
+        "letters_handwritten62_n_z": record["n_handwritten62_n_z"],
+        "letters_head_handwritten62_n_z": record["n_handwritten62_n_z"],
+    }
+    return {
+        key: 100 * float(np.sqrt(record[key] * (1 - record[key]) / n))
+        for key, n in sizes.items()
+    }
 
 
 def deltas(results):
     """Each figure minus the baseline's (points for accuracies, ratios for times)."""
     base = results["baseline"]
     return {
-        name: {key: (record[key] / base[key] if key in TIMES
-                     else 100 * (record[key] - base[key])) for key in COLUMNS}
+        name: {
+            key: (
+                record[key] / base[key]
+                if key in TIMES
+                else 100 * (record[key] - base[key])
+            )
+            for key in COLUMNS
+        }
         for name, record in results.items()
-    }  # fmt: skip
+    }
 
 
 def format_table(results):
@@ -340,31 +360,38 @@ def format_table(results):
     head = "".join(f"{heading:>9}" for heading in COLUMNS.values())
     lines = ["configuration".ljust(width) + head]
     for name, record in results.items():
-        lines.append(name.ljust(width) + "".join(
-            TIMES[key].format(value) if key in TIMES else f"{100 * value:8.2f}%"
-            for key, value in ((key, record[key]) for key in COLUMNS)))  # fmt: skip
-    lines += ["", "delta vs baseline (accuracies: points; times: ratios)",
-              "configuration".ljust(width) + head]  # fmt: skip
+        lines.append(
+            name.ljust(width)
+            + "".join(
+                TIMES[key].format(value) if key in TIMES else f"{100 * value:8.2f}%"
+                for key, value in ((key, record[key]) for key in COLUMNS)
+            )
+        )
+    lines += [
+        "",
+        "delta vs baseline (accuracies: points; times: ratios)",
+        "configuration".ljust(width) + head,
+    ]
     for name, row in deltas(results).items():
         if name != "baseline":
-            lines.append(name.ljust(width) + "".join(
-                f"{row[key]:8.2f}x" if key in TIMES else f"{row[key]:+9.2f}"
-                for key in COLUMNS))  # fmt: skip
+            lines.append(
+                name.ljust(width)
+                + "".join(
+                    f"{row[key]:8.2f}x" if key in TIMES else f"{row[key]:+9.2f}"
+                    for key in COLUMNS
+                )
+            )
     return "\n".join(lines)
 
 
 def other_benchmarks():
     """Command lines of other benchmark processes running now (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            words = entry.read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue  # gone, or not ours to read
-        line = " ".join(w for w in words if w)
-        if "benchmarks/bench_" in line and "bench_ablation" not in line:
-            found.append(line)
-    return sorted(found)
+    running = (command_of(entry) for entry in os.listdir("/proc") if entry.isdigit())
+    return sorted(
+        line
+        for line in running
+        if "benchmarks/bench_" in line and "bench_ablation" not in line
+    )
 
 
 def write(args, argv, sets, results, started, load_start, complete):
@@ -378,9 +405,8 @@ def write(args, argv, sets, results, started, load_start, complete):
     }
     record = {
         "benchmark": "bench_ablation",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join(["python", "benchmarks/bench_ablation.py",
-                               *(sys.argv[1:] if argv is None else argv)]),
+        "date": utc_date(),
+        "command": command_line(__file__, argv),
         "complete": complete,
         "note": args.note,
         "scale": "reduced: a subset of MNIST train, one fit per configuration, one seed",
@@ -388,8 +414,9 @@ def write(args, argv, sets, results, started, load_start, complete):
         "configs": {name: CONFIGS[name][0] for name in results},
         "results": results,
         "deltas_vs_baseline": deltas(results),
-        "standard_errors_baseline_points": standard_errors(results["baseline"],
-                                                           protocol),  # fmt: skip
+        "standard_errors_baseline_points": standard_errors(
+            results["baseline"], protocol
+        ),
         "table": format_table(results),
         "load_average_start": load_start,
         "load_average_end": os.getloadavg(),
@@ -397,28 +424,26 @@ def write(args, argv, sets, results, started, load_start, complete):
         "other_benchmarks_at_end": other_benchmarks(),
         "machine": machine(),
         "total_seconds": time.perf_counter() - started,
-    }  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(args.out) as file:
-        file.write((json.dumps(record, indent=2) + "\n").encode())
+    }
+    write_json(args.out, record)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    names = [n for n in args.configs.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(CONFIGS))
-    if unknown:
-        raise SystemExit(f"--configs: unknown {unknown}; choose from {list(CONFIGS)}.")
-    names = ["baseline"] + [n for n in names if n != "baseline"]
+    configs = names(args.configs, CONFIGS, "--configs")
+    configs = ["baseline"] + [n for n in configs if n != "baseline"]
     load_start = os.getloadavg()
     args.others_at_start = other_benchmarks()
     started = time.perf_counter()
     sets = load_sets(args)
-    print(f"training: {args.n_digits} MNIST digits, "
-          f"{len(sets['train_real'][1][1])} EMNIST letters, "
-          f"{len(sets['train_synthetic'][1])} synthetic letters; tests: "
-          + ", ".join(f"{part} {len(y)}" for part, (_, y) in sets["tests"].items())
-          + f"; load {load_start[0]:.2f}", flush=True)  # fmt: skip
+    print(
+        f"training: {args.n_digits} MNIST digits, "
+        f"{len(sets['train_real'][1][1])} EMNIST letters, "
+        f"{len(sets['train_synthetic'][1])} synthetic letters; tests: "
+        + ", ".join(f"{part} {len(y)}" for part, (_, y) in sets["tests"].items())
+        + f"; load {load_start[0]:.2f}",
+        flush=True,
+    )
 
     # untimed warm-up (imports, lookup tables, thread pools), so that the
     # first configuration's times are not inflated by one-off costs
@@ -428,14 +453,24 @@ def main(argv=None):
         sets["tests"]["hw_letters"][0][:50]
     )
     results = {}
-    for name in names:
+    for name in configs:
         results[name] = run_config(name, sets, args)
         r = results[name]
-        print(f"  {name}: combined {r['combined']:.4f}, routing {r['routing_error']:.4f}, "
-              f"hw62 letters {r['letters_handwritten62']:.4f}, "
-              f"fit {r['fit_seconds']:.0f} s", flush=True)  # fmt: skip
-        write(args, argv, sets, results, started, load_start,
-              complete=len(results) == len(names))  # fmt: skip
+        print(
+            f"  {name}: combined {r['combined']:.4f}, routing {r['routing_error']:.4f}, "
+            f"hw62 letters {r['letters_handwritten62']:.4f}, "
+            f"fit {r['fit_seconds']:.0f} s",
+            flush=True,
+        )
+        write(
+            args,
+            argv,
+            sets,
+            results,
+            started,
+            load_start,
+            complete=len(results) == len(configs),
+        )
     print("\n" + format_table(results))
     print(f"\nwrote {args.out} ({time.perf_counter() - started:.0f} s in all)")
 

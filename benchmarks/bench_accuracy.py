@@ -13,7 +13,7 @@ One run (issue 12) fits, side by side and on the same images:
   nodes (``pip install .[bench]``; left out with a note when hiclass is
   missing);
 - ``tutorial``: the plain pipeline a tutorial user writes: images brought to
-  28 x 28 by a plain MNIST recipe (``_mnist_recipe``: polarity, crop, fit in
+  28 x 28 by a plain MNIST recipe (``_common.mnist_recipe``: polarity, crop, fit in
   20 x 20, centre of mass; 28 x 28 sets are MNIST-shaped already and only
   scaled to [0, 1]), scikit-image ``hog`` per image, ``SVC(probability=True)`` on the
   digits, ``RandomForestClassifier(100)`` on the letters, the head with the
@@ -52,43 +52,47 @@ BLAS is pinned to one thread; ``--n-jobs`` (2) parallelises our heads and the
 forests.
 
     python benchmarks/bench_accuracy.py --ours default,fast       # the full protocol
-    python benchmarks/bench_accuracy.py --quick --ours default,fast   # a few minutes
+    python benchmarks/bench_accuracy.py --quick --ours default,fast   # a small run
     python benchmarks/bench_accuracy.py --n-digits-train 10000 --n-synthetic 5000
 """
 
-import argparse
-import datetime
-import json
-import os
-import platform
-import sys
 import time
-import warnings
-from pathlib import Path
 
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
+from _common import (
+    DIGITS,
+    N_FOLDS,
+    TutorialPipeline,
+    add_quick,
+    command_line,
+    cross_source_sets,
+    flat_svc,
+    head_alone,
+    in_source_sets,
+    join,
+    load_data,
+    machine,
+    make_parser,
+    names,
+    our_features,
+    parse,
+    strided,
+    utc_date,
+    write_json,
+)
+from _styles import styled_sets
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from mtclassic import make_default_model
+from mtclassic.datasets import make_characters
+from mtclassic.heads import DigitClassifier
+from mtclassic.io import atomic_writer
+from mtclassic.metrics import task_of, task_scores
+from mtclassic.models import PRESETS
+from mtclassic.multitask import DEFAULT_TASKS
 
-from _styles import styled_sets  # noqa: E402
-from sklearn.base import BaseEstimator, ClassifierMixin, clone  # noqa: E402
-
-from mtclassic import make_default_model  # noqa: E402
-from mtclassic.datasets import load_idx, make_characters  # noqa: E402
-from mtclassic.datasets._base import atomic_writer  # noqa: E402
-from mtclassic.heads import DigitClassifier  # noqa: E402
-from mtclassic.metrics import task_of, task_scores  # noqa: E402
-from mtclassic.models import PRESETS  # noqa: E402
-from mtclassic.multitask import DEFAULT_TASKS, OTHER  # noqa: E402
-
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
-RESULTS = REPO / "benchmarks" / "results" / "bench_accuracy.json"
 TASKS = {name: list(labels) for name, labels in DEFAULT_TASKS.items()}
-DIGITS = set(TASKS["digits"])
-N_FOLDS = 5
-TUTORIAL_HOG = {"orientations": 9, "pixels_per_cell": (7, 7), "cells_per_block": (2, 2)}
 
 #: Our variants by name: keywords of make_default_model. Add one here to
 #: benchmark it with ``--ours NAME``; a preset's name works without an entry.
@@ -103,13 +107,10 @@ VARIANTS = {
     "svm": {},
 }
 
-#: --quick: training rows per source and test rows per set (strided subsets).
-QUICK = {
-    "n_digits_train": 3_000,
-    "n_synthetic": 1_000,
-    "train_rows": 1_500,
-    "test_rows": 500,
-}
+#: --quick: the sizes of a small run end to end
+QUICK = {"n_digits_train": 3_000, "n_synthetic": 1_000}
+#: --quick: training rows per source and test rows per set (strided subsets)
+QUICK_CAPS = {"train_rows": 1_500, "test_rows": 500}
 
 # test set -> what the tables call it
 SET_NAMES = {
@@ -142,17 +143,12 @@ RUNS = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser = make_parser(__doc__, "bench_accuracy.json", n_jobs=2)
     parser.add_argument(
         "--n-digits-train",
         type=int,
-        default=None,
-        help="MNIST training digits (first n of the official order; default all "
-        "60,000, --quick 3,000)",
+        default=60_000,
+        help="MNIST training digits (first n of the official order)",
     )
     parser.add_argument(
         "--n-digits-test", type=int, default=10_000, help="MNIST test digits (first n)"
@@ -193,17 +189,14 @@ def parse_args(argv=None):
     parser.add_argument(
         "--n-synthetic",
         type=int,
-        default=None,
-        help="synthetic letters (all 26 classes, both cases) in the cross-source "
-        "run (default 10,000, --quick 1,000)",
+        default=10_000,
+        help="synthetic letters (all 26 classes, both cases) in the cross-source run",
     )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="a few minutes end to end: "
-        f"{QUICK['n_digits_train']:,} MNIST digits, {QUICK['n_synthetic']:,} "
-        f"synthetic letters, at most {QUICK['train_rows']:,} training rows of each "
-        f"other source and {QUICK['test_rows']} rows of each test set",
+    add_quick(
+        parser,
+        {**QUICK, **QUICK_CAPS},
+        "a small run end to end (rows: at most that many of each other source "
+        "and test set)",
     )
     parser.add_argument(
         "--n-styled",
@@ -213,153 +206,37 @@ def parse_args(argv=None):
         "benchmarks/_styles.py (thin pen, binary 16x16, 1-bit frame) and scored "
         "in the in-source run; 0 to skip",
     )
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    if args.n_digits_train is None:
-        args.n_digits_train = QUICK["n_digits_train"] if args.quick else 60_000
-    if args.n_synthetic is None:
-        args.n_synthetic = QUICK["n_synthetic"] if args.quick else 10_000
-    return args
+    return parse(parser, argv, QUICK)
 
 
-# ---------------------------------------------------------------- data
+def _caps(args):
+    """Rows kept of each training source and test set: all but with --quick."""
+    if not args.quick:
+        return None, None
+    return QUICK_CAPS["train_rows"], QUICK_CAPS["test_rows"]
 
 
-def load_data(data_dir, args):
-    """The protocol's images and labels (raw: 28x28 arrays, handwritten62 crops).
-
-    Keys: ``digits_train``, ``digits_test``, ``emnist_train``, ``emnist_test``,
-    ``az_train``, ``az_test`` (``(X, y)``), ``hw_letters`` (crops, labels
-    with case merged, original labels) and ``hw_digits`` (crops, labels).
-    """
-    mnist = np.load(data_dir / "mnist_train" / "mnist_train.npz")
-    derived = data_dir / "emnist_letters" / "derived"
-    emnist_images = load_idx(
-        derived / "emnist-letters-test-images-idx3-ubyte-first10000.gz"
-    )
-    emnist_codes = load_idx(
-        derived / "emnist-letters-test-labels-idx1-ubyte-first10000.gz"
-    )
-    hw = np.load(data_dir / "handwritten62_bpr" / "handwritten62_bpr.npz")
-    canvas = hw["images"]  # read once: every hw[...] access decompresses again
-    crops = [canvas[i, :h, :w].copy() for i, (h, w) in enumerate(hw["sizes"])]
-    hw_labels = hw["labels"].astype(str)
-    is_letter = np.char.isalpha(hw_labels)
-    n_emnist = min(args.n_emnist, len(emnist_codes))
-    emnist_X = emnist_images[:n_emnist].transpose(0, 2, 1)  # stored transposed
-    # codes 1..26 -> 'A'..'Z'
-    emnist_y = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))[
-        emnist_codes[:n_emnist].astype(int) - 1
-    ]
-    az = np.load(data_dir / "az_sample" / "az_sample.npz")
-    az_X, az_y = az["images"], az["labels"].astype(str)
-    n_train = args.n_digits_train
-    return {
-        "digits_train": (
-            mnist["images"][:n_train],
-            mnist["labels"].astype(str)[:n_train],
-        ),
-        "digits_test": (
-            load_idx(data_dir / "mnist" / "t10k-images-idx3-ubyte.gz")[
-                : args.n_digits_test
-            ],
-            load_idx(data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz")[
-                : args.n_digits_test
-            ].astype(str),
-        ),
-        "emnist_train": (emnist_X[0::2], emnist_y[0::2]),
-        "emnist_test": (emnist_X[1::2], emnist_y[1::2]),
-        "az_train": (az_X[0::2], az_y[0::2]),
-        "az_test": (az_X[1::2], az_y[1::2]),
-        # letters: case merged into the upper-case label; folds stratify by the
-        # original label so that every fold holds both cases alike
-        "hw_letters": (
-            [c for c, keep in zip(crops, is_letter, strict=True) if keep],
-            np.char.upper(hw_labels[is_letter]),
-            hw_labels[is_letter],
-        ),
-        "hw_digits": (
-            [c for c, keep in zip(crops, is_letter, strict=True) if not keep],
-            hw_labels[~is_letter],
-        ),
-    }
-
-
-def _strided(part, n):
-    """At most ``n`` rows of ``(X, y)``, evenly spaced (the files are sorted by
-    class, so a head would hold few classes); all rows when ``n`` is None."""
-    X, y = part
-    if n is None or len(y) <= n:
-        return X, y
-    rows = np.linspace(0, len(y) - 1, n).round().astype(int)
-    return [X[i] for i in rows] if isinstance(X, list) else X[rows], y[rows]
-
-
-def _join(parts):
-    """One list of images and one label array from ``(X, y)`` parts."""
-    X = [image for images, _ in parts for image in images]
-    return X, np.concatenate([np.asarray(y).astype(str) for _, y in parts])
-
-
-def in_source_sets(data, fold, args):
-    """Training set and test sets of the in-source run (one fold)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    cap_train = QUICK["train_rows"] if args.quick else None
-    cap_test = QUICK["test_rows"] if args.quick else None
-    crops, labels, original = data["hw_letters"]
-    splitter = StratifiedKFold(N_FOLDS, shuffle=True, random_state=args.random_state)
-    train_rows, test_rows = list(splitter.split(np.zeros(len(labels)), original))[fold]
-    train = _join(
-        [
-            data["digits_train"],
-            _strided(data["emnist_train"], cap_train),
-            _strided(([crops[i] for i in train_rows], labels[train_rows]), cap_train),
-            _strided(data["az_train"], cap_train),
-        ]
-    )
-    tests = {
-        "mnist": data["digits_test"],
-        "emnist": data["emnist_test"],
-        "hw62_letters": ([crops[i] for i in test_rows], labels[test_rows]),
-        "az": data["az_test"],
-    }
-    tests = {name: _strided(part, cap_test) for name, part in tests.items()}
+def in_source_run(data, fold, args):
+    """The in-source run's sets, and the held-out sets re-made in other styles."""
+    train, tests = in_source_sets(data, fold, *_caps(args), args.random_state)
     if args.n_styled:
         # held-out digits and letters re-made in other writing styles
         # (benchmarks/_styles.py): stand-ins for independent sets
         bases = {name: tests[name] for name in ("mnist", "az")}
-        n_styled = min(args.n_styled, cap_test or args.n_styled)
+        n_styled = min(args.n_styled, _caps(args)[1] or args.n_styled)
         tests.update(styled_sets(bases, n_styled, random_state=args.random_state))
     return train, tests
 
 
-def cross_source_sets(data, args):
-    """Training set (no handwritten62) and test sets of the cross-source run."""
-    cap_train = QUICK["train_rows"] if args.quick else None
-    cap_test = QUICK["test_rows"] if args.quick else None
+def cross_source_run(data, args):
+    """The cross-source run's sets: synthetic letters instead of handwritten62."""
     synthetic = make_characters(
         args.n_synthetic,
         classes="letters",
         letter_case="mixed",
         random_state=args.random_state,
     )
-    train = _join(
-        [
-            data["digits_train"],
-            _strided(data["emnist_train"], cap_train),
-            _strided(data["az_train"], cap_train),
-            synthetic,
-        ]
-    )
-    hw_letters, hw_letter_labels, _ = data["hw_letters"]
-    tests = {
-        "hw62_digits": data["hw_digits"],
-        "hw62_letters": (hw_letters, hw_letter_labels),
-    }
-    return train, {name: _strided(part, cap_test) for name, part in tests.items()}
+    return cross_source_sets(data, synthetic, *_caps(args))
 
 
 # ---------------------------------------------------------------- models
@@ -382,15 +259,6 @@ def make_ours(variant, args):
     if variant == "svm":
         model.set_params(vote__letters=DigitClassifier(random_state=args.random_state))
     return model
-
-
-def head_alone(vote, name, features):
-    """A head's own answer among its task's labels (its "other" class ignored)."""
-    head = vote.named_estimators_[name]
-    codes = np.asarray(head.classes_)
-    in_task = codes != OTHER
-    proba = head.predict_proba(features)[:, in_task]
-    return vote.classes_[codes[in_task][proba.argmax(axis=1)]]
 
 
 def _by_true_task(y_true, predict):
@@ -417,7 +285,7 @@ class Ours:
 
     def predict_sets(self, tests):
         """Vote and heads alone on every test set; features once per image."""
-        X, y = _join(tests.values())
+        X, y = join(tests.values())
         features = self.model[:-1].transform(X)
         vote = self.model[-1]
         y_vote = vote.predict(features)
@@ -478,8 +346,7 @@ class SharedFeatures:
     """
 
     def __init__(self, args):
-        self.pipeline = make_ours("default", args)[:-1]
-        self.pipeline.fit(np.zeros((2, 28, 28), dtype=np.uint8))
+        self.pipeline = our_features(args.random_state, args.n_jobs)
         self.cache = {}
 
     def transform(self, key, X):
@@ -489,25 +356,19 @@ class SharedFeatures:
 
 
 class FlatSVC:
-    """One 36-class RBF SVC on our features (the settings of our digits head).
-
-    ``break_ties=True``: its prediction is the argmax of its decision function,
-    so the decision restricted to the true task's labels (its "heads alone")
-    comes from the same call.
-    """
+    """``_common.flat_svc`` on our features; its "heads alone": its decision
+    restricted to the true task's labels."""
 
     def __init__(self, shared):
-        from sklearn.svm import SVC
-
         self.shared = shared
-        self.svc = SVC(C=10.0, gamma="scale", cache_size=1000, break_ties=True)
+        self.svc = flat_svc()
 
     def fit(self, X, y, key):
         self.svc.fit(self.shared.transform(key, X), y)
         return self
 
     def predict_sets(self, tests, key):
-        X, y = _join(tests.values())
+        X, y = join(tests.values())
         decision = self.svc.decision_function(self.shared.transform(key, X))
         classes = self.svc.classes_.astype(str)
         y_vote = classes[decision.argmax(axis=1)]
@@ -576,7 +437,7 @@ class Hiclass:
         return self
 
     def predict_sets(self, tests, key):
-        X, y = _join(tests.values())
+        X, y = join(tests.values())
         features = self.shared.transform(key, X)
         y_vote = np.asarray(self.model.predict(features))[:, -1].astype(str)
 
@@ -591,85 +452,26 @@ class Hiclass:
         return {}
 
 
-def _mnist_recipe(image):
-    """A plain MNIST recipe for an image that is not MNIST-shaped already.
+class Tutorial:
+    """The tutorial pipeline (``_common.TutorialPipeline``) as a contender.
 
-    What the tutorial is fed (issue 12 measured it so): ink bright on dark
-    (inverted when the border is brighter than the mean), background (the
-    border's median) subtracted, cropped to the ink, scaled to fit 20 x 20
-    and placed in 28 x 28 with its centre of mass at the centre.
+    Its digits SVC is fitted once, before the runs (both train on the same
+    MNIST digits); :meth:`fit` fits the letters forest on a run's letters.
     """
-    from scipy.ndimage import center_of_mass
-    from skimage.transform import resize
 
-    x = np.asarray(image, dtype=np.float64)
-    if x.shape == (28, 28):
-        return x / 255.0
-    border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])
-    if border.mean() > x.mean():
-        x, border = 255.0 - x, 255.0 - border
-    x = np.clip(x - np.median(border), 0, None)
-    x = x / x.max() if x.max() > 0 else x
-    rows, cols = np.nonzero(x > 0.2)
-    if len(rows):
-        x = x[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    scale = 20 / max(x.shape)
-    size = (max(1, round(x.shape[0] * scale)), max(1, round(x.shape[1] * scale)))
-    x = resize(x, size, anti_aliasing=True)
-    out = np.zeros((28, 28))
-    cy, cx = center_of_mass(x) if x.sum() > 0 else (size[0] / 2, size[1] / 2)
-    top = int(np.clip(round(14 - cy), 0, 28 - size[0]))
-    left = int(np.clip(round(14 - cx), 0, 28 - size[1]))
-    out[top : top + size[0], left : left + size[1]] = x
-    return out
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
 
-
-def _tutorial_hog(images):
-    from skimage.feature import hog
-
-    return np.array([hog(_mnist_recipe(image), **TUTORIAL_HOG) for image in images])
-
-
-class TutorialPipeline:
-    """The pipeline a tutorial user writes (see the module docstring)."""
-
-    def fit_digits(self, images, y):
-        from sklearn.svm import SVC
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            self.svc = SVC(probability=True, random_state=0)
-            self.svc.fit(_tutorial_hog(images), y)
-        self.warnings = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-        return self
-
-    def fit(self, X, y, n_jobs):
-        """Fit the letters forest on the letters of ``(X, y)`` (the digits SVC
-        is fitted once, by :meth:`fit_digits`)."""
-        from sklearn.ensemble import RandomForestClassifier
-
-        letters = ~np.isin(y, list(DIGITS))
-        self.forest = RandomForestClassifier(
-            n_estimators=100, n_jobs=n_jobs, random_state=0
-        )
-        self.forest.fit(
-            _tutorial_hog([x for x, m in zip(X, letters, strict=True) if m]),
-            y[letters],
+    def fit(self, X, y):
+        letters = ~np.isin(y, DIGITS)
+        self.pipeline.fit_letters(
+            [x for x, m in zip(X, letters, strict=True) if m], y[letters]
         )
         return self
 
     def predict_sets(self, tests):
-        X, y = _join(tests.values())
-        features = _tutorial_hog(X)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            digits = self.svc.predict_proba(features)
-        letters = self.forest.predict_proba(features)
-        digit_label = self.svc.classes_[digits.argmax(axis=1)].astype(str)
-        letter_label = self.forest.classes_[letters.argmax(axis=1)].astype(str)
-        digit_wins = digits.max(axis=1) >= letters.max(axis=1)
-        y_vote = np.where(digit_wins, digit_label, letter_label)
-        heads = {"digits": digit_label, "letters": letter_label}
+        X, y = join(tests.values())
+        y_vote, heads = self.pipeline.predict_heads(X)
         return y_vote, _by_true_task(y, lambda task, rows: heads[task][rows])
 
     def extra(self):
@@ -759,15 +561,11 @@ def run_models(run, train, test_runs, args, variants, skip, shared):
 
     results = {name: {} for name in test_runs}
     for name, contender, key in contenders:
-        if name == "tutorial":
-            _, fit_seconds = timed(contender.fit, X_train, y_train, args.n_jobs)
+        if not isinstance(contender, BatchPrior):  # else: the variant's, just before
+            keys = () if key is None else (f"{key}/train",)
+            _, fit_seconds = timed(contender.fit, X_train, y_train, *keys)
+        if name == "tutorial":  # its digits SVC, fitted once before the runs
             fit_seconds += shared["tutorial_digits_seconds"]
-        elif isinstance(contender, BatchPrior):
-            pass  # the variant's model and fit time, from just before
-        elif key is None:
-            _, fit_seconds = timed(contender.fit, X_train, y_train)
-        else:
-            _, fit_seconds = timed(contender.fit, X_train, y_train, f"{key}/train")
         for test_run, tests in test_runs.items():
             test_key = None if key is None else f"{key}/{test_run}"
             figures, details, y_vote = evaluate(contender, tests, test_key)
@@ -793,7 +591,7 @@ def run_models(run, train, test_runs, args, variants, skip, shared):
                 and shared.get("evidence_path")
                 and name == (f"ours_{variants[0]}" if variants else None)
             ):
-                X_test, y_test = _join(tests.values())
+                X_test, y_test = join(tests.values())
                 save_confusion_grid(
                     shared.pop("evidence_path"),
                     contender.model,
@@ -909,22 +707,52 @@ def print_table(title, figures, sets):
 # issue 12's fixed figures: (run, figure, what it is, target, ">=" or "<=");
 # the MNIST target depends on the preset (None here, see acceptance)
 TARGETS = [
-    ("in_source", "all/routing_outside_pairs", "in-source, all sets: routing "
-     "outside the pairs", 0.005, "<="),
-    ("in_source", "all/routing_total", "in-source, all sets: routing with the "
-     "pairs", 0.025, "<="),
-    ("cross_source", "hw62_digits/vote", "cross-source: handwritten62 digits, vote",
-     0.92, ">="),
-    ("photo_letters_only", "hw62_digits/vote", "photo letters only: handwritten62 "
-     "digits, vote", 0.92, ">="),
-    ("cross_source", "hw62_letters/vote", "cross-source: handwritten62 letters "
-     "(case merged), vote", 0.80, ">="),
+    (
+        "in_source",
+        "all/routing_outside_pairs",
+        "in-source, all sets: routing outside the pairs",
+        0.005,
+        "<=",
+    ),
+    (
+        "in_source",
+        "all/routing_total",
+        "in-source, all sets: routing with the pairs",
+        0.025,
+        "<=",
+    ),
+    (
+        "cross_source",
+        "hw62_digits/vote",
+        "cross-source: handwritten62 digits, vote",
+        0.92,
+        ">=",
+    ),
+    (
+        "photo_letters_only",
+        "hw62_digits/vote",
+        "photo letters only: handwritten62 digits, vote",
+        0.92,
+        ">=",
+    ),
+    (
+        "cross_source",
+        "hw62_letters/vote",
+        "cross-source: handwritten62 letters (case merged), vote",
+        0.80,
+        ">=",
+    ),
     ("in_source", "mnist/vote", "MNIST test, vote", None, ">="),
-    ("in_source", "emnist/heads_alone", "EMNIST a-m odd, letters head alone", 0.92,
-     ">="),
+    (
+        "in_source",
+        "emnist/heads_alone",
+        "EMNIST a-m odd, letters head alone",
+        0.92,
+        ">=",
+    ),
     ("in_source", "az/heads_alone", "az_sample odd, letters head alone", 0.95, ">="),
     ("in_source", "emnist/vote", "EMNIST a-m odd, vote", 0.88, ">="),
-]  # fmt: skip
+]
 MNIST_TARGETS = {"best": 0.994}  # any other preset: 0.992
 PER_SET_ROUTING = 0.015  # routing outside the pairs, every test set of every run
 
@@ -942,14 +770,19 @@ def acceptance(figures_by_run, variants):
         base = variant.removesuffix("_batch").removesuffix("_mixed")
         preset = VARIANTS.get(base, {"preset": base}).get("preset", "accurate")
         targets = [
-            (run, f"{name}/routing_outside_pairs",
-             f"{run}, {SET_NAMES[name]}: routing outside the pairs",
-             PER_SET_ROUTING, "<=")
+            (
+                run,
+                f"{name}/routing_outside_pairs",
+                f"{run}, {SET_NAMES[name]}: routing outside the pairs",
+                PER_SET_ROUTING,
+                "<=",
+            )
             for run, figures in figures_by_run.items()
-            for name in dict.fromkeys(k.split("/")[0]
-                                      for k in figures.get(model, {}) if "/" in k)
+            for name in dict.fromkeys(
+                k.split("/")[0] for k in figures.get(model, {}) if "/" in k
+            )
             if name != "all"
-        ] + TARGETS  # fmt: skip
+        ] + TARGETS
         for run, key, text, target, sign in targets:
             figures = figures_by_run.get(run, {})
             if key not in figures.get(model, {}):
@@ -957,14 +790,23 @@ def acceptance(figures_by_run, variants):
             if target is None:
                 target, text = MNIST_TARGETS.get(preset, 0.992), f"{text} ({preset})"
             value = figures[model][key]
-            checks.append({
-                "variant": variant, "run": run, "figure": key, "check": text,
-                "value": value, "target": target, "sign": sign,
-                "pass": bool(value >= target if sign == ">=" else value <= target),
-                "peers": {peer: figures[peer][key]
-                          for peer in ("flat_svc", "hiclass", "tutorial")
-                          if key in figures.get(peer, {})},
-            })  # fmt: skip
+            checks.append(
+                {
+                    "variant": variant,
+                    "run": run,
+                    "figure": key,
+                    "check": text,
+                    "value": value,
+                    "target": target,
+                    "sign": sign,
+                    "pass": bool(value >= target if sign == ">=" else value <= target),
+                    "peers": {
+                        peer: figures[peer][key]
+                        for peer in ("flat_svc", "hiclass", "tutorial")
+                        if key in figures.get(peer, {})
+                    },
+                }
+            )
     return checks
 
 
@@ -1028,45 +870,23 @@ def legacy_summary(in_source, cross):
     return summary, crossed
 
 
-def machine():
-    import sklearn
-
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scikit_learn": sklearn.__version__,
-        "cpu_count": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-        "platform": platform.platform(),
-    }
-
-
-def _names(text, known=None, flag=""):
-    names = [n.strip() for n in (text or "").split(",") if n.strip()]
-    unknown = sorted(set(names) - set(known)) if known is not None else []
-    if unknown:
-        raise SystemExit(f"{flag}: unknown {unknown}; choose from {sorted(known)}.")
-    return names
-
-
 def main(argv=None):
     args = parse_args(argv)
-    folds = [int(f) for f in _names(args.folds)]
+    folds = [int(f) for f in names(args.folds)]
     if not folds or not all(0 <= f < N_FOLDS for f in folds):
         raise SystemExit(
             f"--folds: give fold numbers 0..{N_FOLDS - 1}; got {args.folds!r}."
         )
-    variants = _names(args.ours)
-    cross_variants = (
-        variants if args.cross_source is None else _names(args.cross_source)
-    )
+    variants = names(args.ours)
+    cross_variants = variants if args.cross_source is None else names(args.cross_source)
     for variant in {*variants, *cross_variants}:
         make_ours(variant, args)  # an unknown name stops here, before any fit
-    skip = set(_names(args.skip, {"flat", "hiclass", "tutorial"}, "--skip"))
-    runs = _names(args.runs, RUNS, "--runs")
+    skip = set(names(args.skip, {"flat", "hiclass", "tutorial"}, "--skip"))
+    runs = names(args.runs, RUNS, "--runs")
     started = time.perf_counter()
-    data = load_data(args.data_dir, args)
+    data = load_data(
+        args.data_dir, args.n_digits_train, args.n_digits_test, args.n_emnist
+    )
 
     shared = {
         "evidence_path": args.out.with_name(args.out.stem + "_confusions.png"),
@@ -1081,14 +901,14 @@ def main(argv=None):
             )
             print(f"hiclass left out: {shared['hiclass_error']}", flush=True)
     if "tutorial" not in skip:
-        tutorial = TutorialPipeline()
+        tutorial = TutorialPipeline(n_jobs=args.n_jobs)
         _, shared["tutorial_digits_seconds"] = timed(
             tutorial.fit_digits, *data["digits_train"]
         )
-        shared["tutorial"] = tutorial
+        shared["tutorial"] = Tutorial(tutorial)
         print(
             f"tutorial digits SVC fitted in {shared['tutorial_digits_seconds']:.0f} s; "
-            f"warnings: {tutorial.warnings}",
+            f"warnings: {tutorial.warnings_}",
             flush=True,
         )
 
@@ -1096,14 +916,12 @@ def main(argv=None):
     if "in_source" in runs or "photo_letters_only" in runs:
         per_fold = {"in_source": [], "photo_letters_only": []}
         for fold in folds:
-            train, tests = in_source_sets(data, fold, args)
+            train, tests = in_source_run(data, fold, args)
             test_runs = {}
             if "in_source" in runs:
                 test_runs["in_source"] = tests
             if "photo_letters_only" in runs:
-                hw_digits = _strided(
-                    data["hw_digits"], QUICK["test_rows"] if args.quick else None
-                )
+                hw_digits = strided(data["hw_digits"], _caps(args)[1])
                 test_runs["photo_letters_only"] = {"hw62_digits": hw_digits}
             shared["features"].cache.clear()  # a fold's sets are its own
             results = run_models(
@@ -1118,7 +936,7 @@ def main(argv=None):
                     "per_fold": dict(zip(map(str, folds), fold_results, strict=True)),
                 }
     if "cross_source" in runs and cross_variants:
-        train, tests = cross_source_sets(data, args)
+        train, tests = cross_source_run(data, args)
         shared["features"].cache.clear()
         result = run_models(
             "cross_source",
@@ -1153,12 +971,8 @@ def main(argv=None):
     )
     record = {
         "benchmark": "bench_accuracy",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "command": " ".join(
-            [Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]
-        ),
+        "date": utc_date(),
+        "command": command_line(__file__, argv),
         "quick": args.quick,
         "protocol": {
             "runs": {run: RUNS[run] for run in runs},
@@ -1178,7 +992,7 @@ def main(argv=None):
             "random_state": args.random_state,
             "n_jobs": args.n_jobs,
         },
-        "tutorial_warnings": shared["tutorial"].warnings
+        "tutorial_warnings": shared["tutorial"].pipeline.warnings_
         if "tutorial" in shared
         else None,
         "hiclass": shared.get(
@@ -1194,9 +1008,7 @@ def main(argv=None):
         "machine": machine(),
         "total_seconds": time.perf_counter() - started,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(args.out) as file:
-        file.write((json.dumps(record, indent=2) + "\n").encode())
+    write_json(args.out, record)
     print(f"wrote {args.out} ({record['total_seconds']:.0f} s in all)")
 
 

@@ -15,74 +15,44 @@ Prints a table (accuracy, fit and predict seconds) and writes
     nice -n 10 python benchmarks/bench_augment.py --data-dir ../shared/data
 """
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os
-import platform  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import time
 
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
-import numpy as np  # noqa: E402
-import scipy  # noqa: E402
+import numpy as np
+from _common import (
+    add_quick,
+    command_line,
+    digits_path,
+    load_mnist_test,
+    load_mnist_train,
+    machine,
+    make_parser,
+    parse,
+    write_json,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from mtclassic import AugmentedClassifier
 
-from sklearn.pipeline import Pipeline  # noqa: E402
-
-from mtclassic import AugmentedClassifier, ImageNormalizer, make_features  # noqa: E402
-from mtclassic.datasets import load_idx  # noqa: E402
-from mtclassic.datasets._base import atomic_writer  # noqa: E402
-from mtclassic.heads import DigitClassifier  # noqa: E402
-
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
-RESULTS = REPO / "benchmarks" / "results" / "bench_augment.json"
+#: --quick: a small run end to end
+QUICK = {"n_train": 300, "n_test": 300}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser = make_parser(__doc__, "bench_augment.json")
     parser.add_argument("--n-train", type=int, default=5000, help="first n MNIST train")
     parser.add_argument("--n-test", type=int, default=5000, help="first n MNIST test")
     parser.add_argument("--copies", default="0,1,2", help="n_copies values")
     parser.add_argument(
         "--strengths", default="0.5,1.0,1.5", help="strength values (for n_copies > 0)"
     )
-    parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    return parser.parse_args(argv)
-
-
-def load_mnist(data_dir, n_train, n_test):
-    with np.load(data_dir / "mnist_train" / "mnist_train.npz") as data:
-        X_train, y_train = data["images"][:n_train], data["labels"][:n_train]
-    X_test = load_idx(data_dir / "mnist" / "t10k-images-idx3-ubyte.gz")[:n_test]
-    y_test = load_idx(data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz")[:n_test]
-    # the training labels are the strings '0'..'9', the test labels integers
-    y_test = y_test.astype(str)
-    return X_train, y_train, X_test, y_test
-
-
-def digits_chain(seed):
-    return Pipeline(
-        [
-            ("normalize", ImageNormalizer(deskew=True)),
-            ("features", make_features()),
-            ("digits", DigitClassifier(kernel_dtype="float32", random_state=seed)),
-        ]
-    )
+    add_quick(parser, QUICK)
+    return parse(parser, argv, QUICK)
 
 
 def run(n_copies, strength, data, seed):
     X_train, y_train, X_test, y_test = data
     model = AugmentedClassifier(
-        digits_chain(seed), n_copies=n_copies, strength=strength, random_state=seed
+        digits_path(seed), n_copies=n_copies, strength=strength, random_state=seed
     )
     start = time.perf_counter()
     model.fit(X_train, y_train)
@@ -104,7 +74,10 @@ def run(n_copies, strength, data, seed):
 
 def main(argv=None):
     args = parse_args(argv)
-    data = load_mnist(args.data_dir, args.n_train, args.n_test)
+    data = (
+        *load_mnist_train(args.data_dir, args.n_train),
+        *load_mnist_test(args.data_dir, args.n_test),
+    )
     copies = [int(value) for value in args.copies.split(",")]
     strengths = [float(value) for value in args.strengths.split(",")]
     configs = [(0, 0.0)] if 0 in copies else []
@@ -128,10 +101,7 @@ def main(argv=None):
         )
     record = {
         "benchmark": "bench_augment",
-        "command": shlex.join(
-            ["python", "benchmarks/bench_augment.py"]
-            + list(sys.argv[1:] if argv is None else argv)
-        ),
+        "command": command_line(__file__, argv),
         "model": "AugmentedClassifier(ImageNormalizer(deskew=True) -> make_features()"
         " -> DigitClassifier(kernel_dtype='float32'))",
         "n_train": len(data[1]),
@@ -139,23 +109,10 @@ def main(argv=None):
         "random_state": args.random_state,
         "threads": 1,
         "results": rows,
-        "machine": machine_record(),
+        "machine": machine(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(record, indent=2) + "\n"
-    with atomic_writer(args.out) as handle:
-        handle.write(text.encode())
+    write_json(args.out, record)
     print(f"\nwrote {args.out}")
-
-
-def machine_record():
-    return dict(
-        cpu=platform.processor() or platform.machine(),
-        cores=os.cpu_count(),
-        python=platform.python_version(),
-        numpy=np.__version__,
-        scipy=scipy.__version__,
-    )
 
 
 if __name__ == "__main__":

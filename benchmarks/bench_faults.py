@@ -40,24 +40,20 @@ anywhere in a run's standard error), and every other failed check (exit
 status, message, leftover files, orphaned workers), each named. All must be 0;
 the exit status is 1 otherwise. Where a corrupt file inside a folder changes
 which images share a chunk, the probabilities of the images scored with other
-neighbours round differently (by up to ~1e-5; the float32 kernel products
-depend on the batch): those rows are compared to ``PROBABILITY_TOLERANCE``,
+neighbours round differently (the float32 kernel products depend on the
+batch): those rows are compared to ``PROBABILITY_TOLERANCE``,
 with their labels exact, and counted apart. Everywhere else the comparison is
 exact.
 
 Writes ``benchmarks/results/bench_faults.json``.
 
     nice -n 10 python benchmarks/bench_faults.py            # the full campaign
-    nice -n 10 python benchmarks/bench_faults.py --quick    # < 2 minutes
+    nice -n 10 python benchmarks/bench_faults.py --quick    # a small run
 """
 
-import argparse
 import csv
-import datetime
 import gzip
-import json
 import os
-import platform
 import shlex
 import shutil
 import signal
@@ -69,17 +65,20 @@ from pathlib import Path
 
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
+from _common import (
+    add_quick,
+    child_env,
+    command_line,
+    descendants,
+    machine,
+    make_parser,
+    parse,
+    utc_date,
+    write_json,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from mtclassic.scoring import PROBABILITY_TOLERANCE
 
-from bench_scoring import _descendants  # noqa: E402
-from bench_scoring import machine as scoring_machine  # noqa: E402
-
-from mtclassic.io import atomic_writer  # noqa: E402
-from mtclassic.scoring import PROBABILITY_TOLERANCE  # noqa: E402
-
-RESULTS = REPO / "benchmarks" / "results" / "bench_faults.json"
 EXIT_RECORD_ERRORS = 3  # mtclassic.cli.EXIT_RECORD_ERRORS, as documented
 # A corrupt input's errors must stay small (issue 14.6: a lying header once
 # filled the disk with error rows).
@@ -87,28 +86,21 @@ MAX_ERRORS_BYTES = 64 * 1024
 RUN_TIMEOUT = 600  # seconds; a hung run is a failed check, not a hung campaign
 
 
+#: --quick: fewer kills and images
+QUICK = {"kills": 3, "n_images": 1200}
+
+
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = make_parser(__doc__, "bench_faults.json", data_dir=False)
+    parser.add_argument("--kills", type=int, default=10, help="kill -9 trials")
+    parser.add_argument(
+        "--n-images", type=int, default=4000, help="images in all inputs"
     )
-    parser.add_argument("--kills", type=int, default=None,
-                        help="kill -9 trials (default 10; 3 with --quick)")  # fmt: skip
-    parser.add_argument("--n-images", type=int, default=None,
-                        help="images in all inputs (default 4000; 1200 with --quick)")  # fmt: skip
     parser.add_argument("--n-train", type=int, default=2000)
     parser.add_argument("--chunk-size", type=int, default=128)
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer kills and images: under 2 minutes")  # fmt: skip
-    parser.add_argument("--random-state", type=int, default=0)
+    add_quick(parser, QUICK, "fewer kills and images")
     parser.add_argument("--tmp-dir", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    if args.kills is None:
-        args.kills = 3 if args.quick else 10
-    if args.n_images is None:
-        args.n_images = 1200 if args.quick else 4000
-    return args
+    return parse(parser, argv, QUICK)
 
 
 # ---------------------------------------------------------------- inputs
@@ -192,8 +184,9 @@ def make_corruptions(good, folder):
     raw = raw.with_name(raw.name[: -len(".gz")])
     raw.write_bytes(raw_bytes[: len(raw_bytes) * 6 // 10 + 5])  # inside a record
     cases[-1] = (cases[-1][0], raw, idx_gz)  # its records are the gzip file's
-    _gzip_header_claiming(idx_gz, copy("idx header claiming 2**31 images", idx_gz),
-                          2**31)  # fmt: skip
+    _gzip_header_claiming(
+        idx_gz, copy("idx header claiming 2**31 images", idx_gz), 2**31
+    )
     _flip_byte(copy("npz, one flipped byte", npz), 0.5)
     corrupt_png = copy("folder with a corrupt PNG", tree) / "lower" / "99999.png"
     valid = next((tree / "lower").iterdir()).read_bytes()
@@ -236,14 +229,29 @@ class Campaign:
         self.trials = []
 
     def command(self, inputs, out, *extra):
-        return [sys.executable, "-m", "mtclassic", "score", str(self.model),
-                *map(str, inputs), "--out", str(out),
-                "--chunk-size", str(self.chunk_size), *extra]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "mtclassic",
+            "score",
+            str(self.model),
+            *map(str, inputs),
+            "--out",
+            str(out),
+            "--chunk-size",
+            str(self.chunk_size),
+            *extra,
+        ]
 
     def start(self, argv, env=None):
         self.n_runs += 1
-        return subprocess.Popen(argv, env=env or self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+        return subprocess.Popen(
+            argv,
+            env=env or self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def finish(self, process, trial):
         """Wait for a run; its record (tracebacks counted)."""
@@ -273,8 +281,11 @@ class Campaign:
 
     def expect_status(self, trial, result, status):
         if result["returncode"] != status:
-            self.fail(trial, f"exit status {result['returncode']}, expected {status}; "
-                      f"stderr {result['stderr'][-500:]!r}")  # fmt: skip
+            self.fail(
+                trial,
+                f"exit status {result['returncode']}, expected {status}; "
+                f"stderr {result['stderr'][-500:]!r}",
+            )
 
     def compare_rows(self, trial, out, expected, extra_ok=(), rounding=False):
         """Count lost, duplicated and wrong rows of ``out`` against ``expected``.
@@ -284,7 +295,7 @@ class Campaign:
         labels and tasks are the expected ones and whose probabilities are
         within ``PROBABILITY_TOLERANCE`` is not wrong: an image scored in a
         chunk of other images (the chunks of a folder that holds one more
-        file) gets probabilities rounded differently, by up to ~1e-5.
+        file) gets probabilities rounded differently.
         """
         rows, _ = read_rows(out)
         lost = [i for i in expected if i not in rows and i not in extra_ok]
@@ -302,10 +313,15 @@ class Campaign:
         self.duplicated += duplicated
         self.wrong += wrong
         if lost or duplicated or wrong:
-            self.fail(trial, f"{len(lost)} rows lost, {duplicated} duplicated, "
-                      f"{wrong} wrong")  # fmt: skip
-        return {"rows_lost": len(lost), "rows_duplicated": duplicated,
-                "rows_wrong": wrong, "rows_off_in_rounding": rounded}  # fmt: skip
+            self.fail(
+                trial, f"{len(lost)} rows lost, {duplicated} duplicated, {wrong} wrong"
+            )
+        return {
+            "rows_lost": len(lost),
+            "rows_duplicated": duplicated,
+            "rows_wrong": wrong,
+            "rows_off_in_rounding": rounded,
+        }
 
     def compare_bytes(self, trial, out, reference):
         """Byte-for-byte equality of an output and its errors file."""
@@ -386,9 +402,16 @@ def kill_trials(campaign, inputs, reference, ref_seconds, n_chunks, args, tmp):
         record = {"trial": name, "mode": mode, "n_jobs": n_jobs}
         process = campaign.start(argv)
         started = time.monotonic()
-        landed = _wait_for_moment(mode, process, out, record, rng,
-                                  ref_seconds * (1.5 if n_jobs == 2 else 1), n_chunks)  # fmt: skip
-        workers = _descendants(process.pid)[1:] if n_jobs == 2 else []
+        landed = _wait_for_moment(
+            mode,
+            process,
+            out,
+            record,
+            rng,
+            ref_seconds * (1.5 if n_jobs == 2 else 1),
+            n_chunks,
+        )
+        workers = descendants(process.pid)[1:] if n_jobs == 2 else []
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             record["killed_at_seconds"] = round(time.monotonic() - started, 3)
@@ -400,8 +423,9 @@ def kill_trials(campaign, inputs, reference, ref_seconds, n_chunks, args, tmp):
             campaign.n_faults += 1
             record["parts_left"] = (
                 sum(1 for n in os.listdir(parts) if n.endswith(".rows"))
-                if parts.is_dir() else 0
-            )  # fmt: skip
+                if parts.is_dir()
+                else 0
+            )
             record["output_existed"] = out.exists()
             if out.exists() and out.read_bytes() != reference.read_bytes():
                 campaign.fail(name, "a half-written output after the kill")
@@ -410,8 +434,10 @@ def kill_trials(campaign, inputs, reference, ref_seconds, n_chunks, args, tmp):
         resumes = []
         for _ in range(3):
             result = campaign.run([*argv, "--resume"], name)
-            resumes.append({key: result[key] for key in ("returncode", "seconds")}
-                           | {"stderr": result["stderr"].strip()})  # fmt: skip
+            resumes.append(
+                {key: result[key] for key in ("returncode", "seconds")}
+                | {"stderr": result["stderr"].strip()}
+            )
             if result["returncode"] != 1:
                 break
         record["resumes"] = resumes
@@ -427,10 +453,12 @@ def kill_trials(campaign, inputs, reference, ref_seconds, n_chunks, args, tmp):
         if orphans:
             campaign.fail(name, f"worker processes {orphans} outlived the killed run")
         campaign.trials.append(record)
-        print(f"{name}: killed={record['killed']}, parts left "
-              f"{record.get('parts_left', '-')}, resumed "
-              f"{record['chunks_resumed']}, identical={record['identical_bytes']}",
-              flush=True)  # fmt: skip
+        print(
+            f"{name}: killed={record['killed']}, parts left "
+            f"{record.get('parts_left', '-')}, resumed "
+            f"{record['chunks_resumed']}, identical={record['identical_bytes']}",
+            flush=True,
+        )
 
 
 def _n_parts(parts):
@@ -490,8 +518,14 @@ def concurrency_trials(campaign, inputs, reference, args, tmp):
     argv = campaign.command(inputs, out)
     first = campaign.start(argv)
     parts = Path(f"{out}.parts")
-    held = _wait_until(lambda: _safe(lambda: lock.exists() and any(
-        n.endswith(".rows") for n in os.listdir(parts))), first)  # fmt: skip
+    held = _wait_until(
+        lambda: _safe(
+            lambda: (
+                lock.exists() and any(n.endswith(".rows") for n in os.listdir(parts))
+            )
+        ),
+        first,
+    )
     record = {"trial": name, "first_held_the_lock": held}
     if held:
         os.kill(first.pid, signal.SIGSTOP)
@@ -503,16 +537,25 @@ def concurrency_trials(campaign, inputs, reference, args, tmp):
         for label, other in others.items():
             result = campaign.run(other, name)
             holder = f"(pid {first.pid} on host {socket.gethostname()}, since "
-            refused = (result["returncode"] == 1 and _one_line(result["stderr"])
-                       and "is being written by another scoring run" in
-                       result["stderr"] and holder in result["stderr"])  # fmt: skip
-            record[label] = {"returncode": result["returncode"],
-                             "stderr": result["stderr"].strip(), "refused": refused}  # fmt: skip
+            refused = (
+                result["returncode"] == 1
+                and _one_line(result["stderr"])
+                and "is being written by another scoring run" in result["stderr"]
+                and holder in result["stderr"]
+            )
+            record[label] = {
+                "returncode": result["returncode"],
+                "stderr": result["stderr"].strip(),
+                "refused": refused,
+            }
             if held:
                 campaign.n_faults += 1
             if not refused:
-                campaign.fail(name, f"the run with {label} was not refused in one "
-                              f"line naming the holder: {result['stderr']!r}")  # fmt: skip
+                campaign.fail(
+                    name,
+                    f"the run with {label} was not refused in one "
+                    f"line naming the holder: {result['stderr']!r}",
+                )
     finally:
         if held:
             os.kill(first.pid, signal.SIGCONT)
@@ -520,8 +563,9 @@ def concurrency_trials(campaign, inputs, reference, args, tmp):
     campaign.expect_status(name, result, 0)
     record["first_identical_bytes"] = campaign.compare_bytes(name, out, reference)
     record.update(campaign.compare_rows(name, out, _expected(reference)))
-    record["left_behind"] = campaign.leftovers(name, folder,
-                                               {"scores.csv", "scores.errors.csv"})  # fmt: skip
+    record["left_behind"] = campaign.leftovers(
+        name, folder, {"scores.csv", "scores.errors.csv"}
+    )
     if not held:
         campaign.fail(name, "the first run ended before it could be suspended")
     campaign.trials.append(record)
@@ -535,25 +579,33 @@ def concurrency_trials(campaign, inputs, reference, args, tmp):
     processes = [campaign.start(argv), campaign.start(argv)]
     results = [campaign.finish(p, name) for p in processes]
     codes = sorted(r["returncode"] for r in results)
-    record = {"trial": name, "returncodes": codes,
-              "stderr": [r["stderr"].strip() for r in results]}  # fmt: skip
+    record = {
+        "trial": name,
+        "returncodes": codes,
+        "stderr": [r["stderr"].strip() for r in results],
+    }
     overlapped = codes == [0, 1]
     record["overlapped"] = overlapped
     if overlapped:
         campaign.n_faults += 1
         loser = results[[r["returncode"] for r in results].index(1)]
-        if not ("is being written by another scoring run" in loser["stderr"]
-                and _one_line(loser["stderr"])):  # fmt: skip
+        if not (
+            "is being written by another scoring run" in loser["stderr"]
+            and _one_line(loser["stderr"])
+        ):
             campaign.fail(name, f"refused without the message: {loser['stderr']!r}")
     elif codes != [0, 0]:  # one after the other is fine; anything else not
         campaign.fail(name, f"exit statuses {codes}")
     record["identical_bytes"] = campaign.compare_bytes(name, out, reference)
     record.update(campaign.compare_rows(name, out, _expected(reference)))
-    record["left_behind"] = campaign.leftovers(name, folder,
-                                               {"scores.csv", "scores.errors.csv"})  # fmt: skip
+    record["left_behind"] = campaign.leftovers(
+        name, folder, {"scores.csv", "scores.errors.csv"}
+    )
     campaign.trials.append(record)
-    print(f"{name}: exit statuses {codes}, identical={record['identical_bytes']}",
-          flush=True)  # fmt: skip
+    print(
+        f"{name}: exit statuses {codes}, identical={record['identical_bytes']}",
+        flush=True,
+    )
 
 
 def can_mount_tmpfs():
@@ -562,8 +614,9 @@ def can_mount_tmpfs():
         return False, "no unshare or mount command"
     check = subprocess.run(
         ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     if check.returncode:
         return False, f"cannot mount a tmpfs: {check.stderr.strip()}"
     return True, None
@@ -595,56 +648,84 @@ def full_disk_trials(campaign, inputs, reference, n_chunks, tmp):
         keep.mkdir()
         # All in one private mount namespace: the tmpfs lives as long as the
         # shell. Fill it, list it, enlarge it, resume, copy the result out.
-        script = "\n".join([
-            "set -u",
-            f"mount -t tmpfs -o size={size} tmpfs {shlex.quote(str(mount))} || exit 99",
-            f"{argv} >{folder}/1.out 2>{folder}/1.err; echo $? >{folder}/1.rc",
-            f"ls -A {shlex.quote(str(mount))} >{folder}/1.ls",
-            f"mount -o remount,size=64m {shlex.quote(str(mount))}",
-            f"{argv} --resume >{folder}/2.out 2>{folder}/2.err; echo $? >{folder}/2.rc",
-            f"ls -A {shlex.quote(str(mount))} >{folder}/2.ls",
-            f"cp {shlex.quote(str(mount))}/scores*.csv {shlex.quote(str(keep))}/",
-        ])  # fmt: skip
+        script = "\n".join(
+            [
+                "set -u",
+                f"mount -t tmpfs -o size={size} tmpfs {shlex.quote(str(mount))} || exit 99",
+                f"{argv} >{folder}/1.out 2>{folder}/1.err; echo $? >{folder}/1.rc",
+                f"ls -A {shlex.quote(str(mount))} >{folder}/1.ls",
+                f"mount -o remount,size=64m {shlex.quote(str(mount))}",
+                f"{argv} --resume >{folder}/2.out 2>{folder}/2.err; echo $? >{folder}/2.rc",
+                f"ls -A {shlex.quote(str(mount))} >{folder}/2.ls",
+                f"cp {shlex.quote(str(mount))}/scores*.csv {shlex.quote(str(keep))}/",
+            ]
+        )
         campaign.n_runs += 2
-        shell = subprocess.run(["unshare", "-m", "sh", "-c", script], env=campaign.env,
-                               capture_output=True, text=True, timeout=2 * RUN_TIMEOUT)  # fmt: skip
+        shell = subprocess.run(
+            ["unshare", "-m", "sh", "-c", script],
+            env=campaign.env,
+            capture_output=True,
+            text=True,
+            timeout=2 * RUN_TIMEOUT,
+        )
         record = {"trial": name, "tmpfs_bytes": size}
         if shell.returncode == 99:
             campaign.fail(name, f"cannot mount: {shell.stderr.strip()}")
             continue
-        first = campaign.checked(name, int((folder / "1.rc").read_text()),
-                                 (folder / "1.out").read_text(),
-                                 (folder / "1.err").read_text())  # fmt: skip
-        second = campaign.checked(name, int((folder / "2.rc").read_text()),
-                                  (folder / "2.out").read_text(),
-                                  (folder / "2.err").read_text())  # fmt: skip
+        first = campaign.checked(
+            name,
+            int((folder / "1.rc").read_text()),
+            (folder / "1.out").read_text(),
+            (folder / "1.err").read_text(),
+        )
+        second = campaign.checked(
+            name,
+            int((folder / "2.rc").read_text()),
+            (folder / "2.out").read_text(),
+            (folder / "2.err").read_text(),
+        )
         listed = (folder / "1.ls").read_text().split()
-        record["first"] = {"returncode": first["returncode"],
-                           "stderr": first["stderr"].strip(), "left": listed}  # fmt: skip
+        record["first"] = {
+            "returncode": first["returncode"],
+            "stderr": first["stderr"].strip(),
+            "left": listed,
+        }
         if first["returncode"] == 1:
             campaign.n_faults += 1
             message = first["stderr"]
-            if not (_one_line(message) and message.startswith(
-                    "mtclassic score: no space left on the device writing ")):  # fmt: skip
+            if not (
+                _one_line(message)
+                and message.startswith(
+                    "mtclassic score: no space left on the device writing "
+                )
+            ):
                 campaign.fail(name, f"not the one-line message: {message!r}")
             if set(listed) - {"scores.csv.parts"}:
                 campaign.fail(name, f"left on the full disk: {listed}")
         else:
-            campaign.fail(name, f"exit status {first['returncode']} on the full disk "
-                          f"(expected 1): {first['stderr'][-300:]!r}")  # fmt: skip
+            campaign.fail(
+                name,
+                f"exit status {first['returncode']} on the full disk "
+                f"(expected 1): {first['stderr'][-300:]!r}",
+            )
         campaign.expect_status(name, second, 0)
-        record["resume"] = {"returncode": second["returncode"],
-                            "chunks_resumed": _chunks_resumed(second["stdout"]),
-                            "left": (folder / "2.ls").read_text().split()}  # fmt: skip
+        record["resume"] = {
+            "returncode": second["returncode"],
+            "chunks_resumed": _chunks_resumed(second["stdout"]),
+            "left": (folder / "2.ls").read_text().split(),
+        }
         out = keep / "scores.csv"
         record["identical_bytes"] = campaign.compare_bytes(name, out, reference)
         record.update(campaign.compare_rows(name, out, _expected(reference)))
         if set(record["resume"]["left"]) != {"scores.csv", "scores.errors.csv"}:
             campaign.fail(name, f"after the resume: {record['resume']['left']}")
         campaign.trials.append(record)
-        print(f"{name}: {record['first']['stderr']!r}; resumed "
-              f"{record['resume']['chunks_resumed']} chunks, identical="
-              f"{record['identical_bytes']}", flush=True)  # fmt: skip
+        print(
+            f"{name}: {record['first']['stderr']!r}; resumed "
+            f"{record['resume']['chunks_resumed']} chunks, identical="
+            f"{record['identical_bytes']}",
+            flush=True,
+        )
     return None
 
 
@@ -674,8 +755,9 @@ def corruption_trials(campaign, good, reference, tmp):
                         mapped[new_id] = [new_id, *row[1:]]
         whole_file = str(bad) in errors  # one error row for the whole file
         accounted = set(errors) if not whole_file else set(errors) | set(mapped)
-        counts = campaign.compare_rows(name, out, {**expected_good, **mapped},
-                                       extra_ok=accounted, rounding=True)  # fmt: skip
+        counts = campaign.compare_rows(
+            name, out, {**expected_good, **mapped}, extra_ok=accounted, rounding=True
+        )
         bad_errors = [i for i in errors if i.startswith(str(bad))]
         foreign = [i for i in errors if not i.startswith(str(bad))]
         if not bad_errors:
@@ -686,37 +768,35 @@ def corruption_trials(campaign, good, reference, tmp):
         if size > MAX_ERRORS_BYTES:
             campaign.fail(name, f"the errors file holds {size} bytes")
         scored, _ = read_rows(out)
-        record = {"trial": name, "returncode": result["returncode"],
-                  "rows_scored_good_input": sum(i in scored for i in expected_good),
-                  "rows_scored_bad_input": sum(i.startswith(str(bad)) for i in scored),
-                  "error_rows": sum(len(v) for v in errors.values()),
-                  "errors_file_bytes": size, "whole_file_refused": whole_file,
-                  "first_reason": next(iter(errors.values()))[0][1] if errors else None,
-                  **counts}  # fmt: skip
+        record = {
+            "trial": name,
+            "returncode": result["returncode"],
+            "rows_scored_good_input": sum(i in scored for i in expected_good),
+            "rows_scored_bad_input": sum(i.startswith(str(bad)) for i in scored),
+            "error_rows": sum(len(v) for v in errors.values()),
+            "errors_file_bytes": size,
+            "whole_file_refused": whole_file,
+            "first_reason": next(iter(errors.values()))[0][1] if errors else None,
+            **counts,
+        }
         campaign.trials.append(record)
-        print(f"{name}: exit {record['returncode']}, {record['error_rows']} error "
-              f"rows, {record['rows_scored_bad_input']} bad-input rows scored; "
-              f"{str(record['first_reason'])[:110]!r}", flush=True)  # fmt: skip
+        print(
+            f"{name}: exit {record['returncode']}, {record['error_rows']} error "
+            f"rows, {record['rows_scored_bad_input']} bad-input rows scored; "
+            f"{str(record['first_reason'])[:110]!r}",
+            flush=True,
+        )
 
 
 # ---------------------------------------------------------------- main
 
 
-def machine():
-    """bench_scoring's machine record, and whether this runs as root (tmpfs)."""
-    return {**scoring_machine(), "platform": platform.platform(),
-            "root": os.geteuid() == 0 if hasattr(os, "geteuid") else None}  # fmt: skip
-
-
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
-                                                      env.get("PYTHONPATH")]))  # fmt: skip
     # Two real workers even on these few thousand images (the scorer would
     # otherwise lower --n-jobs 2 to 1, a worker per 32,768 images).
-    env["MTCLASSIC_MIN_IMAGES_PER_WORKER"] = "1"
+    env = child_env(MTCLASSIC_MIN_IMAGES_PER_WORKER="1")
     from mtclassic.datasets import make_characters
     from mtclassic.models import make_default_model
     from mtclassic.persistence import save_model
@@ -728,9 +808,11 @@ def main(argv=None):
         save_model(model, tmp / "model.joblib")
         inputs = make_inputs(tmp / "inputs", args.n_images, args.random_state + 1)
         campaign = Campaign(tmp / "model.joblib", env, args.chunk_size)
-        print(f"model fitted on {args.n_train} images; {args.n_images} images in "
-              f"{len(inputs)} inputs; {time.perf_counter() - started:.0f} s",
-              flush=True)  # fmt: skip
+        print(
+            f"model fitted on {args.n_train} images; {args.n_images} images in "
+            f"{len(inputs)} inputs; {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
 
         reference = tmp / "reference" / "scores.csv"
         reference.parent.mkdir()
@@ -740,8 +822,11 @@ def main(argv=None):
         if len(ref_rows) != args.n_images:
             campaign.fail("reference", f"{len(ref_rows)} rows, not {args.n_images}")
         n_chunks = sum(-(-n // args.chunk_size) for n in _records_per_input(inputs))
-        print(f"reference: {len(ref_rows)} rows in {result['seconds']:.1f} s, "
-              f"{n_chunks} chunks", flush=True)  # fmt: skip
+        print(
+            f"reference: {len(ref_rows)} rows in {result['seconds']:.1f} s, "
+            f"{n_chunks} chunks",
+            flush=True,
+        )
 
         kill_trials(campaign, inputs, reference, result["seconds"], n_chunks, args, tmp)
         concurrency_trials(campaign, inputs, reference, args, tmp)
@@ -761,12 +846,10 @@ def main(argv=None):
     }
     record = {
         "benchmark": "bench_faults",
-        "command": shlex.join(["python", "benchmarks/bench_faults.py",
-                               *(sys.argv[1:] if argv is None else argv)]),  # fmt: skip
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
+        "command": command_line(__file__, argv),
+        "date": utc_date(),
         "model": f"make_default_model(random_state={args.random_state}) on "
-                 f"make_characters({args.n_train})",
+        f"make_characters({args.n_train})",
         "n_images": args.n_images,
         "chunk_size": args.chunk_size,
         "kills": args.kills,
@@ -778,11 +861,10 @@ def main(argv=None):
         "failures": campaign.failures,
         "skipped": skipped,
         "trials": campaign.trials,
-        "machine": machine(),
-    }  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(args.out) as file:
-        file.write((json.dumps(record, indent=2) + "\n").encode())
+        # root: the full-disk trials mount a tmpfs
+        "machine": machine(root=os.geteuid() == 0),
+    }
+    write_json(args.out, record)
     print()
     for key, value in figures.items():
         must = "" if key in ("runs", "faults_injected") else "  (must be 0)"

@@ -17,41 +17,37 @@ tracemalloc (numpy's allocations) and as peak resident memory of the process,
 both beyond the input and the returned feature matrix; the input is generated
 before the measured region.
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \\
-        python benchmarks/bench_features.py [--synthetic] [--data-dir DIR]
+    python benchmarks/bench_features.py [--synthetic] [--data-dir DIR]
 
 Prints a table and writes ``benchmarks/results/bench_features.json``.
 """
 
+import argparse
+import json
 import os
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
 
-# one core for numpy, BLAS and OpenMP, set before numpy is imported
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = "1"
+import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
+import numpy as np
+from _common import (
+    add_quick,
+    command_line,
+    interleaved_timings,
+    load_mnist_test,
+    machine,
+    make_parser,
+    parse,
+    status_kb,
+    write_json,
+)
+from threadpoolctl import threadpool_limits
 
-import argparse  # noqa: E402
-import gzip  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from pathlib import Path  # noqa: E402
+from mtclassic import HOGTransformer
 
-import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from mtclassic import HOGTransformer  # noqa: E402
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-RESULT = REPO / "benchmarks" / "results" / "bench_features.json"
-MNIST_TEST = Path("mnist") / "t10k-images-idx3-ubyte.gz"
 HOG_PARAMS = {
     "orientations": 9,
     "pixels_per_cell": (7, 7),
@@ -60,21 +56,8 @@ HOG_PARAMS = {
 }
 
 
-def load_mnist_test(data_dir):
-    """The 10,000 MNIST test images, uint8 (n, 28, 28), from the gzip IDX file."""
-    path = data_dir / MNIST_TEST
-    raw = gzip.decompress(path.read_bytes())
-    if raw[:4] != b"\x00\x00\x08\x03":
-        raise ValueError(f"{path}: not an IDX image file (magic {raw[:4].hex()}).")
-    n, rows, cols = (
-        int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(3)
-    )
-    if len(raw) != 16 + n * rows * cols:
-        raise ValueError(
-            f"{path}: {len(raw)} bytes after decompression, expected "
-            f"{16 + n * rows * cols} for {n} images of {rows}x{cols}."
-        )
-    return np.frombuffer(raw, np.uint8, offset=16).reshape(n, rows, cols)
+#: --quick: a small run end to end
+QUICK = {"repeats": 1, "memory_images": 2000}
 
 
 def synthetic_images(n_images):
@@ -84,26 +67,14 @@ def synthetic_images(n_images):
     return images
 
 
-def interleaved_timings(methods, repeats, n_images):
-    """Median wall-clock and CPU microseconds per image of every method.
-
-    The methods take turns within each repeat, so that a change of load on a
-    shared machine hits all of them alike and their ratios stay fair.
-    """
-    wall = {name: [] for name in methods}
-    cpu = {name: [] for name in methods}
-    for _ in range(repeats):
-        for name, function in methods.items():
-            start_wall, start_cpu = time.perf_counter(), time.process_time()
-            function()
-            wall[name].append(time.perf_counter() - start_wall)
-            cpu[name].append(time.process_time() - start_cpu)
+def per_image(timings, n_images):
+    """Microseconds per image, wall and CPU, of :func:`interleaved_timings`."""
     return {
         name: {
-            "us_per_image": statistics.median(wall[name]) / n_images * 1e6,
-            "cpu_us_per_image": statistics.median(cpu[name]) / n_images * 1e6,
+            "us_per_image": timing["seconds"] / n_images * 1e6,
+            "cpu_us_per_image": timing["cpu_seconds"] / n_images * 1e6,
         }
-        for name in methods
+        for name, timing in timings.items()
     }
 
 
@@ -134,17 +105,6 @@ def opencv_mosaic(descriptor, mosaic, n_images):
     return descriptor.compute(mosaic, winStride=(28, 28)).reshape(n_images, -1)
 
 
-def rss_bytes(field):
-    """A field of /proc/self/status in bytes (Linux), or None."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 def reset_peak_rss():
     """Reset the peak resident size (Linux >= 4.0); False where not allowed."""
     try:
@@ -171,14 +131,14 @@ def memory(images, n_images):
         "input": "float64 rows in [0, 1], (n, 784)",
         "input_mb": batch.nbytes / 1e6,
     }
-    rss_before = rss_bytes("VmRSS")
+    rss_before = status_kb("self", "VmRSS") * 1024
     peak_reset = reset_peak_rss()
     start = time.perf_counter()
     features = transformer.transform(batch)
     record["seconds"] = time.perf_counter() - start
-    rss_peak = rss_bytes("VmHWM")
+    rss_peak = status_kb("self", "VmHWM") * 1024
     record["output_mb"] = features.nbytes / 1e6
-    if peak_reset and rss_before is not None and rss_peak is not None:
+    if peak_reset and rss_before and rss_peak:
         record["peak_extra_rss_mb"] = (rss_peak - rss_before - features.nbytes) / 1e6
     del features
     tracemalloc.start()
@@ -203,20 +163,9 @@ def memory_in_subprocess(args):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def write_json(record, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, suffix=".tmp", delete=False
-    ) as handle:
-        json.dump(record, handle, indent=2)
-        handle.write("\n")
-    os.replace(handle.name, path)
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_DATA, help="shared data directory"
+    parser = make_parser(
+        __doc__, "bench_features.json", random_state=False, out_aliases=("--output",)
     )
     parser.add_argument(
         "--synthetic",
@@ -227,15 +176,15 @@ def main(argv=None):
     parser.add_argument(
         "--memory-images", type=int, default=200_000, help="images of the memory run"
     )
-    parser.add_argument("--output", type=Path, default=RESULT, help="JSON file")
     parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    add_quick(parser, QUICK)
+    args = parse(parser, argv, QUICK)
 
     if args.synthetic:
         images = synthetic_images(10_000)
         data = "synthetic digits (make_characters), 10,000 x 28x28"
     else:
-        images = load_mnist_test(args.data_dir)
+        images, _ = load_mnist_test(args.data_dir)
         data = "MNIST test, 10,000 x 28x28"
     if args.memory_only:  # the fresh process of memory_in_subprocess
         with threadpool_limits(limits=1):
@@ -265,7 +214,7 @@ def main(argv=None):
                 descriptor, mosaic, n_images
             )
         features = {name: function() for name, function in methods.items()}  # warm up
-        timings = interleaved_timings(methods, args.repeats, n_images)
+        timings = per_image(interleaved_timings(methods, args.repeats), n_images)
         load_after = os.getloadavg()
         reference_uint8 = skimage_hog(images)
         memory_record = memory_in_subprocess(args)
@@ -293,8 +242,7 @@ def main(argv=None):
 
     record = {
         "benchmark": "bench_features",
-        "command": "python benchmarks/bench_features.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line(__file__, argv),
         "data": data,
         "hog_params": {
             k: list(v) if isinstance(v, tuple) else v for k, v in HOG_PARAMS.items()
@@ -319,12 +267,7 @@ def main(argv=None):
         "max_abs_diff_vs_skimage": max_diff,
         "memory": memory_record,
         "load_average_1min": {"before": load_before[0], "after_speed": load_after[0]},
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-        },
+        "machine": machine(),
     }
 
     print(f"{data}; default HOG (9 bins, 7x7 cells, 2x2 blocks, L2-Hys); one core")
@@ -361,8 +304,8 @@ def main(argv=None):
     print(
         f"load average (1 min): {load_before[0]:.2f} before, {load_after[0]:.2f} after"
     )
-    write_json(record, args.output)
-    print(f"wrote {args.output}")
+    write_json(args.out, record)
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

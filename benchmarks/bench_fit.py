@@ -14,8 +14,8 @@ process and ``--n-jobs`` (2) jobs:
   back at ``DigitClassifier``'s default: the kernel path of the code before
   the projection, the baseline of the speed-up;
 - ``flat``: one 36-class ``SVC(C=10, gamma="scale")`` on our features
-  (``bench_accuracy.FlatSVC``; normaliser and features included in its time);
-- ``tutorial``: ``bench_accuracy.TutorialPipeline`` (per-image scikit-image
+  (``_common.flat_svc``; normaliser and features included in its time);
+- ``tutorial``: ``_common.TutorialPipeline`` (per-image scikit-image
   HOG, ``SVC(probability=True)`` on the digits, a random forest on the letters);
 - ``grid``: a 3-fold ``GridSearchCV`` of the accurate preset over 4 settings
   (``vote__digits__C`` x ``vote__letters__n_estimators``) on ``--grid-rows``
@@ -23,7 +23,7 @@ process and ``--n-jobs`` (2) jobs:
   side, refit included.
 
 Each child's peak memory is read from ``/proc`` while it runs (``VmHWM`` of the
-child and of every worker it starts; ``bench_scoring.run_measured``): the
+child and of every worker it starts; ``_common.run_measured``): the
 tree's sum is an upper bound of the simultaneous peak. ``fit_s`` is the wall
 time of the fit alone (data loading excluded), ``tree_cpu_s`` the CPU of the
 whole child tree (loading included). The machine is shared, so the CPU time is
@@ -33,11 +33,10 @@ Prints a table and writes ``benchmarks/results/bench_fit.json``.
 
     python benchmarks/bench_fit.py                       # the full protocol
     python benchmarks/bench_fit.py --n-digits 20000      # reduced
-    python benchmarks/bench_fit.py --quick               # < 2 minutes
+    python benchmarks/bench_fit.py --quick               # a small run
 """
 
 import argparse
-import datetime
 import json
 import os
 import sys
@@ -46,37 +45,34 @@ from pathlib import Path
 
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
-from bench_accuracy import (
-    DEFAULT_DATA_DIR,
-    DIGITS,
-    FlatSVC,
-    SharedFeatures,
+from _common import (
     TutorialPipeline,
+    add_quick,
+    child_env,
+    command_line,
+    flat_svc,
     in_source_sets,
     load_data,
     machine,
+    make_parser,
+    our_features,
+    parse,
+    run_measured,
+    status_kb,
+    utc_date,
+    write_json,
 )
-from bench_scoring import PINNED_THREADS, run_measured
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from mtclassic import make_default_model
+from mtclassic.heads import DigitClassifier
+from mtclassic.models import PRESETS
 
-from mtclassic import make_default_model  # noqa: E402
-from mtclassic.datasets._base import atomic_writer  # noqa: E402
-from mtclassic.heads import DigitClassifier  # noqa: E402
-from mtclassic.models import PRESETS  # noqa: E402
-
-RESULTS = REPO / "benchmarks" / "results" / "bench_fit.json"
 GRID = {"vote__digits__C": [5.0, 10.0], "vote__letters__n_estimators": [50, 100]}
 QUICK = {"n_digits": 500, "n_emnist": 1000, "n_rows": 2000, "grid_rows": 1200}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser = make_parser(__doc__, "bench_fit.json", n_jobs=2)
     parser.add_argument(
         "--n-digits", type=int, default=60_000, help="MNIST training digits (first n)"
     )
@@ -101,18 +97,9 @@ def parse_args(argv=None):
         default="",
         help="comma-separated: accurate-unprojected, flat, tutorial, grid",
     )
-    parser.add_argument(
-        "--quick", action="store_true", help=f"a small run (< 2 minutes): {QUICK}"
-    )
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    add_quick(parser, QUICK)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.quick:
-        for key, value in QUICK.items():
-            setattr(args, key, value)
-    return args  # fmt: skip
+    return parse(parser, argv, QUICK)
 
 
 # ---------------------------------------------------------------- child
@@ -120,29 +107,14 @@ def parse_args(argv=None):
 
 def training_set(args):
     """Raw training images (list of 2-D arrays) and labels of fold 0."""
-    loader_args = argparse.Namespace(
-        n_digits_train=args.n_digits,
-        n_digits_test=1,
-        n_emnist=args.n_emnist,
-        quick=False,
-        n_styled=0,
-        random_state=args.random_state,
-    )
-    data = load_data(args.data_dir, loader_args)
-    (X, y), _ = in_source_sets(data, 0, loader_args)
+    data = load_data(args.data_dir, args.n_digits, 1, args.n_emnist)
+    (X, y), _ = in_source_sets(data, 0, random_state=args.random_state)
     if args.n_rows is not None and args.n_rows < len(y):
         keep = np.sort(
             np.random.default_rng(args.random_state).permutation(len(y))[: args.n_rows]
         )
         X, y = [X[i] for i in keep], y[keep]
     return X, y
-
-
-def _rss_mb(field):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _support_vectors(model):
@@ -162,32 +134,35 @@ def fit_job(job, X, y, args):
     record = {}
     if job.startswith("preset:") or job == "accurate-unprojected":
         if job == "accurate-unprojected":
-            model = make_default_model(args.random_state, args.n_jobs,
-                                       gate_components="all", digits_components="all")  # fmt: skip
+            model = make_default_model(
+                args.random_state,
+                args.n_jobs,
+                gate_components="all",
+                digits_components="all",
+            )
             cache = DigitClassifier().cache_size  # libsvm's cache before this change
             model.set_params(
                 vote__gate__cache_size=cache, vote__digits__cache_size=cache
             )
         else:
-            model = make_default_model(args.random_state, args.n_jobs,
-                                       preset=job.split(":", 1)[1])  # fmt: skip
+            model = make_default_model(
+                args.random_state, args.n_jobs, preset=job.split(":", 1)[1]
+            )
         model.fit(X, y)
         record["support_vectors"] = _support_vectors(model)
     elif job == "flat":  # our normaliser and features included in its time
-        FlatSVC(SharedFeatures(args)).fit(X, y, "train")
+        features = our_features(args.random_state, args.n_jobs).transform(X)
+        flat_svc().fit(features, y)
     elif job == "tutorial":
-        is_digit = np.isin(y, list(DIGITS))
-        tutorial = TutorialPipeline()
-        tutorial.fit_digits([x for x, d in zip(X, is_digit, strict=True) if d],
-                            y[is_digit])  # fmt: skip
-        tutorial.fit(X, y, args.n_jobs)  # the letters forest
+        TutorialPipeline(n_jobs=args.n_jobs).fit(X, y)
     elif job == "grid":
         from sklearn.model_selection import GridSearchCV
 
         rows = np.random.default_rng(args.random_state).permutation(len(y))
         rows = np.sort(rows[: args.grid_rows])
-        grid = GridSearchCV(make_default_model(args.random_state, 1), GRID, cv=3,
-                            n_jobs=args.n_jobs)  # fmt: skip
+        grid = GridSearchCV(
+            make_default_model(args.random_state, 1), GRID, cv=3, n_jobs=args.n_jobs
+        )
         grid.fit([X[i] for i in rows], y[rows])
         record.update(
             n_rows=int(rows.size),
@@ -204,7 +179,7 @@ def fit_job(job, X, y, args):
 
 def run_child(args):
     X, y = training_set(args)
-    rss_before = _rss_mb("VmRSS")
+    rss_before = status_kb("self", "VmRSS") / 1024
     cpu, started = time.process_time(), time.perf_counter()
     record = fit_job(args.child, X, y, args)
     record.update(
@@ -221,10 +196,7 @@ def run_child(args):
 
 
 def run_jobs(jobs, argv):
-    env = dict(os.environ, **PINNED_THREADS)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO), *filter(None, [env.get("PYTHONPATH")])]
-    )
+    env = child_env()
     results = {}
     for job in jobs:
         print(f"fitting {job} ...", flush=True)
@@ -252,11 +224,15 @@ def summary_line(job, r):
     if "support_vectors" in r:
         extra = " SV " + ", ".join(f"{k} {v}" for k, v in r["support_vectors"].items())
     if job == "grid":
-        extra = (f" ({r['n_settings']} settings x 3 folds on {r['n_rows']} rows, "
-                 f"mean fold fit {r['mean_fold_fit_s']:.0f} s, refit {r['refit_s']:.0f} s)")  # fmt: skip
-    return (f"{job:<22} {r['n_train']:>7} rows  fit {r['fit_s']:8.1f} s  "
-            f"tree CPU {r['tree_cpu_s']:8.1f} s  peak RSS {r['tree_peak_mb']:7.0f} MB"
-            f" (main {r['main_peak_mb']:.0f}){extra}")  # fmt: skip
+        extra = (
+            f" ({r['n_settings']} settings x 3 folds on {r['n_rows']} rows, "
+            f"mean fold fit {r['mean_fold_fit_s']:.0f} s, refit {r['refit_s']:.0f} s)"
+        )
+    return (
+        f"{job:<22} {r['n_train']:>7} rows  fit {r['fit_s']:8.1f} s  "
+        f"tree CPU {r['tree_cpu_s']:8.1f} s  peak RSS {r['tree_peak_mb']:7.0f} MB"
+        f" (main {r['main_peak_mb']:.0f}){extra}"
+    )
 
 
 def main(argv=None):
@@ -267,8 +243,9 @@ def main(argv=None):
         return
     skip = {s for s in args.skip.split(",") if s}
     jobs = [f"preset:{p}" for p in args.presets.split(",") if p]
-    jobs += [j for j in ("accurate-unprojected", "flat", "tutorial", "grid")
-             if j not in skip]  # fmt: skip
+    jobs += [
+        j for j in ("accurate-unprojected", "flat", "tutorial", "grid") if j not in skip
+    ]
     started = time.perf_counter()
     results = run_jobs(jobs, argv)
     print("\nfit time and peak memory (each job in its own process):")
@@ -281,25 +258,32 @@ def main(argv=None):
             "accurate_speedup_wall": base["fit_s"] / new["fit_s"],
             "accurate_speedup_cpu": base["tree_cpu_s"] / new["tree_cpu_s"],
         }
-        print(f"accurate preset vs its unprojected kernels: "
-              f"{ratios['accurate_speedup_wall']:.2f}x wall, "
-              f"{ratios['accurate_speedup_cpu']:.2f}x CPU")  # fmt: skip
+        print(
+            f"accurate preset vs its unprojected kernels: "
+            f"{ratios['accurate_speedup_wall']:.2f}x wall, "
+            f"{ratios['accurate_speedup_cpu']:.2f}x CPU"
+        )
     record = {
         "benchmark": "bench_fit",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["bench_fit.py", *argv]),
-        "protocol": {"n_digits": args.n_digits, "n_emnist": args.n_emnist,
-                     "n_rows": args.n_rows, "grid_rows": args.grid_rows,
-                     "grid": GRID, "fold": 0, "n_jobs": args.n_jobs,
-                     "random_state": args.random_state, "quick": args.quick},
+        "date": utc_date(),
+        "command": command_line(__file__, argv),
+        "protocol": {
+            "n_digits": args.n_digits,
+            "n_emnist": args.n_emnist,
+            "n_rows": args.n_rows,
+            "grid_rows": args.grid_rows,
+            "grid": GRID,
+            "fold": 0,
+            "n_jobs": args.n_jobs,
+            "random_state": args.random_state,
+            "quick": args.quick,
+        },
         "results": results,
         "ratios": ratios,
         "machine": machine(),
         "total_seconds": time.perf_counter() - started,
-    }  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(args.out) as file:
-        file.write(json.dumps(record, indent=2).encode())
+    }
+    write_json(args.out, record)
     print(f"wrote {args.out} ({record['total_seconds']:.0f} s in all)")
 
 

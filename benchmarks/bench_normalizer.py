@@ -12,33 +12,30 @@ Fidelity: MNIST test images are already in the target geometry, so normalizing
 them should change them little: mean absolute difference to ``X / 255``, the
 share of images that come out unchanged, and the centre-of-mass offsets.
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \\
-        python benchmarks/bench_normalizer.py
+    python benchmarks/bench_normalizer.py
 
 Prints a table and writes ``benchmarks/results/bench_normalizer.json``.
 """
 
-import argparse
-import json
-import os
-import platform
-import statistics
-import sys
-import time
-from pathlib import Path
-
+import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
+from _common import (
+    add_quick,
+    command_line,
+    interleaved_timings,
+    load_handwritten62,
+    load_mnist_test,
+    machine,
+    make_parser,
+    parse,
+    write_json,
+)
 from threadpoolctl import threadpool_limits
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from mtclassic import ImageNormalizer
 
-from mtclassic import ImageNormalizer  # noqa: E402
-from mtclassic.datasets import load_idx  # noqa: E402
-from mtclassic.datasets._base import atomic_writer  # noqa: E402
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-RESULT = REPO / "benchmarks" / "results" / "bench_normalizer.json"
+#: --quick: a small run end to end
+QUICK = {"repeats": 1, "peer_images": 100}
 
 
 def peer_normalize(image, image_size=28, box_size=20, ink_threshold=0.2):
@@ -67,32 +64,6 @@ def peer_normalize(image, image_size=28, box_size=20, ink_threshold=0.2):
     centre = np.array(ndimage.center_of_mass(out))
     shift = np.round(image_size // 2 - centre).astype(int)
     return ndimage.shift(out, shift, order=0)
-
-
-def load_mnist(data_dir):
-    images = load_idx(data_dir / "mnist" / "t10k-images-idx3-ubyte.gz")
-    return images
-
-
-def load_handwritten62(data_dir):
-    with np.load(data_dir / "handwritten62_bpr" / "handwritten62_bpr.npz") as data:
-        images, sizes = data["images"], data["sizes"]
-    return [images[i, :height, :width] for i, (height, width) in enumerate(sizes)]
-
-
-def median_seconds(functions, repeats):
-    """Median seconds of each function, timed in turn in every round.
-
-    Interleaving the contenders shares the machine's changing load (it is
-    shared) evenly among them, so their ratios hold even when the load moves.
-    """
-    times = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def centre_of_mass(images):
@@ -134,7 +105,7 @@ def speed(name, images, peer_count, repeats):
     subset = images[:peer_count]
     for normalizer in (ours, deskew):
         normalizer.transform(images[:50])  # warm up
-    seconds = median_seconds(
+    timings = interleaved_timings(
         {
             "ours": lambda: ours.transform(images),
             "ours, deskew": lambda: deskew.transform(images),
@@ -142,6 +113,7 @@ def speed(name, images, peer_count, repeats):
         },
         repeats,
     )
+    seconds = {name: timing["seconds"] for name, timing in timings.items()}
     rows = {
         "ours": len(images) / seconds["ours"],
         "ours, deskew": len(images) / seconds["ours, deskew"],
@@ -160,19 +132,18 @@ def speed(name, images, peer_count, repeats):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_DATA, help="shared data directory"
+    parser = make_parser(
+        __doc__, "bench_normalizer.json", random_state=False, out_aliases=("--output",)
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed runs each")
     parser.add_argument(
         "--peer-images", type=int, default=1000, help="images timed for the peer"
     )
-    parser.add_argument("--output", type=Path, default=RESULT, help="JSON file")
-    args = parser.parse_args(argv)
+    add_quick(parser, QUICK)
+    args = parse(parser, argv, QUICK)
 
-    mnist = load_mnist(args.data_dir)
-    crops = load_handwritten62(args.data_dir)
+    mnist, _ = load_mnist_test(args.data_dir)
+    crops, _, _ = load_handwritten62(args.data_dir)
     with threadpool_limits(limits=1):
         results = [
             speed("MNIST test, 28x28", mnist, args.peer_images, args.repeats),
@@ -203,26 +174,16 @@ def main(argv=None):
     )
     record = {
         "benchmark": "bench_normalizer",
-        "command": " ".join(
-            ["python", "benchmarks/bench_normalizer.py"]
-            + list(argv if argv is not None else sys.argv[1:])
-        ),
+        "command": command_line(__file__, argv),
         "threads": 1,
         "repeats": args.repeats,
         "statistic": "median",
         "speed": results,
         "mnist_fidelity": fidelity,
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-        },
+        "machine": machine(),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(args.output) as handle:
-        handle.write((json.dumps(record, indent=2) + "\n").encode())
-    print(f"\nwrote {args.output}")
+    write_json(args.out, record)
+    print(f"\nwrote {args.out}")
 
 
 if __name__ == "__main__":

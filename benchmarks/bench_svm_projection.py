@@ -28,32 +28,26 @@ whitened), optionally followed by ``+cache<MB>``, ``+noshrink``, ``+nys<k>`` (a
 Results are appended, one JSON line per setting, to ``--out``.
 """
 
-import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
+from _common import add_quick, load_data, make_parser, parse
+from sklearn.pipeline import make_pipeline
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from mtclassic.features import make_features
+from mtclassic.heads import DigitClassifier
+from mtclassic.preprocessing import ImageNormalizer
+from mtclassic.strokes import StrokeRedrawer
 
-from bench_accuracy import DEFAULT_DATA_DIR, load_data  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-
-from mtclassic.features import make_features  # noqa: E402
-from mtclassic.heads import DigitClassifier  # noqa: E402
-from mtclassic.preprocessing import ImageNormalizer  # noqa: E402
-from mtclassic.strokes import StrokeRedrawer  # noqa: E402
-
-RESULTS = REPO / "benchmarks" / "results" / "bench_svm_projection.jsonl"
+#: --quick: a small run end to end
+QUICK = {"n_digits": 500}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser = make_parser(__doc__, "bench_svm_projection.jsonl")
     parser.add_argument("--role", choices=["digits", "gate"], default="digits")
     parser.add_argument(
         "--gate-input",
@@ -70,30 +64,27 @@ def parse_args(argv=None):
         default=None,
         help="features cache (.npz), computed if missing",
     )
-    parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    return parser.parse_args(argv)  # fmt: skip
+    add_quick(parser, QUICK)
+    return parse(parser, argv, QUICK)
 
 
-def letter_sets(data_dir, data):
+def letter_sets(data):
     """(train, test) letters: EMNIST a-m and az_sample, even rows / odd rows."""
-    az = np.load(data_dir / "az_sample" / "az_sample.npz")
-    az_X, az_y = az["images"], az["labels"].astype(str)
-    (em_X, em_y), (et_X, et_y) = data["emnist_train"], data["emnist_test"]
-    train = (np.concatenate([em_X, az_X[0::2]]), np.concatenate([em_y, az_y[0::2]]))
-    test = (np.concatenate([et_X, az_X[1::2]]), np.concatenate([et_y, az_y[1::2]]))
-    return train, test
+    return tuple(
+        (
+            np.concatenate([data[f"emnist_{part}"][0], data[f"az_{part}"][0]]),
+            np.concatenate([data[f"emnist_{part}"][1], data[f"az_{part}"][1]]),
+        )
+        for part in ("train", "test")
+    )
 
 
 def features(args):
     """Feature rows and labels of the digits and letters, train and test."""
     if args.cache is not None and args.cache.exists():
         return dict(np.load(args.cache))
-    loader_args = argparse.Namespace(
-        n_digits_train=args.n_digits, n_digits_test=10_000, n_emnist=10_000
-    )
-    data = load_data(args.data_dir, loader_args)
-    (lX, ly), (ltX, lty) = letter_sets(args.data_dir, data)
+    data = load_data(args.data_dir, args.n_digits, 10_000, 10_000)
+    (lX, ly), (ltX, lty) = letter_sets(data)
     steps = [ImageNormalizer(deskew=True), make_features()]
     if args.gate_input == "redrawn":  # as make_default_model's gate sees them
         steps.insert(1, StrokeRedrawer())
@@ -119,8 +110,10 @@ def parse_setting(text):
     params = {}
     for kind in ("pca", "white"):
         if head.startswith(kind):
-            params = {"pca_components": int(head[len(kind) :]),
-                      "pca_whiten": kind == "white"}  # fmt: skip
+            params = {
+                "pca_components": int(head[len(kind) :]),
+                "pca_whiten": kind == "white",
+            }
     if not params and head != "none":
         raise SystemExit(f"unknown setting {head!r}; use none, pca<k> or white<k>")
     for extra in extras:
@@ -139,14 +132,21 @@ def parse_setting(text):
 
 def role_sets(feats, role):
     if role == "digits":
-        return (feats["digits_train_X"], feats["digits_train_y"],
-                feats["digits_test_X"], feats["digits_test_y"])  # fmt: skip
+        return (
+            feats["digits_train_X"],
+            feats["digits_train_y"],
+            feats["digits_test_X"],
+            feats["digits_test_y"],
+        )
     X = np.concatenate([feats["digits_train_X"], feats["letters_train_X"]])
     X_test = np.concatenate([feats["digits_test_X"], feats["letters_test_X"]])
-    y = np.repeat(["digit", "letter"], [len(feats["digits_train_y"]),
-                                        len(feats["letters_train_y"])])  # fmt: skip
-    y_test = np.repeat(["digit", "letter"], [len(feats["digits_test_y"]),
-                                             len(feats["letters_test_y"])])  # fmt: skip
+    y = np.repeat(
+        ["digit", "letter"],
+        [len(feats["digits_train_y"]), len(feats["letters_train_y"])],
+    )
+    y_test = np.repeat(
+        ["digit", "letter"], [len(feats["digits_test_y"]), len(feats["letters_test_y"])]
+    )
     return X, y, X_test, y_test
 
 

@@ -10,53 +10,40 @@ real MNIST training images (``--no-reference`` skips it).
 Speed: seconds to generate ``--n-timing`` images of all 36 classes on one core
 (threads pinned to 1), the median of ``--repeats`` runs, and images per second.
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \\
-        python benchmarks/bench_synthetic.py [--data-dir DIR] [--n-train 20000]
+    python benchmarks/bench_synthetic.py [--data-dir DIR] [--n-train 20000]
 
 Prints a table and writes ``benchmarks/results/bench_synthetic.json``.
 """
 
-import os
+import statistics
+import time
 
-# one core for numpy, BLAS and OpenMP, set before numpy is imported
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = "1"
+import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
+import numpy as np
+from _common import (
+    add_quick,
+    command_line,
+    load_mnist_test,
+    load_mnist_train,
+    machine,
+    make_parser,
+    parse,
+    write_json,
+)
+from sklearn.metrics import accuracy_score, confusion_matrix
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from threadpoolctl import threadpool_limits
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+from mtclassic import HOGTransformer
+from mtclassic.datasets import make_characters
 
-import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from sklearn.metrics import accuracy_score, confusion_matrix  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.svm import SVC  # noqa: E402
-
-from mtclassic import HOGTransformer  # noqa: E402
-from mtclassic.datasets import load_idx, make_characters  # noqa: E402
-from mtclassic.datasets._base import atomic_writer  # noqa: E402
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-RESULT = REPO / "benchmarks" / "results" / "bench_synthetic.json"
-MNIST_TEST_IMAGES = Path("mnist") / "t10k-images-idx3-ubyte.gz"
-MNIST_TEST_LABELS = Path("mnist") / "t10k-labels-idx1-ubyte.gz"
-MNIST_TRAIN = Path("mnist_train") / "mnist_train.npz"
 DIGITS = list("0123456789")
 
 
-def load_mnist_test(data_dir):
-    images = load_idx(data_dir / MNIST_TEST_IMAGES)
-    labels = load_idx(data_dir / MNIST_TEST_LABELS).astype(str)
-    return images, labels
+#: --quick: a small run end to end
+QUICK = {"n_train": 500, "n_val": 200, "n_timing": 1000, "repeats": 1}
 
 
 def make_model(C):
@@ -85,15 +72,11 @@ def choose_C(candidates, X_train, y_train, X_val, y_val):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_DATA, help="shared data directory"
-    )
+    parser = make_parser(__doc__, "bench_synthetic.json", out_aliases=("--output",))
     parser.add_argument("--n-train", type=int, default=20000)
     parser.add_argument(
         "--n-val", type=int, default=4000, help="generated digits for choosing C"
     )
-    parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument(
         "--C",
         type=float,
@@ -104,8 +87,8 @@ def main(argv=None):
     parser.add_argument("--n-timing", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-reference", action="store_true")
-    parser.add_argument("--output", type=Path, default=RESULT)
-    args = parser.parse_args(argv)
+    add_quick(parser, QUICK)
+    args = parse(parser, argv, QUICK)
 
     X_test, y_test = load_mnist_test(args.data_dir)
     with threadpool_limits(1):
@@ -127,11 +110,11 @@ def main(argv=None):
 
         reference = None
         if not args.no_reference:
-            real = np.load(args.data_dir / MNIST_TRAIN)
+            real_X, real_y = load_mnist_train(args.data_dir)
             pick = np.random.default_rng(args.random_state).choice(
-                len(real["labels"]), args.n_train, replace=False
+                len(real_y), args.n_train, replace=False
             )
-            real_model = make_model(C).fit(real["images"][pick], real["labels"][pick])
+            real_model = make_model(C).fit(real_X[pick], real_y[pick])
             reference = accuracy_score(y_test, real_model.predict(X_test))
 
     accuracy = accuracy_score(y_test, predicted)
@@ -161,7 +144,7 @@ def main(argv=None):
 
     record = {
         "benchmark": "bench_synthetic",
-        "command": " ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),
+        "command": command_line(__file__, argv),
         "generation": {
             "n_images": args.n_timing,
             "classes": 36,
@@ -185,16 +168,10 @@ def main(argv=None):
             "seconds_generate_tune_fit_predict": train_seconds,
         },
         "random_state": args.random_state,
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-        },
+        "machine": machine(),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(args.output) as handle:
-        handle.write((json.dumps(record, indent=2) + "\n").encode())
-    print(f"\nwrote {args.output}")
+    write_json(args.out, record)
+    print(f"\nwrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ One small default model (:func:`mtclassic.make_default_model`) is trained
 without handwritten62: ``--n-digits`` MNIST training digits, the EMNIST a-m
 letters at even indices (``--n-emnist`` read) and ``--n-synthetic`` synthetic
 letters of all 26 classes (both cases; EMNIST has a-m only), loaded as
-``bench_accuracy.load_data`` loads them. It then scores every handwritten62
+``_common.load_data`` loads them. It then scores every handwritten62
 image (case merged into the upper-case label) twice:
 
 - cropped: ``images[i, :h, :w]`` with ``(h, w) = sizes[i]`` (a list);
@@ -23,35 +23,35 @@ accuracy within 3 points of the cropped one.
     python benchmarks/bench_uncropped.py --n-digits 2000 --n-synthetic 1000  # quick
 """
 
-import argparse
-import datetime
-import json
 import sys
 import time
-from pathlib import Path
 
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
+from _common import (
+    add_quick,
+    command_line,
+    load_data,
+    load_handwritten62,
+    machine,
+    make_parser,
+    parse,
+    utc_date,
+    write_json,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from mtclassic import make_default_model
+from mtclassic.datasets import make_characters
 
-from bench_accuracy import DEFAULT_DATA_DIR, load_data, machine  # noqa: E402
-
-from mtclassic import make_default_model  # noqa: E402
-from mtclassic.datasets import make_characters  # noqa: E402
-from mtclassic.datasets._base import atomic_writer  # noqa: E402
-
-RESULTS = REPO / "benchmarks" / "results" / "bench_uncropped.json"
 MAX_GAP_POINTS = 3.0
 
 
+#: --quick: a small run end to end
+QUICK = {"n_digits": 500, "n_emnist": 1000, "n_synthetic": 300}
+
+
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser = make_parser(__doc__, "bench_uncropped.json", n_jobs=2)
     for flag, default, text in (
         ("--n-digits", 10_000, "MNIST training digits (first n)"),
         ("--n-emnist", 10_000, "EMNIST letters images read (first n; even ones train)"),
@@ -59,10 +59,8 @@ def parse_args(argv=None):
     ):
         parser.add_argument(flag, type=int, default=default, help=text)
     parser.add_argument("--preset", default="accurate", help="accurate or fast")
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    return parser.parse_args(argv)  # fmt: skip
+    add_quick(parser, QUICK)
+    return parse(parser, argv, QUICK)
 
 
 def accuracies(y_true, y_pred, is_digit):
@@ -78,34 +76,38 @@ def accuracies(y_true, y_pred, is_digit):
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    protocol = argparse.Namespace(
-        n_digits_train=args.n_digits, n_digits_test=1, n_emnist=args.n_emnist
+    data = load_data(args.data_dir, args.n_digits, 1, args.n_emnist)
+    synthetic = make_characters(
+        args.n_synthetic,
+        classes="letters",
+        letter_case="mixed",
+        random_state=args.random_state,
     )
-    data = load_data(args.data_dir, protocol)
-    synthetic = make_characters(args.n_synthetic, classes="letters", letter_case="mixed",
-                                random_state=args.random_state)  # fmt: skip
     parts = [data["digits_train"], data["emnist_train"], synthetic]
     X_train = [image for X, _ in parts for image in X]
     y_train = np.concatenate([y for _, y in parts])
 
-    hw = np.load(args.data_dir / "handwritten62_bpr" / "handwritten62_bpr.npz")
-    uncropped, sizes = hw["images"], hw["sizes"]
-    cropped = [uncropped[i, :h, :w] for i, (h, w) in enumerate(sizes)]
-    labels = np.char.upper(hw["labels"].astype(str))
+    cropped, labels, uncropped = load_handwritten62(args.data_dir)
+    labels = np.char.upper(labels)
     is_digit = np.char.isdigit(labels)
 
-    print(f"training on {len(y_train)} images ({len(data['digits_train'][1])} MNIST, "
-          f"{len(data['emnist_train'][1])} EMNIST a-m, {len(synthetic[1])} synthetic "
-          f"letters), preset {args.preset!r}", flush=True)  # fmt: skip
+    print(
+        f"training on {len(y_train)} images ({len(data['digits_train'][1])} MNIST, "
+        f"{len(data['emnist_train'][1])} EMNIST a-m, {len(synthetic[1])} synthetic "
+        f"letters), preset {args.preset!r}",
+        flush=True,
+    )
     model = make_default_model(
         preset=args.preset, random_state=args.random_state, n_jobs=args.n_jobs
     )
     start = time.perf_counter()
     model.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
-    print(f"fitted in {fit_seconds:.0f} s; scoring {len(labels)} handwritten62 "
-          f"photos cropped and uncropped ({uncropped.shape[1]}x{uncropped.shape[2]})",
-          flush=True)  # fmt: skip
+    print(
+        f"fitted in {fit_seconds:.0f} s; scoring {len(labels)} handwritten62 "
+        f"photos cropped and uncropped ({uncropped.shape[1]}x{uncropped.shape[2]})",
+        flush=True,
+    )
     scores = {
         "cropped": accuracies(labels, model.predict(cropped), is_digit),
         "uncropped": accuracies(labels, model.predict(uncropped), is_digit),
@@ -119,29 +121,32 @@ def main(argv=None):
         print(f"{name:<14}" + "".join(f"{row[t]:>9.2f}%" for t in row))
     print(f"{'gap (points)':<14}" + "".join(f"{gap[t]:>10.2f}" for t in gap))
     passed = abs(gap["combined"]) <= MAX_GAP_POINTS
-    print(f"acceptance: uncropped within {MAX_GAP_POINTS:g} points of cropped: "
-          f"{'PASS' if passed else 'FAIL'}")  # fmt: skip
+    print(
+        f"acceptance: uncropped within {MAX_GAP_POINTS:g} points of cropped: "
+        f"{'PASS' if passed else 'FAIL'}"
+    )
 
     record = {
         "benchmark": "bench_uncropped",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None
-                                                       else sys.argv[1:])]),
-        "protocol": {"n_mnist_train": len(data["digits_train"][1]),
-                     "n_emnist_train": len(data["emnist_train"][1]),
-                     "n_synthetic_letters": len(synthetic[1]),
-                     "n_handwritten62": len(labels), "preset": args.preset,
-                     "random_state": args.random_state, "n_jobs": args.n_jobs},
+        "date": utc_date(),
+        "command": command_line(__file__, argv),
+        "protocol": {
+            "n_mnist_train": len(data["digits_train"][1]),
+            "n_emnist_train": len(data["emnist_train"][1]),
+            "n_synthetic_letters": len(synthetic[1]),
+            "n_handwritten62": len(labels),
+            "preset": args.preset,
+            "random_state": args.random_state,
+            "n_jobs": args.n_jobs,
+        },
         "accuracy_percent": scores,
         "gap_points": gap,
         "acceptance": {f"uncropped within {MAX_GAP_POINTS:g} points": passed},
         "fit_seconds": fit_seconds,
         "machine": machine(),
         "total_seconds": time.perf_counter() - started,
-    }  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(args.out) as file:
-        file.write(json.dumps(record, indent=2).encode())
+    }
+    write_json(args.out, record)
     print(f"wrote {args.out}")
     return 0 if passed else 1
 

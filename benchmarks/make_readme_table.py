@@ -421,13 +421,19 @@ def make_table(results):
     ablation = results.get("bench_ablation", {})
     if isinstance(ablation.get("table"), str):
         protocol = ablation.get("protocol", {})
-        lines += ["", "Ablation (`bench_ablation.py`: trained on "
-                  f"{protocol.get('n_digits_train', '?'):,} MNIST digits, "
-                  f"{protocol.get('n_emnist_train', '?'):,} EMNIST letters a-m and "
-                  f"{protocol.get('n_synthetic_letters', '?'):,} synthetic letters; "
-                  "handwritten62 never trained on; \"head\"/\"hd\" columns: a head "
-                  "alone; " + _machine(ablation) + "):", "", "```",
-                  ablation["table"], "```"]  # fmt: skip
+        lines += [
+            "",
+            "Ablation (`bench_ablation.py`: trained on "
+            f"{protocol.get('n_digits_train', '?'):,} MNIST digits, "
+            f"{protocol.get('n_emnist_train', '?'):,} EMNIST letters a-m and "
+            f"{protocol.get('n_synthetic_letters', '?'):,} synthetic letters; "
+            'handwritten62 never trained on; "head"/"hd" columns: a head '
+            "alone; " + _machine(ablation) + "):",
+            "",
+            "```",
+            ablation["table"],
+            "```",
+        ]
     others = sorted(set(results) - {stem for stem, *_ in FIGURES} - {"bench_ablation"})
     if others:
         lines += ["", "Other results: " + ", ".join(f"`{s}.json`" for s in others)]
@@ -453,7 +459,7 @@ def replace_block(text, block, readme_name="README.md"):
 
 def _write_atomically(path, text):
     sys.path.insert(0, str(REPO))  # the checkout's mtclassic, installed or not
-    from mtclassic.datasets._base import atomic_writer
+    from mtclassic.io import atomic_writer
 
     with atomic_writer(path) as file:
         file.write(text.encode("utf-8"))
