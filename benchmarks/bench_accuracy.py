@@ -57,6 +57,7 @@ forests.
 """
 
 import time
+from pathlib import Path
 
 import _pinned  # noqa: F401  (BLAS on one thread; before numpy)
 import numpy as np
@@ -199,6 +200,14 @@ def parse_args(argv=None):
         "and test set)",
     )
     parser.add_argument(
+        "--fitted-model",
+        type=Path,
+        default=None,
+        help="a model file saved by bench_fit.py --save-model (fitted on fold 0's "
+        "in-source training set): --ours saved scores it without fitting; use it "
+        "with --runs in_source,photo_letters_only --folds 0",
+    )
+    parser.add_argument(
         "--n-styled",
         type=int,
         default=1000,
@@ -243,7 +252,14 @@ def cross_source_run(data, args):
 
 
 def make_ours(variant, args):
-    """The unfitted model of one of our variants (:data:`VARIANTS` or a preset)."""
+    """The unfitted model of one of our variants (:data:`VARIANTS` or a preset),
+    or ``"saved"``: the fitted model of ``--fitted-model``."""
+    if variant == "saved":
+        if args.fitted_model is None:
+            raise SystemExit("--ours saved needs --fitted-model PATH.")
+        from mtclassic.persistence import load_model
+
+        return load_model(args.fitted_model)
     if variant in VARIANTS:
         keywords = VARIANTS[variant]
     elif variant in PRESETS:
@@ -278,9 +294,11 @@ class Ours:
 
     def __init__(self, variant, args):
         self.model = make_ours(variant, args)
+        self.fitted = variant == "saved"
 
     def fit(self, X, y):
-        self.model.fit(X, y)
+        if not self.fitted:  # a saved model was fitted on this run's rows before
+            self.model.fit(X, y)
         return self
 
     def predict_sets(self, tests):
