@@ -103,3 +103,70 @@ def test_task_prior_errors_name_the_argument():
         vote.set_params(task_prior=[0, 0]).predict(X)
     with pytest.raises(ValueError, match="task_prior must be None, 'batch'"):
         vote.set_params(task_prior="batches").predict(X)
+
+
+@pytest.fixture(scope="module")
+def saved_vote(tmp_path_factory):
+    from mtclassic import make_default_model
+    from mtclassic.datasets import make_characters
+    from mtclassic.persistence import save_model
+
+    X, y = make_characters(360, random_state=0)
+    model = make_default_model(random_state=0, n_estimators=10).fit(X, y)
+    path = tmp_path_factory.mktemp("model") / "vote.joblib"
+    save_model(model, path)
+    return path, model
+
+
+def test_score_task_prior_batch_scores_under_the_mix_of_the_inputs(
+    saved_vote, tmp_path, capsys
+):
+    import copy
+    import re
+
+    from mtclassic.cli import main
+    from mtclassic.datasets import make_characters
+    from mtclassic.prior import adapt_task_prior
+    from mtclassic.scoring import score_files
+
+    path, model = saved_vote
+    digits, _ = make_characters(90, classes="digits", random_state=3)
+    inputs = tmp_path / "digits.npy"
+    np.save(inputs, digits)
+    out = tmp_path / "batch.csv"
+    argv = ["score", str(path), str(inputs), "--out", str(out), "--chunk-size", "16"]
+    assert main([*argv, "--task-prior", "batch"]) in (0, None)
+    printed = capsys.readouterr().out
+    share = re.search(r"task mix estimated from 90 images: digits ([\d.]+)%", printed)
+    assert share and float(share.group(1)) > 80
+    # the same rows as the model adapted in Python and scored alike
+    adapted = copy.deepcopy(model)
+    adapt_task_prior(adapted, digits)
+    expected = tmp_path / "expected.csv"
+    score_files(adapted, [str(inputs)], expected, chunk_size=16, progress=False)
+    assert out.read_text() == expected.read_text()
+    # and not the rows of the fixed prior: the mix moved some look-alikes
+    fixed = tmp_path / "fixed.csv"
+    assert main([*argv[:4], str(fixed), "--quiet"]) in (0, None)
+    assert fixed.read_text() != out.read_text() or share.group(1) == "50.0"
+
+
+def test_sample_images_spreads_over_inputs_sorted_by_class(tmp_path):
+    from PIL import Image
+
+    from mtclassic.io import sample_images
+
+    for label in range(4):  # a class-per-folder tree: files sorted by class
+        folder = tmp_path / str(label)
+        folder.mkdir()
+        for index in range(30):
+            image = np.full((8, 8), 60 * label, dtype=np.uint8)
+            Image.fromarray(image).save(folder / f"{index:02d}.png")
+    sample = sample_images(tmp_path, 40)
+    values = sorted({int(np.asarray(image).max()) for image in sample})
+    assert len(sample) == 40
+    assert values == [0, 60, 120, 180]
+    everything = sample_images(tmp_path, 1000)
+    assert len(everything) == 120
+    with pytest.raises(ValueError, match="n_images must be at least 1"):
+        sample_images(tmp_path, 0)

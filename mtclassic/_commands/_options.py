@@ -22,6 +22,27 @@ def add_idx_label_names(parser):
     )
 
 
+def add_task_prior(parser, images):
+    """--task-prior, shared by evaluate and score; ``images``: what is read."""
+    parser.add_argument(
+        "--task-prior",
+        choices=("fixed", "batch"),
+        default="fixed",
+        help="task mix the vote assumes: 'fixed' (the model's weights) or "
+        f"'batch' (estimated from {images} themselves, without labels, on up to "
+        "10,000 images spread over them: for images from one source, such as "
+        "digits only; default: fixed)",
+    )
+
+
+def task_mix_text(model, mix):
+    """``digits 98.0%, letters 2.0%``: a task mix, by the model's task names."""
+    vote = model.steps[-1][1] if hasattr(model, "steps") else model
+    return ", ".join(
+        f"{task} {share:.1%}" for task, share in zip(vote.tasks_, mix, strict=True)
+    )
+
+
 def add_model_arguments(parser):
     """The model file argument and --trusted, shared by evaluate and score."""
     parser.add_argument(

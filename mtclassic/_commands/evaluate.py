@@ -6,8 +6,10 @@ import sys
 from mtclassic._commands._options import (
     add_idx_label_names,
     add_model_arguments,
+    add_task_prior,
     add_transpose,
     one_line_errors,
+    task_mix_text,
 )
 from mtclassic._data import DIGIT_NAMES, EVALUATION_SEED, SYNTHETIC
 
@@ -69,14 +71,7 @@ def add_parser(subparsers):
         default=25,
         help="most misclassified images shown in the report (default: 25)",
     )
-    parser.add_argument(
-        "--task-prior",
-        choices=("fixed", "batch"),
-        default="fixed",
-        help="task mix the vote assumes: 'fixed' (the model's weights) or 'batch' "
-        "(estimated from DATA itself, without its labels: for data from one "
-        "source, such as digits only; default: fixed)",
-    )
+    add_task_prior(parser, "the images of DATA")
     add_transpose(parser)
     return parser
 
@@ -167,11 +162,10 @@ def run_evaluate(
         print(f"skipped {len(dataset.skipped)} unreadable file(s)", file=out)
     if task_prior == "batch":
         mix = adapt_task_prior(model, dataset.images)
-        vote = model.steps[-1][1] if hasattr(model, "steps") else model
-        shares = ", ".join(
-            f"{task} {share:.1%}" for task, share in zip(vote.tasks_, mix, strict=True)
+        print(
+            f"task mix estimated from the images: {task_mix_text(model, mix)}",
+            file=out,
         )
-        print(f"task mix estimated from the images: {shares}", file=out)
     if report is None:
         result = evaluate(model, dataset.images, dataset.target, ids=dataset.ids)
     else:

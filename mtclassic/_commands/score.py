@@ -5,8 +5,10 @@ import sys
 
 from mtclassic._commands._options import (
     add_model_arguments,
+    add_task_prior,
     add_transpose,
     error_message,
+    task_mix_text,
 )
 
 # `mtclassic score` exits with this status when it scored the inputs but some
@@ -81,6 +83,7 @@ def add_parser(subparsers):
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bar and no summary"
     )
+    add_task_prior(parser, "the INPUT images")
     add_transpose(parser)
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument(
@@ -154,6 +157,21 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"mtclassic score: {kind}: {message}", file=sys.stderr)
 
 
+def _with_task_prior(args):
+    """The model, scoring under the task mix estimated from a sample of INPUT."""
+    from mtclassic.io import sample_images
+    from mtclassic.persistence import load_model
+    from mtclassic.prior import adapt_task_prior
+
+    model = load_model(args.model, trusted=args.trusted)
+    sample = sample_images(args.inputs, 10_000, transpose=args.transpose)
+    mix = adapt_task_prior(model, sample)
+    if not args.quiet:
+        shares = task_mix_text(model, mix)
+        print(f"task mix estimated from {len(sample):,} images: {shares}")
+    return model
+
+
 def run(args):
     import warnings
 
@@ -164,8 +182,9 @@ def run(args):
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
             client = _dask_client(args)
+            model = _with_task_prior(args) if args.task_prior == "batch" else None
             summary = score_files(
-                args.model,
+                args.model if model is None else model,
                 args.inputs,
                 args.out,
                 format=args.format,

@@ -6,7 +6,8 @@
 - labelled data for training and evaluation (a class-per-folder tree, an
   ``.npz`` with images and labels, an IDX images and labels pair):
   :func:`read_labelled`;
-- chunked sources for batch scoring: :func:`open_inputs`;
+- chunked sources for batch scoring: :func:`open_inputs`, and an evenly
+  spread sample of them: :func:`sample_images`;
 - :func:`atomic_writer`: outputs are written to a temporary file and renamed.
 
 Every reader verifies what it reads: an IDX header is checked against the
@@ -25,6 +26,7 @@ from ._atomic import atomic_writer
 from ._idx import load_idx, save_idx, verify_idx
 from ._images import IMAGE_EXTENSIONS, read_image
 from ._labelled import read_labelled
+from ._sample import sample_images
 from ._sources import Chunk, closing_all, open_inputs
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "open_inputs",
     "read_image",
     "read_labelled",
+    "sample_images",
     "save_idx",
     "verify_idx",
 ]
