@@ -3,12 +3,82 @@
 Every estimator that takes images calls :func:`check_images`, so that a batch is
 always a float ``(n, h, w)`` array and bad input always fails the same way, with
 a message that names the argument, what was expected and what came.
+
+Parameters are checked one way throughout: an estimator lists them in
+``_parameter_constraints`` (scikit-learn's ``_fit_context``); a public function
+uses scikit-learn's ``@validate_params`` with the same constraints. The image
+transformers share theirs (``image_shape``, ``n_jobs``, ``chunk_size``),
+their input check and their tags through :class:`ImageTransformerMixin`.
 """
 
 import math
 import numbers
 
 import numpy as np
+
+from .utils._sklearn_compat import Interval, Options, _fit_context
+
+# Constraints beyond scikit-learn's own vocabulary. scikit-learn's
+# make_constraint accepts only its own classes, so these extend Options (a
+# set of allowed values) with their own test and wording.
+
+
+class _PositivePair(Options):
+    """A pair of positive integers, such as ``image_shape=(height, width)``."""
+
+    def __init__(self, what="(height, width)"):
+        super().__init__(object, set())
+        self.what = what
+
+    def is_satisfied_by(self, val):
+        try:
+            first, second = val
+        except (TypeError, ValueError):
+            return False
+        return all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+            for v in (first, second)
+        )
+
+    def __str__(self):
+        return f"a pair of positive integers {self.what}"
+
+
+class _FloatDtype(Options):
+    """numpy.float64 or numpy.float32, as a type, a dtype or its name."""
+
+    def __init__(self):
+        super().__init__(object, set())
+
+    def is_satisfied_by(self, val):
+        try:
+            return np.dtype(val) in (np.dtype(np.float64), np.dtype(np.float32))
+        except TypeError:
+            return False
+
+    def __str__(self):
+        return "numpy.float64 or numpy.float32"
+
+
+def positive_pair(what="(height, width)"):
+    """Constraint: a pair of positive integers (``what`` names its parts)."""
+    return _PositivePair(what)
+
+
+def float_dtype():
+    """Constraint: numpy.float64 or numpy.float32."""
+    return _FloatDtype()
+
+
+#: ``image_shape``: ``(height, width)`` of flat rows, or None (a square).
+IMAGE_SHAPE = [positive_pair(), None]
+
+#: ``n_jobs`` as joblib reads it: None, or a non-zero number of workers.
+N_JOBS = [
+    None,
+    Interval(numbers.Integral, None, -1, closed="right"),
+    Interval(numbers.Integral, 1, None, closed="left"),
+]
 
 # Largest pixel magnitude the estimators compute with as given. Beyond it the
 # sums of squares of HOG (its cells are summed in float32) and the normaliser's
@@ -434,3 +504,157 @@ def shrink_to_safe_range(images, source_dtype=None):
     if factor is not None:
         images *= factor.reshape((-1,) + (1,) * (images.ndim - 1))
     return images
+
+
+def keep_dtype(X):
+    """The dtype to validate ``X`` in without a copy: its own when numeric.
+
+    A list of arrays keeps their common dtype, so that a list of uint8 images
+    is not turned into float64 (8 times the memory); anything else is read
+    as float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> keep_dtype(np.zeros(2, dtype=np.uint8)), keep_dtype([[0, 1]])
+    (dtype('uint8'), <class 'numpy.float64'>)
+    """
+    dtype = getattr(X, "dtype", None)
+    if dtype is None and isinstance(X, list | tuple) and X:
+        if all(isinstance(image, np.ndarray) for image in X):
+            dtype = np.result_type(*(image.dtype for image in X))
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        return dtype
+    return np.float64
+
+
+def is_image_list(X):
+    """Whether ``X`` is a list (or object array) of 2-D or colour images."""
+    if isinstance(X, np.ndarray):
+        return X.dtype == object and X.ndim == 1 and len(X) > 0 and _is_image(X[0])
+    return isinstance(X, list | tuple) and len(X) > 0 and _is_image(X[0])
+
+
+def _is_image(image):
+    """A 2-D grey image or a 3-D colour one (3 or 4 channels last)."""
+    return np.ndim(image) == 2 or (
+        np.ndim(image) == 3 and np.shape(image)[-1] in (3, 4)
+    )
+
+
+def _as_image_array(image, name):
+    try:
+        return np.asarray(image)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} must be a 2-D image of shape (height, width); got a value "
+            f"that is not an array ({exc})."
+        ) from None
+
+
+def check_image_list(images, image_shape, name):
+    """Validate a list of 2-D images of different sizes; name the bad element.
+
+    Returns ``(images, sizes)``: the list (colour images turned grey, wider
+    floats as float64) and an ``(n, 2)`` array of their shapes.
+    """
+    if image_shape is not None:
+        raise ValueError(
+            f"image_shape={tuple(image_shape)} describes flat rows, but {name} is "
+            "a list of images of different sizes; leave image_shape=None."
+        )
+    colour = images[0].ndim == 3  # a list is of colour images when its first is
+    for i, image in enumerate(images):
+        if colour and image.ndim == 3 and image.shape[-1] in (3, 4):
+            if image.dtype.kind in "biuf":
+                image = images[i] = colour_to_grey(image, f"{name}[{i}]")
+        if image.ndim != 2:
+            raise ValueError(
+                f"{name}[{i}] must be a 2-D image of shape (height, width); got "
+                f"an array with ndim={image.ndim} and shape {image.shape}."
+            )
+        if image.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{name}[{i}] must hold numbers (uint8 or float pixel values); "
+                f"got dtype {image.dtype}."
+            )
+        if image.size == 0:
+            raise ValueError(f"{name}[{i}] has shape {image.shape}; got no pixels.")
+        image = images[i] = check_float64_range(image, f"{name}[{i}]")
+        check_finite(image, f"{name}[{i}]", batch=False)
+    sizes = np.array([image.shape for image in images], dtype=np.intp)
+    return images, sizes
+
+
+def check_image_batch(X, image_shape=None, name="X"):
+    """``(images, sizes)``: a batch, or a list of images of different sizes.
+
+    A list of equally sized images (or any array) becomes one ``(n, h, w)``
+    array in its own numeric dtype (see :func:`keep_dtype`) and ``sizes`` is
+    None; a list of images of different sizes stays a list, each image
+    checked (see :func:`check_image_list`), with their shapes as ``sizes``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images, sizes = check_image_batch([np.zeros((3, 3)), np.zeros((2, 4))])
+    >>> sizes.tolist()
+    [[3, 3], [2, 4]]
+    >>> check_image_batch(np.zeros((2, 9), dtype=np.uint8))[0].dtype
+    dtype('uint8')
+    """
+    if is_image_list(X):
+        images = [_as_image_array(image, f"{name}[{i}]") for i, image in enumerate(X)]
+        if len({image.shape for image in images}) > 1:
+            return check_image_list(images, image_shape, name)
+        X = images
+    return check_images(
+        X, image_shape=image_shape, name=name, dtype=keep_dtype(X)
+    ), None
+
+
+class ImageTransformerMixin:
+    """What the stateless image transformers share: parameters, checks, tags.
+
+    Subclasses add their own entries to ``_parameter_constraints`` (those of
+    parameters they do not have are ignored), define ``_check_images(X,
+    reset=...)`` on top of :meth:`_validate_images`, and are stateless:
+    ``fit`` only validates, ``transform`` needs no fit.
+    """
+
+    _parameter_constraints: dict = {
+        "image_shape": IMAGE_SHAPE,
+        "n_jobs": N_JOBS,
+        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    def _validate_images(self, X, *, reset, dtype=None):
+        """:func:`validate_image_rows` with the images' own dtype by default."""
+        dtype = keep_dtype(X) if dtype is None else dtype
+        return validate_image_rows(self, X, reset=reset, dtype=dtype)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Validate the parameters and the images; nothing is learnt.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or (n_samples, height * width)
+            The images, uint8 (0-255) or float.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The transformer.
+        """
+        self._check_images(X, reset=True)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # stateless: transform needs no fit
+        tags.requires_fit = False
+        tags.input_tags.three_d_array = True
+        return tags

@@ -28,26 +28,20 @@ import numbers
 
 import numpy as np
 from scipy import ndimage
-from sklearn.base import (
-    BaseEstimator,
-    ClassifierMixin,
-    MetaEstimatorMixin,
-    _fit_context,
-    clone,
-)
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils._param_validation import (
-    HasMethods,
-    Interval,
-    StrOptions,
-    validate_params,
-)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_image_shape, check_images
-from .preprocessing import _as_image_array, _check_image_list, _is_image_list
+from ._validation import IMAGE_SHAPE, check_image_batch, check_images, keep_dtype
+from .utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    validate_params,
+)
 
 __all__ = ["AugmentedClassifier", "distort"]
 
@@ -85,7 +79,7 @@ _CHUNK_PIXELS = 4096 * 28 * 28
         "scale": [Interval(numbers.Real, 0, None, closed="left")],
         "elastic_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "elastic_sigma": [Interval(numbers.Real, 0, None, closed="neither")],
-        "image_shape": ["array-like", None],
+        "image_shape": IMAGE_SHAPE,
         "chunk_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     },
@@ -179,7 +173,7 @@ def distort(
     """
     original_ndim = np.ndim(images) if not hasattr(images, "toarray") else None
     batch = check_images(
-        images, image_shape=image_shape, name="images", dtype=_keep_dtype(images)
+        images, image_shape=image_shape, name="images", dtype=keep_dtype(images)
     )
     magnitudes = _magnitudes(
         strength,
@@ -201,21 +195,6 @@ def distort(
             chunk_size,
         )
     return out.reshape(len(out), -1) if original_ndim == 2 else out
-
-
-def _keep_dtype(images):
-    """The dtype to validate ``images`` in: its own when numeric, else float64.
-
-    A list of arrays keeps their common dtype, so that a list of uint8 images
-    is not turned into float64 (8 times the memory).
-    """
-    dtype = getattr(images, "dtype", None)
-    if dtype is None and isinstance(images, list | tuple) and images:
-        if all(isinstance(image, np.ndarray) for image in images):
-            dtype = np.result_type(*(image.dtype for image in images))
-    if dtype is not None and np.dtype(dtype).kind in "biuf":
-        return dtype
-    return np.float64
 
 
 def _magnitudes(strength, *, rotation, shear, scale, elastic_alpha):
@@ -489,7 +468,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "method": [StrOptions({"distort", "vsv"})],
         "elastic": ["boolean"],
         "vsv_rotation": [Interval(numbers.Real, 0, None, closed="left")],
-        "image_shape": ["array-like", None],
+        "image_shape": IMAGE_SHAPE,
         "random_state": ["random_state"],
     }
 
@@ -540,7 +519,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             With ``method="vsv"``, when the fitted estimator's final step has
             no ``support_``.
         """
-        image_shape = check_image_shape(self.image_shape)
+        image_shape = self.image_shape
         if self.method == "vsv":
             return self._fit_vsv(X, y, image_shape)
         magnitudes = _magnitudes(
@@ -676,15 +655,9 @@ def _checked_images(X, y, image_shape):
     """
     # the labels first: a wrong target is told apart from wrong images
     check_classification_targets(y)
-    if _is_image_list(X):
-        images = [_as_image_array(image, f"X[{i}]") for i, image in enumerate(X)]
-        if len({image.shape for image in images}) > 1:
-            images, sizes = _check_image_list(images, image_shape, "X")
-            return images, sizes, _check_labels(y, len(images)), False
-        X = images
-    flat = np.ndim(X) == 2 and not hasattr(X, "toarray")
-    batch = check_images(X, image_shape=image_shape, name="X", dtype=_keep_dtype(X))
-    return batch, None, _check_labels(y, len(batch)), flat
+    batch, sizes = check_image_batch(X, image_shape)
+    flat = sizes is None and not hasattr(X, "toarray") and np.ndim(X) == 2
+    return batch, sizes, _check_labels(y, len(batch)), flat
 
 
 def _vsv_moves(rotation):

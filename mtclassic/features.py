@@ -42,18 +42,20 @@ import numbers
 from functools import lru_cache
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import FeatureUnion
 from sklearn.utils.validation import check_is_fitted
 
-from mtclassic._validation import (
-    check_image_shape,
+from ._validation import (
+    ImageTransformerMixin,
+    float_dtype,
+    positive_pair,
     safe_range_factors,
-    validate_image_rows,
 )
+from .utils._parallel import map_in_threads
+from .utils._sklearn_compat import Interval, StrOptions
 
-_BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 # skimage.feature._hog._hog_normalize_block's eps
 _NORM_EPS = 1e-5
 # Mantissa bits of t = g_col / g_row that index the orientation table.
@@ -396,9 +398,8 @@ def _hog_images(images, plan, block_norm, transform_sqrt, dtype, chunk_size, n_j
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)
             if b > a
         ]
-        Parallel(n_jobs=n_workers, require="sharedmem")(
-            delayed(run)(first, last) for first, last in runs
-        )
+        for _ in map_in_threads(run, runs, n_workers):
+            pass
     return out
 
 
@@ -409,51 +410,6 @@ def _block_sums(images, rows, cols, step):
             axis=(2, 4), dtype=np.float64
         )
     return images.reshape(images.shape[0], -1)
-
-
-def _check_pair(value, name):
-    """A pair of positive integers, as a tuple; a ValueError naming ``name``."""
-    try:
-        first, second = value
-    except (TypeError, ValueError):
-        first = second = None
-    if not all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
-        for v in (first, second)
-    ):
-        raise ValueError(
-            f"{name} must be a pair of positive integers (rows, columns); got {value!r}."
-        )
-    return int(first), int(second)
-
-
-def _float_dtype(dtype, name="dtype"):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        dtype = None
-    if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
-        raise ValueError(
-            f"{name} must be numpy.float64 or numpy.float32; got {dtype!r}."
-        )
-    return dtype
-
-
-def _check_n_jobs(n_jobs):
-    if n_jobs is not None and (
-        not isinstance(n_jobs, numbers.Integral)
-        or isinstance(n_jobs, bool)
-        or n_jobs == 0
-    ):
-        raise ValueError(f"n_jobs must be None or a non-zero integer; got {n_jobs!r}.")
-
-
-def _keep_dtype(X):
-    """The dtype to validate ``X`` with without copying it, when it has one."""
-    dtype = getattr(X, "dtype", None)
-    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
-        return dtype
-    return np.float64
 
 
 def _check_input_features(estimator, input_features):
@@ -470,39 +426,7 @@ def _check_input_features(estimator, input_features):
         raise ValueError("input_features is not equal to feature_names_in_.")
 
 
-class _ImageTransformerMixin:
-    """Validation shared by the transformers of image rows."""
-
-    def _validate_images(self, X, *, reset):
-        return validate_image_rows(self, X, reset=reset, dtype=_keep_dtype(X))
-
-    def fit(self, X, y=None):
-        """Validate the images; nothing is learnt.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, height, width) or (n_samples, height * width)
-            The images, uint8 (0-255) or float.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-            The transformer.
-        """
-        self._check_images(X, reset=True)
-        return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # stateless: transform needs no fit
-        tags.requires_fit = False
-        tags.input_tags.three_d_array = True
-        return tags
-
-
-class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
+class HOGTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
     """Histogram of oriented gradients of every image of a batch.
 
     Each output row equals ``skimage.feature.hog(image, orientations,
@@ -580,6 +504,17 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
     True
     """
 
+    _parameter_constraints: dict = {
+        **ImageTransformerMixin._parameter_constraints,
+        "orientations": [Interval(numbers.Integral, 1, 65534, closed="both")],
+        "pixels_per_cell": [positive_pair("(rows, columns)")],
+        "cells_per_block": [positive_pair("(rows, columns)")],
+        "block_norm": [StrOptions({"L1", "L1-sqrt", "L2", "L2-Hys"})],
+        "transform_sqrt": ["boolean"],
+        "dtype": [float_dtype()],
+        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    }
+
     def __init__(
         self,
         orientations=9,
@@ -602,42 +537,15 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs
 
-    def _check_params(self):
-        if (
-            not isinstance(self.orientations, numbers.Integral)
-            or isinstance(self.orientations, bool)
-            or not 1 <= self.orientations <= 65534
-        ):
-            raise ValueError(
-                "orientations must be an integer from 1 to 65534; "
-                f"got {self.orientations!r}."
-            )
-        pixels_per_cell = _check_pair(self.pixels_per_cell, "pixels_per_cell")
-        cells_per_block = _check_pair(self.cells_per_block, "cells_per_block")
-        if self.block_norm not in _BLOCK_NORMS:
-            raise ValueError(
-                f"block_norm must be one of {', '.join(map(repr, _BLOCK_NORMS))}; "
-                f"got {self.block_norm!r}."
-            )
-        if not isinstance(self.transform_sqrt, (bool, np.bool_)):
-            raise ValueError(
-                f"transform_sqrt must be True or False; got {self.transform_sqrt!r}."
-            )
-        check_image_shape(self.image_shape)
-        dtype = _float_dtype(self.dtype)
-        if self.chunk_size is not None and (
-            not isinstance(self.chunk_size, numbers.Integral)
-            or isinstance(self.chunk_size, bool)
-            or self.chunk_size < 1
-        ):
-            raise ValueError(
-                f"chunk_size must be None or a positive integer; got {self.chunk_size!r}."
-            )
-        _check_n_jobs(self.n_jobs)
-        return pixels_per_cell, cells_per_block, dtype
+    def _cells(self):
+        """``pixels_per_cell`` and ``cells_per_block`` as tuples of int."""
+        return (
+            tuple(int(v) for v in self.pixels_per_cell),
+            tuple(int(v) for v in self.cells_per_block),
+        )
 
     def _check_images(self, X, *, reset):
-        pixels_per_cell, cells_per_block, dtype = self._check_params()
+        pixels_per_cell, cells_per_block = self._cells()
         images = self._validate_images(X, reset=reset)
         height, width = images.shape[1:]
         min_rows = pixels_per_cell[0] * cells_per_block[0]
@@ -652,7 +560,7 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         plan = _hog_plan(
             (height, width), int(self.orientations), pixels_per_cell, cells_per_block
         )
-        return images, plan, dtype
+        return images, plan, np.dtype(self.dtype)
 
     def transform(self, X):
         """HOG features of every image.
@@ -667,6 +575,7 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         features : ndarray of shape (n_samples, n_features) and type ``dtype``
             One row per image, equal to :func:`skimage.feature.hog`'s vector.
         """
+        self._validate_params()
         images, plan, dtype = self._check_images(X, reset=False)
         chunk_size = self.chunk_size
         if chunk_size is None:
@@ -709,7 +618,8 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_features_in_")
         _check_input_features(self, input_features)
-        pixels_per_cell, cells_per_block, _ = self._check_params()
+        self._validate_params()
+        pixels_per_cell, cells_per_block = self._cells()
         plan = _hog_plan(
             self.image_shape_, int(self.orientations), pixels_per_cell, cells_per_block
         )
@@ -737,7 +647,7 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         )
 
 
-class PixelTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
+class PixelTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
     """The pixels of every image, scaled to [0, 1] and optionally block-averaged.
 
     The transformer is stateless: :meth:`fit` only validates its input.
@@ -785,36 +695,21 @@ class PixelTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
     # images per chunk: bounds the float copy of a uint8 batch
     _chunk_pixels = 1 << 22
 
+    _parameter_constraints: dict = {
+        **ImageTransformerMixin._parameter_constraints,
+        "scale": [
+            StrOptions({"auto"}),
+            Interval(numbers.Real, 0, None, closed="neither"),
+        ],
+        "downsample": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, scale="auto", downsample=1, image_shape=None):
         self.scale = scale
         self.downsample = downsample
         self.image_shape = image_shape
 
-    def _check_params(self):
-        if not (
-            (isinstance(self.scale, str) and self.scale == "auto")
-            or (
-                isinstance(self.scale, numbers.Real)
-                and not isinstance(self.scale, bool)
-                and math.isfinite(self.scale)
-                and self.scale > 0
-            )
-        ):
-            raise ValueError(
-                f"scale must be 'auto' or a positive number; got {self.scale!r}."
-            )
-        if (
-            not isinstance(self.downsample, numbers.Integral)
-            or isinstance(self.downsample, bool)
-            or self.downsample < 1
-        ):
-            raise ValueError(
-                f"downsample must be a positive integer; got {self.downsample!r}."
-            )
-        check_image_shape(self.image_shape)
-
     def _check_images(self, X, *, reset):
-        self._check_params()
         images = self._validate_images(X, reset=reset)
         height, width = images.shape[1:]
         if height < self.downsample or width < self.downsample:
@@ -837,6 +732,7 @@ class PixelTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         pixels : ndarray of shape (n_samples, (height // downsample) * (width // downsample))
             One row per image, in row-major order of the (downsampled) image.
         """
+        self._validate_params()
         images = self._check_images(X, reset=False)
         n_images, height, width = images.shape
         step = self.downsample
@@ -896,7 +792,7 @@ class PixelTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_features_in_")
         _check_input_features(self, input_features)
-        self._check_params()
+        self._validate_params()
         height, width = self.image_shape_
         rows, cols = height // self.downsample, width // self.downsample
         return np.asarray(

@@ -41,17 +41,26 @@ import numpy as np
 from joblib import effective_n_jobs
 from scipy.optimize import minimize_scalar
 from scipy.special import log_expit, logsumexp
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.kernel_approximation import Nystroem
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._validation import N_JOBS
+from .utils._parallel import map_in_threads
+from .utils._sklearn_compat import (
+    Interval,
+    Parallel,
+    StrOptions,
+    _fit_context,
+    delayed,
+    tree_predict,
+)
 
 __all__ = ["DigitClassifier", "LetterClassifier"]
 
@@ -334,7 +343,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         "pca_whiten": ["boolean"],
         "cache_size": [Interval(numbers.Real, 0, None, closed="neither")],
         "shrinking": ["boolean"],
-        "n_jobs": [None, numbers.Integral],
+        "n_jobs": N_JOBS,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -760,7 +769,7 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
             Interval(numbers.Real, 0, 1, closed="neither"),
         ],
         "class_weight": [StrOptions({"balanced", "balanced_subsample"}), dict, None],
-        "n_jobs": [None, numbers.Integral],
+        "n_jobs": N_JOBS,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -881,16 +890,15 @@ def _forest_proba(forest, X, n_jobs):
         block, target = X[rows], out[rows]
         for tree in forest.estimators_:
             # DecisionTreeClassifier.predict_proba without its per-call checks
-            target += tree.tree_.predict(block)[:, :n_classes]
+            target += tree_predict(tree, block)[:, :n_classes]
 
     n_workers = min(effective_n_jobs(n_jobs), len(blocks))
     if n_workers <= 1:
         for rows in blocks:
             accumulate(rows)
     else:
-        Parallel(n_jobs=n_workers, require="sharedmem")(
-            delayed(accumulate)(rows) for rows in blocks
-        )
+        for _ in map_in_threads(accumulate, ((rows,) for rows in blocks), n_workers):
+            pass
     out /= len(forest.estimators_)
     return out
 

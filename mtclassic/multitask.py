@@ -15,26 +15,33 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import ClassifierMixin, _fit_context, clone
+from sklearn.base import ClassifierMixin, clone
 from sklearn.dummy import DummyClassifier
-from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import Bunch, _safe_indexing
-from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils import Bunch
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
-    _num_samples,
     check_array,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
 )
 
+from ._validation import N_JOBS
 from .prior import estimate_prior
+from .utils._sklearn_compat import (
+    HasMethods,
+    Parallel,
+    StrOptions,
+    _BaseHeterogeneousEnsemble,
+    _fit_context,
+    _num_samples,
+    _safe_indexing,
+    delayed,
+)
 
 __all__ = ["MultiTaskVotingClassifier", "DEFAULT_TASKS", "OTHER"]
 
@@ -370,7 +377,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         "head_columns": [None, slice, "array-like"],
         "gate_columns": [None, slice, "array-like"],
         "task_prior": [None, StrOptions({"batch"}), "array-like"],
-        "n_jobs": [None, numbers.Integral],
+        "n_jobs": N_JOBS,
         "verbose": ["verbose"],
     }
 

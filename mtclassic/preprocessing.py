@@ -13,20 +13,19 @@ pixels are moved with one pair of separable resampling matrices per image,
 """
 
 import numbers
+from functools import partial
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import (
-    check_finite,
-    check_float64_range,
-    check_image_shape,
-    check_images,
-    colour_to_grey,
+    ImageTransformerMixin,
+    check_image_batch,
     shrink_to_safe_range,
 )
+from .utils._parallel import map_in_threads
+from .utils._sklearn_compat import Interval, StrOptions
 
 __all__ = ["ImageNormalizer"]
 
@@ -41,7 +40,6 @@ _MAX_SHEAR = 1.0
 # float64 working arrays of a chunk (2 MB each) stay in the CPU's cache, which
 # makes the whole transform about twice as fast as chunks of 8 MB and more.
 _CHUNK_PIXELS = 1 << 18
-_POLARITIES = ("auto", "bright", "dark")
 # A grey dilation by the 3 x 3 cross widens a stroke by about 2 pixels (one
 # on each side); blending an image with it by a fraction a widens it by ~2a.
 _CROSS = np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]]], dtype=bool)
@@ -54,7 +52,7 @@ _MIN_PAPER = 8
 _MAX_INK_SHARE = 0.4
 
 
-class ImageNormalizer(TransformerMixin, BaseEstimator):
+class ImageNormalizer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
     """Normalize handwritten characters of any size to MNIST geometry.
 
     Every image is made bright-ink-on-dark, freed of its background, stretched
@@ -208,6 +206,17 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
     (2, 784)
     """
 
+    _parameter_constraints: dict = {
+        **ImageTransformerMixin._parameter_constraints,
+        "image_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "box_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "deskew": ["boolean"],
+        "polarity": [StrOptions({"auto", "bright", "dark"})],
+        "ink_threshold": [Interval(numbers.Real, 0, 1, closed="left")],
+        "max_edge_speck": [Interval(numbers.Real, 0, 1, closed="both")],
+        "stroke_width": [Interval(numbers.Real, 0, None, closed="neither"), None],
+    }
+
     def __init__(
         self,
         *,
@@ -232,26 +241,6 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         self.image_shape = image_shape
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs
-
-    def fit(self, X, y=None):
-        """Validate the parameters and the images; nothing is learned.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, height, width) or \
-(n_samples, height * width), or list of 2-D arrays
-            The images (see Notes of the class).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : ImageNormalizer
-            This estimator.
-        """
-        self._check_params()
-        self._check_input(X)
-        return self
 
     def fit_transform(self, X, y=None, **fit_params):
         """Normalize the images (fitting learns nothing, so this is transform).
@@ -291,8 +280,8 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         return self._transform(X)
 
     def _transform(self, X):
-        self._check_params()
-        images, sizes = self._check_input(X)
+        self._validate_params()
+        images, sizes = self._check_images(X)
         options = {
             "image_size": self.image_size,
             "box_size": self.box_size,
@@ -301,13 +290,11 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
             "ink_threshold": float(self.ink_threshold),
             "max_edge_speck": float(self.max_edge_speck),
         }
-        chunks = self._chunks(images, sizes)
-        if self.n_jobs in (None, 1):
-            results = (_normalize_chunk(*chunk, **options) for chunk in chunks)
-        else:
-            results = Parallel(
-                n_jobs=self.n_jobs, prefer="threads", return_as="generator"
-            )(delayed(_normalize_chunk)(*chunk, **options) for chunk in chunks)
+        results = map_in_threads(
+            partial(_normalize_chunk, **options),
+            self._chunks(images, sizes),
+            self.n_jobs,
+        )
         out = np.empty((len(images), self.image_size**2), dtype=np.float64)
         for index, normalized in results:
             if sizes is None:  # consecutive rows: a slice, not a fancy index
@@ -335,102 +322,36 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         feature_names_out : ndarray of str objects
             ``image_size ** 2`` names in row-major order.
         """
-        self._check_params()
+        self._validate_params()
         size = self.image_size
         return np.asarray(
             [f"px_{row}_{col}" for row in range(size) for col in range(size)],
             dtype=object,
         )
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.three_d_array = True
-        return tags
-
     # -- validation ---------------------------------------------------------
 
-    def _check_params(self):
-        check_image_shape(self.image_shape)
-        for name in ("image_size", "box_size", "chunk_size"):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, numbers.Integral)
-                or isinstance(value, bool)
-                or value < 1
-            ):
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    def _check_images(self, X, *, reset=True):
+        """``(images, sizes)``: a 3-D array and None, or a list and its sizes.
+
+        Integers stay as they are (no float copy of the whole data set); each
+        chunk is converted to float64 when it is processed. Stateless: the
+        size seen in fit constrains nothing, hence no ``validate_data``.
+        """
         if self.box_size > self.image_size:
             raise ValueError(
                 f"box_size must not exceed image_size; got box_size="
                 f"{self.box_size} and image_size={self.image_size}."
             )
-        if self.polarity not in _POLARITIES:
-            raise ValueError(
-                f"polarity must be one of 'auto', 'bright' or 'dark'; got "
-                f"{self.polarity!r}."
-            )
-        if not isinstance(self.deskew, bool | np.bool_):
-            raise ValueError(f"deskew must be True or False; got {self.deskew!r}.")
-        threshold = self.ink_threshold
-        if (
-            not isinstance(threshold, numbers.Real)
-            or isinstance(threshold, bool)
-            or not 0 <= threshold < 1
-        ):
-            raise ValueError(
-                f"ink_threshold must be a number in [0, 1); got {threshold!r}."
-            )
-        speck = self.max_edge_speck
-        if (
-            not isinstance(speck, numbers.Real)
-            or isinstance(speck, bool)
-            or not 0 <= speck <= 1
-        ):
-            raise ValueError(
-                f"max_edge_speck must be a number in [0, 1]; got {speck!r}."
-            )
         width = self.stroke_width
         if width is not None and (
-            not isinstance(width, numbers.Real)
-            or isinstance(width, bool)
-            or not 0 < width < self.image_size
+            isinstance(width, bool) or not width < self.image_size
         ):
             raise ValueError(
                 f"stroke_width must be None or a number in (0, image_size="
                 f"{self.image_size}); got {width!r}."
             )
-        if self.n_jobs is not None and (
-            not isinstance(self.n_jobs, numbers.Integral)
-            or isinstance(self.n_jobs, bool)
-            or self.n_jobs == 0
-        ):
-            raise ValueError(
-                f"n_jobs must be None or a non-zero integer; got {self.n_jobs!r}."
-            )
-
-    def _check_input(self, X, name="X"):
-        """Return ``(images, sizes)``: a 3-D array and None, or a list and sizes."""
-        if _is_image_list(X):
-            images = [
-                _as_image_array(image, f"{name}[{i}]") for i, image in enumerate(X)
-            ]
-            shapes = {image.shape for image in images}
-            if len(shapes) > 1:
-                return _check_image_list(images, self.image_shape, name)
-            X = images
-        # Integers stay as they are (no float copy of the whole data set);
-        # each chunk is converted to float64 when it is processed.
-        dtype = np.float64
-        if isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
-            dtype = X.dtype
-        elif isinstance(X, list) and X and isinstance(X[0], np.ndarray):
-            dtype = np.result_type(*(image.dtype for image in X))
-            if dtype.kind not in "biuf":
-                dtype = np.float64
-        return check_images(
-            X, image_shape=self.image_shape, name=name, dtype=dtype
-        ), None
+        return check_image_batch(X, self.image_shape)
 
     def _chunks(self, images, sizes):
         """Yield ``(index, canvas, sizes)`` with canvas float64 (k, H, W)."""
@@ -494,59 +415,6 @@ def _even_out_strokes(images, target):
             )
     peak = images.max(axis=(1, 2), keepdims=True)
     return np.divide(images, peak, out=np.zeros_like(images), where=peak > 0)
-
-
-def _is_image_list(X):
-    if isinstance(X, np.ndarray):
-        return X.dtype == object and X.ndim == 1 and len(X) > 0 and _is_image(X[0])
-    return isinstance(X, list | tuple) and len(X) > 0 and _is_image(X[0])
-
-
-def _is_image(image):
-    """A 2-D grey image or a 3-D colour one (3 or 4 channels last)."""
-    return np.ndim(image) == 2 or (
-        np.ndim(image) == 3 and np.shape(image)[-1] in (3, 4)
-    )
-
-
-def _as_image_array(image, name):
-    try:
-        return np.asarray(image)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{name} must be a 2-D image of shape (height, width); got a value "
-            f"that is not an array ({exc})."
-        ) from None
-
-
-def _check_image_list(images, image_shape, name):
-    """Validate a list of 2-D images of different sizes; name the bad element."""
-    if image_shape is not None:
-        raise ValueError(
-            f"image_shape={tuple(image_shape)} describes flat rows, but {name} is "
-            "a list of images of different sizes; leave image_shape=None."
-        )
-    colour = images[0].ndim == 3  # a list is of colour images when its first is
-    for i, image in enumerate(images):
-        if colour and image.ndim == 3 and image.shape[-1] in (3, 4):
-            if image.dtype.kind in "biuf":
-                image = images[i] = colour_to_grey(image, f"{name}[{i}]")
-        if image.ndim != 2:
-            raise ValueError(
-                f"{name}[{i}] must be a 2-D image of shape (height, width); got "
-                f"an array with ndim={image.ndim} and shape {image.shape}."
-            )
-        if image.dtype.kind not in "biuf":
-            raise ValueError(
-                f"{name}[{i}] must hold numbers (uint8 or float pixel values); "
-                f"got dtype {image.dtype}."
-            )
-        if image.size == 0:
-            raise ValueError(f"{name}[{i}] has shape {image.shape}; got no pixels.")
-        image = images[i] = check_float64_range(image, f"{name}[{i}]")
-        check_finite(image, f"{name}[{i}]", batch=False)
-    sizes = np.array([image.shape for image in images], dtype=np.intp)
-    return images, sizes
 
 
 # -- the batched computation --------------------------------------------------
