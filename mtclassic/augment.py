@@ -751,37 +751,3 @@ def _distort_list(images, sizes, n_copies, magnitudes, rng):
             for k, i in enumerate(index):
                 copies[copy * n_images + i] = out[k].copy()
     return copies
-
-
-def _expected_failed_checks(estimator):
-    """``{check name: reason}`` of sklearn's checks that fail by design.
-
-    For ``parametrize_with_checks(..., expected_failed_checks=...)``; the
-    answer is the same for every ``estimator``. Most checks fit on rows of 2
-    to 10 features, not square images, which ``fit`` rejects: it must know
-    the image size to distort.
-    """
-    names = """
-        check_fit_score_takes_y check_estimators_overwrite_params
-        check_dont_overwrite_parameters check_estimators_fit_returns_self
-        check_readonly_memmap_input check_estimators_dtypes check_dtype_object
-        check_pipeline_consistency check_estimators_nan_inf
-        check_estimators_pickle check_estimators_pickle(readonly_memmap=True)
-        check_f_contiguous_array_estimator check_classifier_data_not_an_array
-        check_classifiers_one_label check_classifiers_classes
-        check_classifiers_train check_classifiers_train(readonly_memmap=True)
-        check_classifiers_train(readonly_memmap=True,X_dtype=float32)
-        check_supervised_y_2d check_methods_sample_order_invariance
-        check_methods_subset_invariance check_fit2d_1sample check_dict_unchanged
-        check_fit_idempotent check_fit_check_is_fitted check_n_features_in
-        check_fit2d_predict1d
-    """.split()
-    failed = dict.fromkeys(
-        names,
-        "the check's rows have 2-10 features, which is not a square image; fit "
-        "must know the image size to distort, so it asks for image_shape",
-    )
-    failed["check_estimators_empty_data_messages"] = (
-        "check_images reports images without pixels in its own words"
-    )
-    return failed

@@ -901,33 +901,3 @@ def _forest_proba(forest, X, n_jobs):
             pass
     out /= len(forest.estimators_)
     return out
-
-
-def _expected_failed_checks(estimator):
-    """scikit-learn estimator checks expected to fail: ``{check name: reason}``.
-
-    DigitClassifier and LetterClassifier pass every check of
-    ``parametrize_with_checks`` (scikit-learn 1.9), except one, by design, for
-    ``DigitClassifier(kernel_dtype="float32")``.
-    """
-    if getattr(estimator, "kernel_dtype", None) == "float32":
-        return {
-            "check_methods_subset_invariance": (
-                "float32 kernel products round differently for a row depending "
-                "on its position in the batch (about 1e-7 relative); the check "
-                "needs 1e-7. kernel_dtype='float64' passes it."
-            )
-        }
-    return {}
-
-
-def _checks_hinging_on_rounding(estimator):
-    """Names among :func:`_expected_failed_checks` whose outcome is a coin toss.
-
-    They fail or pass by float rounding, which differs between CPUs and BLAS
-    kernels (the float32 subset check passes with AVX-512 kernels and fails
-    with AVX2 ones), so they are expected failures that may pass, never strict.
-    """
-    if getattr(estimator, "kernel_dtype", None) == "float32":
-        return {"check_methods_subset_invariance"}
-    return set()

@@ -850,13 +850,3 @@ def _default_gate():
     return make_pipeline(
         StandardScaler(with_mean=False), LogisticRegression(C=1.0, max_iter=1000)
     )
-
-
-def _expected_failed_checks(estimator):
-    """scikit-learn estimator checks expected to fail: ``{check name: reason}``.
-
-    None: MultiTaskVotingClassifier passes every check of
-    ``parametrize_with_checks`` (scikit-learn 1.9), in both membership modes.
-    Kept so that tests/test_common.py collects every module's list alike.
-    """
-    return {}
