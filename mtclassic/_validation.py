@@ -16,59 +16,8 @@ import numbers
 
 import numpy as np
 
-from .utils._sklearn_compat import Interval, Options, _fit_context
-
-# Constraints beyond scikit-learn's own vocabulary. scikit-learn's
-# make_constraint accepts only its own classes, so these extend Options (a
-# set of allowed values) with their own test and wording.
-
-
-class _PositivePair(Options):
-    """A pair of positive integers, such as ``image_shape=(height, width)``."""
-
-    def __init__(self, what="(height, width)"):
-        super().__init__(object, set())
-        self.what = what
-
-    def is_satisfied_by(self, val):
-        try:
-            first, second = val
-        except (TypeError, ValueError):
-            return False
-        return all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
-            for v in (first, second)
-        )
-
-    def __str__(self):
-        return f"a pair of positive integers {self.what}"
-
-
-class _FloatDtype(Options):
-    """numpy.float64 or numpy.float32, as a type, a dtype or its name."""
-
-    def __init__(self):
-        super().__init__(object, set())
-
-    def is_satisfied_by(self, val):
-        try:
-            return np.dtype(val) in (np.dtype(np.float64), np.dtype(np.float32))
-        except TypeError:
-            return False
-
-    def __str__(self):
-        return "numpy.float64 or numpy.float32"
-
-
-def positive_pair(what="(height, width)"):
-    """Constraint: a pair of positive integers (``what`` names its parts)."""
-    return _PositivePair(what)
-
-
-def float_dtype():
-    """Constraint: numpy.float64 or numpy.float32."""
-    return _FloatDtype()
-
+from .utils._param_validation import NumberInterval, positive_pair
+from .utils._sklearn_compat import _fit_context
 
 #: ``image_shape``: ``(height, width)`` of flat rows, or None (a square).
 IMAGE_SHAPE = [positive_pair(), None]
@@ -76,8 +25,8 @@ IMAGE_SHAPE = [positive_pair(), None]
 #: ``n_jobs`` as joblib reads it: None, or a non-zero number of workers.
 N_JOBS = [
     None,
-    Interval(numbers.Integral, None, -1, closed="right"),
-    Interval(numbers.Integral, 1, None, closed="left"),
+    NumberInterval(numbers.Integral, None, -1, closed="right"),
+    NumberInterval(numbers.Integral, 1, None, closed="left"),
 ]
 
 # Largest pixel magnitude the estimators compute with as given. Beyond it the
@@ -625,7 +574,7 @@ class ImageTransformerMixin:
     _parameter_constraints: dict = {
         "image_shape": IMAGE_SHAPE,
         "n_jobs": N_JOBS,
-        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "chunk_size": [NumberInterval(numbers.Integral, 1, None, closed="left")],
     }
 
     def _validate_images(self, X, *, reset, dtype=None):

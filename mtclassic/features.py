@@ -49,12 +49,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._validation import (
     ImageTransformerMixin,
-    float_dtype,
-    positive_pair,
     safe_range_factors,
 )
 from .utils._parallel import map_in_threads
-from .utils._sklearn_compat import Interval, StrOptions
+from .utils._param_validation import NumberInterval, float_dtype, positive_pair
+from .utils._sklearn_compat import StrOptions
 
 # skimage.feature._hog._hog_normalize_block's eps
 _NORM_EPS = 1e-5
@@ -506,13 +505,13 @@ class HOGTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         **ImageTransformerMixin._parameter_constraints,
-        "orientations": [Interval(numbers.Integral, 1, 65534, closed="both")],
+        "orientations": [NumberInterval(numbers.Integral, 1, 65534, closed="both")],
         "pixels_per_cell": [positive_pair("(rows, columns)")],
         "cells_per_block": [positive_pair("(rows, columns)")],
         "block_norm": [StrOptions({"L1", "L1-sqrt", "L2", "L2-Hys"})],
         "transform_sqrt": ["boolean"],
         "dtype": [float_dtype()],
-        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "chunk_size": [NumberInterval(numbers.Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -699,9 +698,9 @@ class PixelTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
         **ImageTransformerMixin._parameter_constraints,
         "scale": [
             StrOptions({"auto"}),
-            Interval(numbers.Real, 0, None, closed="neither"),
+            NumberInterval(numbers.Real, 0, None, closed="neither"),
         ],
-        "downsample": [Interval(numbers.Integral, 1, None, closed="left")],
+        "downsample": [NumberInterval(numbers.Integral, 1, None, closed="left")],
     }
 
     def __init__(self, scale="auto", downsample=1, image_shape=None):

@@ -25,7 +25,8 @@ from ._validation import (
     shrink_to_safe_range,
 )
 from .utils._parallel import map_in_threads
-from .utils._sklearn_compat import Interval, StrOptions
+from .utils._param_validation import NumberInterval
+from .utils._sklearn_compat import StrOptions
 
 __all__ = ["ImageNormalizer"]
 
@@ -208,13 +209,13 @@ class ImageNormalizer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         **ImageTransformerMixin._parameter_constraints,
-        "image_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "box_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "image_size": [NumberInterval(numbers.Integral, 1, None, closed="left")],
+        "box_size": [NumberInterval(numbers.Integral, 1, None, closed="left")],
         "deskew": ["boolean"],
         "polarity": [StrOptions({"auto", "bright", "dark"})],
-        "ink_threshold": [Interval(numbers.Real, 0, 1, closed="left")],
-        "max_edge_speck": [Interval(numbers.Real, 0, 1, closed="both")],
-        "stroke_width": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "ink_threshold": [NumberInterval(numbers.Real, 0, 1, closed="left")],
+        "max_edge_speck": [NumberInterval(numbers.Real, 0, 1, closed="both")],
+        "stroke_width": [NumberInterval(numbers.Real, 0, None, closed="neither"), None],
     }
 
     def __init__(
@@ -344,9 +345,7 @@ class ImageNormalizer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
                 f"{self.box_size} and image_size={self.image_size}."
             )
         width = self.stroke_width
-        if width is not None and (
-            isinstance(width, bool) or not width < self.image_size
-        ):
+        if width is not None and not width < self.image_size:
             raise ValueError(
                 f"stroke_width must be None or a number in (0, image_size="
                 f"{self.image_size}); got {width!r}."
