@@ -47,10 +47,10 @@ __all__ = ["AugmentedClassifier", "distort"]
 
 # The magnitudes at strength=1, for a 28 x 28 image (MNIST): affine ranges like
 # those of the best classical MNIST results, and Simard's alpha=34 with a
-# smoother field than his sigma=4 (sigma=6 moves pixels by about 0.9 px rms
-# instead of 1.4). Measured (bench_augment, 5,000 MNIST digits, 2 copies):
-# sigma=4 at full strength left 105 test errors of 5,000, sigma=6 93, no
-# augmentation 111; sigma=4 with 1 copy (123) was worse than none.
+# smoother field than his sigma=4 (sigma=6 moves pixels less). Chosen with
+# benchmarks/bench_augment.py (results/bench_augment.json): the smoother field
+# left fewer test errors than Simard's, which with one copy did worse than no
+# augmentation.
 ROTATION = 10.0
 """Largest rotation, in degrees, at ``strength=1``."""
 SHEAR = 0.2
@@ -410,29 +410,24 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     ``X`` is accepted as in :class:`~mtclassic.ImageNormalizer`: a batch
     ``(n, h, w)``, flat rows ``(n, h * w)`` (square, or with ``image_shape``),
     or a list of 2-D arrays of different sizes (distorted by size group).
-    Integer images stay integer: the copies of 60,000 uint8 MNIST images take
-    47 MB each.
+    Integer images stay integer (the copies of uint8 images are uint8).
 
-    Measured (``benchmarks/bench_augment.py``: the digits chain
-    ``ImageNormalizer(deskew=True) -> make_features() -> DigitClassifier`` on
-    the first 5,000 MNIST training digits, scored on 5,000 test digits, one
-    seed): 111 errors without augmentation (97.78%), 102 with one copy and
-    93 with two (98.14%) at ``strength=1``; fit time 1.4 s, 4.9 s and 9.9 s.
-    With two copies, ``strength`` 0.5 and 1.5 left 102 and 103 errors.
-    Differences of about 10 errors are within the noise of one run.
+    What the copies buy, and what they cost in fit time, for each
+    ``n_copies`` and ``strength``: ``benchmarks/bench_augment.py`` (the
+    digits chain ``ImageNormalizer(deskew=True) -> make_features() ->
+    DigitClassifier`` on MNIST; results in
+    ``benchmarks/results/bench_augment.json``).
 
-    Virtual support vectors, measured on all of MNIST (60,000 training
-    digits, 10,000 test digits) with ``ImageNormalizer(deskew=True)`` followed
-    by this wrapper around ``make_features() -> DigitClassifier(
-    kernel_dtype="float32", random_state=0)``, one core: 81 test errors
-    (99.19%) without it, 58 (99.42%) with ``method="vsv"``. The 6,931
-    support vectors and their 6 copies each (48,517 rows) are refitted: fit
-    282 s instead of 91 s, and 22,129 support vectors instead of 6,931, so
-    predict takes 4.8 s instead of 1.8 s for the 10,000 raw test images. The
-    setting was picked among three on that test set (shifts alone, in 4 or 8
-    directions: 99.28% and 99.29%), so 99.42% is optimistic; on a 50,000 /
-    10,000 split of the training images, which played no part in the choice,
-    it went from 99.23% to 99.38% (32 errors fixed, 17 made).
+    Virtual support vectors: ``benchmarks/bench_digits_vsv.py`` (all of
+    MNIST, ``ImageNormalizer(deskew=True)`` followed by this wrapper around
+    ``make_features() -> DigitClassifier(kernel_dtype="float32")``; results in
+    ``benchmarks/results/bench_digits_vsv.json`` and the README). The support
+    vectors and their 6 copies each are refitted, so the fit takes a few
+    times longer and the refitted SVM keeps about three times as many support
+    vectors, which slows predict down in proportion. The setting was picked
+    among three on the test set, so its figure there is optimistic (the
+    benchmark's notes say so, with a split of the training images that played
+    no part in the choice).
 
     Examples
     --------

@@ -16,23 +16,17 @@ from .strokes import StrokeRedrawer
 __all__ = ["PRESETS", "make_default_model"]
 
 # Principal components the SVMs see (DigitClassifier.pca_components), chosen
-# with benchmarks/bench_svm_projection.py (20,000 MNIST digits + 7,967 EMNIST
-# a-m and az_sample letters, one core): the fewest that kept the test accuracy
-# within 0.1 point. Digits head, 520 -> 100 dimensions: MNIST test 99.00%
-# (98.96% unprojected), fit 2.2 s instead of 5.4 s, predict 2.2x as fast. Gate,
-# 520 -> 200: the only size within 0.1 point on both of its inputs (libsvm
-# cache 2,000 MB for all): on the redrawn strokes (gate_input="redrawn")
-# 87.68% routed right against 87.73% unprojected, fit 24 s instead of 53 s,
-# predict 2.2x; on the features 92.07% against 92.02% (120 components: -0.05
-# and -0.17 point; 160: -0.13 and -0.08).
+# with benchmarks/bench_svm_projection.py (results/bench_svm_projection.jsonl):
+# the fewest that kept the test accuracy within 0.1 point of the unprojected
+# features. For the gate, the only size within it on both of its inputs (the
+# redrawn strokes and the features).
 DIGITS_COMPONENTS = 100
 GATE_COMPONENTS = 200
 # libsvm's kernel cache (MB) of the SVMs. The gate is one two-class problem on
-# every row, so its kernel rows are recomputed whenever the cache is too small:
-# on 27,967 rows 2,000 MB halved its fit time against the default 500 MB (same
-# model), and on 67,967 rows (160 components) it fitted in 120 s of CPU against
-# 229 s with 1,000 MB. The digits head solves small pairwise problems and fills
-# far less of it.
+# every row, so its kernel rows are recomputed whenever the cache is too small;
+# a larger cache than libsvm's default 500 MB shortened its fit markedly (same
+# model; benchmarks/bench_svm_projection.py and bench_fit.py). The digits head
+# solves small pairwise problems and fills far less of it.
 SVM_CACHE_MB = 2000
 
 #: Settings of each preset of :func:`make_default_model` (any of them can be
@@ -145,28 +139,27 @@ def make_default_model(
         rest of the model together.
     weights : "balanced", None or array-like of shape (2,), default="balanced"
         Task weights of the vote (digits, letters). ``"balanced"`` makes digits
-        and letters equally likely a priori, whatever the training mix: trained
-        on 60,000 MNIST digits beside 6,900 real letters and scored on MNIST
-        test + held-out letters (bench_accuracy, fold 0), equal weights routed
-        5.9% of the images to the wrong task, balanced ones 3.4% (2.3 points
-        of it between look-alikes such as l/1, g/9, b/6), and combined
-        accuracy rose from 90.9% to 92.5% (a flat 36-class SVC: 92.5%, 5.1%).
+        and letters equally likely a priori, whatever the training mix (many
+        more MNIST digits than real letters, say): balanced weights route
+        fewer images to the wrong task, most of the rest between look-alikes
+        such as l/1, g/9, b/6, and raise the combined accuracy
+        (``benchmarks/bench_accuracy.py``; the README's table and
+        ``benchmarks/results/bench_accuracy.json``).
     deskew : bool, default=None (the preset's)
-        Straighten slanted characters in the normalizer (about +0.9 points of
-        MNIST accuracy with 10k training images).
+        Straighten slanted characters in the normalizer (more accurate on
+        MNIST; ``benchmarks/bench_ablation.py``).
     n_estimators : int, default=None (the preset's)
         Trees of the letters forest. The trees stop at leaves of 3 rows and
-        draw ``sqrt`` features per split: on EMNIST letters a-m (5,000
-        training images) 100 such trees scored 89.6% against 90.0% for 300
-        fully grown ``log2`` trees, at a sixth of the size (31 MB vs 207 MB
-        pickled) and a fifth of the predict time.
+        draw ``sqrt`` features per split: on EMNIST letters a-m they scored
+        nearly as well as three times as many fully grown ``log2`` trees, at
+        a fraction of the size and of the predict time (``bench_fit.py``
+        measures each preset's fit time and memory).
     gate_max_samples : int or "all", default=None (the preset's)
         Rows of each task the gate SVM is fitted on (``membership="gate"``;
         see ``DigitClassifier.max_samples_per_class``); ``"all"`` uses all.
-        ``weights="balanced"`` then undoes the gate's own task mix. On the
-        bench_accuracy protocol (fold 0, 20,000 MNIST digits) a gate capped at
-        10,000 rows per task routed 4.10% of the test images to the wrong
-        task, the full gate 3.81%, in half the fit time.
+        ``weights="balanced"`` then undoes the gate's own task mix. A capped
+        gate fits faster and routes a little worse (the fast preset against
+        the accurate one in ``benchmarks/bench_accuracy.py``).
     vsv : bool, default=None (the preset's)
         Virtual support vectors on the digits head
         (:class:`~mtclassic.augment.AugmentedClassifier` with ``method="vsv"``):
@@ -199,10 +192,10 @@ def make_default_model(
         computes its kernel on (``DigitClassifier.pca_components``; grid keys
         ``vote__gate__pca_components``, ``vote__digits__pca_components``);
         ``"all"``: the features unprojected; None: the preset's. The kernels
-        then cost the projected dimension instead of 520 features: the
-        presets' 100 (digits) and 200 (gate) components kept MNIST and routing
-        accuracy within 0.1 point and fitted the gate 2.2x, the digits head
-        about 2x faster (20,000 MNIST digits, libsvm cache alike).
+        then cost the projected dimension instead of the 520 features: the
+        presets' components keep the MNIST and routing accuracy within 0.1
+        point and fit both SVMs faster
+        (``benchmarks/bench_svm_projection.py``).
 
     Returns
     -------

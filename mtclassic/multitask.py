@@ -408,8 +408,8 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         None means ``make_pipeline(StandardScaler(with_mean=False),
         LogisticRegression(C=1.0, max_iter=1000))``: generic, fast, and well
         calibrated, but linear. On HOG + pixel features of digits and letters
-        it routed 3.4% of the images to the wrong task, an RBF SVM gate
-        (:class:`~mtclassic.heads.DigitClassifier`) 0.7%, which is why
+        it routed several times more images to the wrong task than an RBF SVM
+        gate (:class:`~mtclassic.heads.DigitClassifier`), which is why
         :func:`~mtclassic.models.make_default_model` uses the latter.
         A task whose images all share one label needs no head model: a
         ``DummyClassifier`` stands in for it in ``estimators_``.
@@ -424,18 +424,13 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
           labels (a label the gate never saw adds nothing).
 
         Why: a gate that must tell all 36 shapes apart learns shapes rather
-        than which data set a task's images came from. Measured on 20,000
-        MNIST digits + 5,000 EMNIST letters a-m + 10,000 synthetic letters
-        (HOG + pixel features, an RBF SVM
-        :class:`~mtclassic.heads.DigitClassifier` gate), ``"labels"`` against
-        ``"tasks"``: fitted in 50 s instead of 130 s, routed 4.15% of in-source
-        test images to the wrong task instead of 4.38%, and on the
-        out-of-source handwritten62 photos scored 77.1% instead of 68.9% on
-        digits but 59.0% instead of 60.7% on letters. It also predicts several
-        times slower (bench_ablation, 10,000 MNIST digits: 1,591 instead of
-        5,873 images per second for the whole model): the 36-label SVM keeps
-        many more support vectors. A trade, not a free win, hence the default
-        ``"tasks"``.
+        than which data set a task's images came from. Measured against
+        ``"tasks"`` by ``benchmarks/bench_ablation.py`` (results in
+        ``benchmarks/results/bench_ablation.json``): it routes in-source
+        images a little better and out-of-source photo digits much better,
+        photo letters a little worse, but predicts several times slower: the
+        36-label SVM keeps many more support vectors. A trade, not a free
+        win, hence the default ``"tasks"``.
     head_columns : None, slice or array-like of int, default=None
         Columns of ``X`` the heads see (None: all), as in
         :class:`~sklearn.compose.ColumnTransformer`.

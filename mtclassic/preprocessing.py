@@ -103,15 +103,14 @@ class ImageNormalizer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
         photographed on paper) are thickened and thick ones thinned, so that
         the width of the pen does not tell one source from another. The width
         is estimated as ``2 * ink / edge``, the sum of the pixels over half the
-        sum of absolute differences between neighbours (about 2.1 for MNIST
-        digits, 1.8 for the handwritten62 photos); the image is blended with
+        sum of absolute differences between neighbours (MNIST digits are
+        drawn wider than the handwritten62 photos); the image is blended with
         its grey dilation (or erosion) by a 3 x 3 cross, by the fraction that
-        closes the gap, twice. Measured with features of 20,000 MNIST digits,
-        5,000 EMNIST letters a-m and 10,000 synthetic letters, ``w=2.2``
-        raised the heads alone on handwritten62 photos (never trained on) by
-        0.8 points for digits and 0.7 for letters, and the vote's letters by
-        5.5 points, but sent more of the photo digits to the letters head;
-        hence off by default.
+        closes the gap, twice. In ``benchmarks/bench_ablation.py`` (results in
+        ``benchmarks/results/bench_ablation.json``) evening the strokes out
+        raised the heads on photos never trained on, and the vote's letters,
+        but sent more of the photo digits to the letters head; hence off by
+        default.
     image_shape : tuple of two int, default=None
         ``(height, width)`` of flat input rows; inferred as a square when None.
     chunk_size : int, default=128
