@@ -12,6 +12,7 @@ from .heads import DigitClassifier, LetterClassifier
 from .multitask import DEFAULT_TASKS, MultiTaskVotingClassifier
 from .preprocessing import ImageNormalizer
 from .strokes import StrokeRedrawer
+from .utils._sklearn_compat import StrOptions, validate_params
 
 __all__ = ["PRESETS", "make_default_model"]
 
@@ -72,6 +73,14 @@ def _seed(random_state):
     return int(check_random_state(random_state).randint(2**31 - 1))
 
 
+@validate_params(
+    {
+        "preset": [StrOptions(set(PRESETS))],
+        "gate_input": [StrOptions({"redrawn", "features"})],
+    },
+    # the estimators check the rest of the parameters in their fit
+    prefer_skip_nested_validation=False,
+)
 def make_default_model(
     random_state=None,
     n_jobs=None,
@@ -217,43 +226,19 @@ def make_default_model(
     >>> model.named_steps["vote"].tasks_.tolist()
     ['digits', 'letters']
     """
-    if gate_input not in ("redrawn", "features"):
-        raise ValueError(
-            f"gate_input must be 'redrawn' or 'features'; got {gate_input!r}."
-        )
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {preset!r}.")
-    settings = dict(PRESETS[preset])
-    given = {
-        "deskew": deskew,
-        "n_estimators": n_estimators,
-        "gate_max_samples": gate_max_samples,
-        "digits_max_samples": digits_max_samples,
-        "gate_components": gate_components,
-        "digits_components": digits_components,
-        "vsv": vsv,
-        "letters_copies": letters_copies,
-    }
-    settings.update({key: value for key, value in given.items() if value is not None})
-    cap = {
-        key: None if settings[key] == "all" else settings[key]
-        for key in (
-            "gate_max_samples",
-            "digits_max_samples",
-            "gate_components",
-            "digits_components",
-        )
-    }
-    seed = _seed(random_state)
-    # float32 kernels: twice the predict throughput of float64 (see
-    # DigitClassifier.kernel_dtype); labels agree, probabilities to ~1e-6
-    digits = DigitClassifier(
-        kernel_dtype="float32",
-        max_samples_per_class=cap["digits_max_samples"],
-        pca_components=cap["digits_components"],
-        cache_size=SVM_CACHE_MB,
-        random_state=seed,
+    settings = _settings(
+        PRESETS[preset],
+        deskew=deskew,
+        n_estimators=n_estimators,
+        gate_max_samples=gate_max_samples,
+        digits_max_samples=digits_max_samples,
+        gate_components=gate_components,
+        digits_components=digits_components,
+        vsv=vsv,
+        letters_copies=letters_copies,
     )
+    seed = _seed(random_state)
+    digits = _svm(settings["digits_max_samples"], settings["digits_components"], seed)
     letters = LetterClassifier(
         n_estimators=settings["n_estimators"],
         extra_trees=True,
@@ -262,17 +247,9 @@ def make_default_model(
         n_jobs=n_jobs,
         random_state=seed,
     )
-    gate = (
-        DigitClassifier(
-            kernel_dtype="float32",
-            max_samples_per_class=cap["gate_max_samples"],
-            pca_components=cap["gate_components"],
-            cache_size=SVM_CACHE_MB,
-            random_state=seed,
-        )
-        if membership == "gate"
-        else None
-    )
+    gate = None
+    if membership == "gate":
+        gate = _svm(settings["gate_max_samples"], settings["gate_components"], seed)
     if settings["vsv"] or settings["letters_copies"]:
         return _image_heads_model(
             digits,
@@ -307,6 +284,26 @@ def make_default_model(
             ("features", features),
             ("vote", vote),
         ]
+    )
+
+
+def _settings(preset, **given):
+    """The preset's settings, overridden by the ones given (not None);
+    ``"all"`` (no cap, no projection) becomes None."""
+    settings = {**preset, **{k: v for k, v in given.items() if v is not None}}
+    return {key: None if value == "all" else value for key, value in settings.items()}
+
+
+def _svm(max_samples, components, seed):
+    """The digits head or the gate: an RBF SVM as the presets build it."""
+    # float32 kernels: twice the predict throughput of float64 (see
+    # DigitClassifier.kernel_dtype); labels agree, probabilities to ~1e-6
+    return DigitClassifier(
+        kernel_dtype="float32",
+        max_samples_per_class=max_samples,
+        pca_components=components,
+        cache_size=SVM_CACHE_MB,
+        random_state=seed,
     )
 
 
