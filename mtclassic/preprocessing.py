@@ -447,35 +447,10 @@ def _normalize_chunk(
     if max_edge_speck > 0:
         ink = _drop_edge_specks(x, ink, border, max_edge_speck)
 
-    # Crop: bounding box of the ink. What lies outside it is dropped, except a
-    # one-pixel rim that holds the anti-aliased edges of the strokes.
-    # Reductions along the short last axes are slow in numpy: argmax and
-    # einsum do them several times faster than any() and sum().
-    first_col = ink.argmax(axis=2)
-    last_col = width - 1 - ink[:, :, ::-1].argmax(axis=2)
-    rows_with_ink = np.take_along_axis(ink, first_col[:, :, None], axis=2)[:, :, 0]
-    blank = ~rows_with_ink.any(axis=1)
-    top = rows_with_ink.argmax(axis=1)
-    bottom = height - rows_with_ink[:, ::-1].argmax(axis=1)  # exclusive
-    left = np.where(rows_with_ink, first_col, width).min(axis=1)
-    right = np.where(rows_with_ink, last_col + 1, 0).max(axis=1)  # exclusive
-    left[blank] = 0
-    right[blank] = width
-    row_index = np.arange(height)
-    col_index = np.arange(width)
-    keep_rows = (row_index >= top[:, None] - 1) & (row_index <= bottom[:, None])
-    keep_cols = (col_index >= left[:, None] - 1) & (col_index <= right[:, None])
-    x *= keep_rows.astype(np.float64)[:, :, None]  # float: a bool operand is slow
-    x *= keep_cols.astype(np.float64)[:, None, :]
-
-    # Centre of mass, in continuous coordinates (pixel j spans [j, j + 1)).
-    mass = x.sum(axis=(1, 2))
-    mass[blank] = 1.0
-    row_profile = np.einsum("nhw->nh", x)
-    col_profile = np.einsum("nhw->nw", x)
-    # Explicit sums, not BLAS: a row's result must not depend on its chunk.
-    row_centre = (row_profile * (row_index + 0.5)).sum(axis=1) / mass
-    col_centre = (col_profile * (col_index + 0.5)).sum(axis=1) / mass
+    box = _ink_box(ink)
+    first_col, last_col, rows_with_ink, blank, top, bottom, left, right = box
+    _keep_box(x, top, bottom, left, right)
+    mass, row_profile, row_centre, col_centre = _centre_of_mass(x, blank)
 
     # Extent of the ink, horizontally measured after the deskewing shear.
     height_extent = (bottom - top).astype(np.float64)
@@ -483,45 +458,15 @@ def _normalize_chunk(
     right_edge = right.astype(np.float64)
     shear = np.zeros(n_images)
     if deskew:
-        dy = row_index + 0.5 - row_centre[:, None]
-        dx = col_index + 0.5 - col_centre[:, None]
-        mu02 = np.einsum("nh,nh,nh->n", row_profile, dy, dy) / mass
-        mu11 = (np.einsum("nhw,nw->nh", x, dx) * dy).sum(axis=1) / mass
-        shear = np.divide(mu11, mu02, out=np.zeros(n_images), where=mu02 > 1e-12)
-        np.clip(shear, -_MAX_SHEAR, _MAX_SHEAR, out=shear)
-        # Sheared column c + 0.5 - shear * dy grows with c, so each row's
-        # extremes are at its first and last ink pixel.
-        row_shift = shear[:, None] * dy
-        first = first_col + 0.5 - row_shift
-        last = last_col + 0.5 - row_shift
-        left_edge = np.where(rows_with_ink, first, np.inf).min(axis=1) - 0.5
-        right_edge = np.where(rows_with_ink, last, -np.inf).max(axis=1) + 0.5
-        left_edge[blank] = 0.0
-        right_edge[blank] = 1.0
+        shear, left_edge, right_edge = _deskew_shear(
+            x, box, mass, row_profile, row_centre, col_centre
+        )
     width_extent = right_edge - left_edge
     scale = box_size / np.maximum(height_extent, width_extent)
     scale[blank] = 1.0
-
-    # Output coordinate u = scale * y + offset. The centre of mass goes to the
-    # centre of pixel image_size // 2, and the crop's first edge onto a pixel
-    # edge, so an image already at scale 1 is moved without being resampled.
-    target = image_size // 2 + 0.5
-    row_offset = _round(scale * (top - row_centre) + target) - scale * top
-    col_offset = _round(scale * (left_edge - col_centre) + target) - scale * left_edge
-    # Deskew shifts output row u by -shear * (u - centre row); a wider canvas
-    # keeps the columns it draws from. Its width must not depend on the chunk
-    # (BLAS sums in a different order for another width), so it is the widest.
-    margin = int(np.ceil(_MAX_SHEAR * (image_size / 2 + 1))) + 1 if deskew else 0
-
-    col_weights = _resampling_weights(
-        scale, col_offset + margin, image_size + 2 * margin, width
+    out = _resample(
+        x, scale, top, left_edge, row_centre, col_centre, shear, deskew, image_size
     )
-    resampled_rows = _resample_rows(x, scale, row_offset, image_size)
-    out = np.matmul(resampled_rows, col_weights.transpose(0, 2, 1))
-    if deskew:
-        centre_row_out = scale * row_centre + row_offset
-        out = _shear_rows(out, shear, centre_row_out, margin, image_size)
-
     peak = out.max(axis=(1, 2))
     peak[blank | (peak <= 0)] = 1.0
     out /= peak[:, None, None]
@@ -529,6 +474,106 @@ def _normalize_chunk(
     out[blank] = 0.0
     np.clip(out, 0.0, 1.0, out=out)
     return index, out.reshape(n_images, image_size * image_size)
+
+
+def _ink_box(ink):
+    """The bounding box of each image's ink, and the per-row extremes.
+
+    Returns ``(first_col, last_col, rows_with_ink, blank, top, bottom, left,
+    right)``; ``bottom`` and ``right`` are exclusive, and a blank image's box
+    is the whole width. Reductions along the short last axes are slow in
+    numpy: argmax does them several times faster than any().
+    """
+    _, height, width = ink.shape
+    first_col = ink.argmax(axis=2)
+    last_col = width - 1 - ink[:, :, ::-1].argmax(axis=2)
+    rows_with_ink = np.take_along_axis(ink, first_col[:, :, None], axis=2)[:, :, 0]
+    blank = ~rows_with_ink.any(axis=1)
+    top = rows_with_ink.argmax(axis=1)
+    bottom = height - rows_with_ink[:, ::-1].argmax(axis=1)
+    left = np.where(rows_with_ink, first_col, width).min(axis=1)
+    right = np.where(rows_with_ink, last_col + 1, 0).max(axis=1)
+    left[blank] = 0
+    right[blank] = width
+    return first_col, last_col, rows_with_ink, blank, top, bottom, left, right
+
+
+def _keep_box(x, top, bottom, left, right):
+    """Drop (in place) what lies outside the box, except a one-pixel rim that
+    holds the anti-aliased edges of the strokes."""
+    _, height, width = x.shape
+    row_index = np.arange(height)
+    col_index = np.arange(width)
+    keep_rows = (row_index >= top[:, None] - 1) & (row_index <= bottom[:, None])
+    keep_cols = (col_index >= left[:, None] - 1) & (col_index <= right[:, None])
+    x *= keep_rows.astype(np.float64)[:, :, None]  # float: a bool operand is slow
+    x *= keep_cols.astype(np.float64)[:, None, :]
+
+
+def _centre_of_mass(x, blank):
+    """``(mass, row_profile, row_centre, col_centre)`` of each image.
+
+    Continuous coordinates: pixel j spans [j, j + 1). einsum sums along the
+    rows without temporaries; explicit sums, not BLAS, so that a row's result
+    does not depend on its chunk.
+    """
+    _, height, width = x.shape
+    mass = x.sum(axis=(1, 2))
+    mass[blank] = 1.0
+    row_profile = np.einsum("nhw->nh", x)
+    col_profile = np.einsum("nhw->nw", x)
+    row_centre = (row_profile * (np.arange(height) + 0.5)).sum(axis=1) / mass
+    col_centre = (col_profile * (np.arange(width) + 0.5)).sum(axis=1) / mass
+    return mass, row_profile, row_centre, col_centre
+
+
+def _deskew_shear(x, box, mass, row_profile, row_centre, col_centre):
+    """``(shear, left_edge, right_edge)``: the shear ``mu11 / mu02`` (capped)
+    and the ink's horizontal extent after it."""
+    first_col, last_col, rows_with_ink, blank, *_ = box
+    n_images, height, width = x.shape
+    dy = np.arange(height) + 0.5 - row_centre[:, None]
+    dx = np.arange(width) + 0.5 - col_centre[:, None]
+    mu02 = np.einsum("nh,nh,nh->n", row_profile, dy, dy) / mass
+    mu11 = (np.einsum("nhw,nw->nh", x, dx) * dy).sum(axis=1) / mass
+    shear = np.divide(mu11, mu02, out=np.zeros(n_images), where=mu02 > 1e-12)
+    np.clip(shear, -_MAX_SHEAR, _MAX_SHEAR, out=shear)
+    # Sheared column c + 0.5 - shear * dy grows with c, so each row's
+    # extremes are at its first and last ink pixel.
+    row_shift = shear[:, None] * dy
+    first = first_col + 0.5 - row_shift
+    last = last_col + 0.5 - row_shift
+    left_edge = np.where(rows_with_ink, first, np.inf).min(axis=1) - 0.5
+    right_edge = np.where(rows_with_ink, last, -np.inf).max(axis=1) + 0.5
+    left_edge[blank] = 0.0
+    right_edge[blank] = 1.0
+    return shear, left_edge, right_edge
+
+
+def _resample(x, scale, top, left_edge, row_centre, col_centre, shear, deskew, size):
+    """The images scaled, centred by mass (and sheared) into ``size`` x ``size``.
+
+    Output coordinate u = scale * y + offset. The centre of mass goes to the
+    centre of pixel size // 2, and the crop's first edge onto a pixel edge,
+    so an image already at scale 1 is moved without being resampled.
+    """
+    width = x.shape[2]
+    target = size // 2 + 0.5
+    row_offset = _round(scale * (top - row_centre) + target) - scale * top
+    col_offset = _round(scale * (left_edge - col_centre) + target) - scale * left_edge
+    # Deskew shifts output row u by -shear * (u - centre row); a wider canvas
+    # keeps the columns it draws from. Its width must not depend on the chunk
+    # (BLAS sums in a different order for another width), so it is the widest.
+    margin = int(np.ceil(_MAX_SHEAR * (size / 2 + 1))) + 1 if deskew else 0
+    col_weights = _resampling_weights(
+        scale, col_offset + margin, size + 2 * margin, width
+    )
+    resampled_rows = _resample_rows(x, scale, row_offset, size)
+    out = np.matmul(resampled_rows, col_weights.transpose(0, 2, 1))
+    if deskew:
+        centre_row_out = scale * row_centre + row_offset
+        out = _shear_rows(out, shear, centre_row_out, margin, size)
+    return out
 
 
 def _crop_to_paper(canvas, sizes, border):

@@ -517,6 +517,15 @@ def test_pixels_bad_parameters(params, message):
         PixelTransformer(**params).fit(np.zeros((1, 28, 28)))
 
 
+def test_a_list_of_images_is_read_like_the_array():
+    # a list of uint8 images is uint8 images: scaled by 255 like the array
+    images = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    for transformer in (PixelTransformer(), HOGTransformer(), make_features()):
+        assert_array_equal(
+            transformer.fit_transform(list(images)), transformer.fit_transform(images)
+        )
+
+
 def test_make_features_is_the_hstack_of_both(digits):
     flat = digits.reshape(len(digits), -1) / 255.0  # as ImageNormalizer gives them
     union = make_features(hog_params={"orientations": 6}, pixel_downsample=2)
