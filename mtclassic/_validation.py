@@ -87,6 +87,75 @@ def _infer_square(n_pixels, name):
     return side, side
 
 
+def _number_array(X, name):
+    """``X`` as a dense numeric array (bool, int, uint or float), or an error."""
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            f"{name} must be a dense array of images; got a sparse "
+            f"{type(X).__name__}. Convert it with .toarray()."
+        )
+    try:
+        array = np.asarray(X)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(
+            f"{name} must be a batch of equally sized images; got a ragged "
+            f"sequence ({exc})."
+        ) from None
+    if array.dtype == object:
+        try:
+            array = array.astype(np.float64)
+        except OverflowError:  # Python integers beyond the float range
+            raise ValueError(
+                f"{name} holds values beyond the float64 range (about 1.8e308); "
+                "pixel values must be finite."
+            ) from None
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{name} must hold numbers (uint8 or float pixel values); got an "
+                "object array with non-numeric entries."
+            ) from None
+    if array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must hold numbers (uint8 or float pixel values); got dtype "
+            f"{array.dtype}."
+        )
+    return array
+
+
+def _image_batch(array, image_shape, name):
+    """A 2-D array of flat rows reshaped to ``(n, h, w)``; a 3-D one checked."""
+    if array.ndim == 2:
+        n_pixels = array.shape[1]
+        if image_shape is None:
+            height, width = _infer_square(n_pixels, name)
+        else:
+            height, width = image_shape
+            if height * width != n_pixels:
+                raise ValueError(
+                    f"{name} has {n_pixels} values per row, which does not match "
+                    f"image_shape={image_shape} ({height * width} pixels)."
+                )
+        array = array.reshape(array.shape[0], height, width)
+    elif array.ndim == 3:
+        if image_shape is not None and array.shape[1:] != image_shape:
+            raise ValueError(
+                f"{name} holds images of shape {array.shape[1:]}, which does not "
+                f"match image_shape={image_shape}."
+            )
+    else:
+        hint = (
+            " For a single image use X[None] or X.reshape(1, -1)."
+            if array.ndim in (1, 2)
+            else ""
+        )
+        raise ValueError(
+            f"{name} must be a batch of images of shape (n_samples, height, width) "
+            "or flat rows of shape (n_samples, height * width); got an array with "
+            f"ndim={array.ndim} and shape {array.shape}.{hint}"
+        )
+    return array
+
+
 def check_images(
     X,
     *,
@@ -137,70 +206,12 @@ def check_images(
     (2, 2, 3)
     """
     image_shape = check_image_shape(image_shape)
-    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
-        raise TypeError(
-            f"{name} must be a dense array of images; got a sparse "
-            f"{type(X).__name__}. Convert it with .toarray()."
-        )
-    try:
-        array = np.asarray(X)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(
-            f"{name} must be a batch of equally sized images; got a ragged "
-            f"sequence ({exc})."
-        ) from None
-    if array.dtype == object:
-        try:
-            array = array.astype(np.float64)
-        except OverflowError:  # Python integers beyond the float range
-            raise ValueError(
-                f"{name} holds values beyond the float64 range (about 1.8e308); "
-                "pixel values must be finite."
-            ) from None
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{name} must hold numbers (uint8 or float pixel values); got an "
-                "object array with non-numeric entries."
-            ) from None
-    if array.dtype.kind not in "biuf":
-        raise ValueError(
-            f"{name} must hold numbers (uint8 or float pixel values); got dtype "
-            f"{array.dtype}."
-        )
-    array = check_float64_range(array, name)
+    array = check_float64_range(_number_array(X, name), name)
     if array.ndim == 4 and array.shape[-1] in (3, 4):
         array = colour_to_grey(array, name)
         if np.dtype(dtype).kind != "f":  # grey is float in [0, 1], as skimage's
             dtype = np.float64
-    if array.ndim == 2:
-        n_pixels = array.shape[1]
-        if image_shape is None:
-            height, width = _infer_square(n_pixels, name)
-        else:
-            height, width = image_shape
-            if height * width != n_pixels:
-                raise ValueError(
-                    f"{name} has {n_pixels} values per row, which does not match "
-                    f"image_shape={image_shape} ({height * width} pixels)."
-                )
-        array = array.reshape(array.shape[0], height, width)
-    elif array.ndim == 3:
-        if image_shape is not None and array.shape[1:] != image_shape:
-            raise ValueError(
-                f"{name} holds images of shape {array.shape[1:]}, which does not "
-                f"match image_shape={image_shape}."
-            )
-    else:
-        hint = (
-            " For a single image use X[None] or X.reshape(1, -1)."
-            if array.ndim in (1, 2)
-            else ""
-        )
-        raise ValueError(
-            f"{name} must be a batch of images of shape (n_samples, height, width) "
-            "or flat rows of shape (n_samples, height * width); got an array with "
-            f"ndim={array.ndim} and shape {array.shape}.{hint}"
-        )
+    array = _image_batch(array, image_shape, name)
     if array.shape[0] == 0:
         raise ValueError(
             f"{name} is an empty batch (0 images, shape {array.shape}); at least "
