@@ -573,6 +573,32 @@ def check_image_batch(X, image_shape=None, name="X"):
     ), None
 
 
+def chunk_length(image_shape, max_pixels, chunk_size=None):
+    """Images per chunk: at most ``max_pixels`` pixels and ``chunk_size`` images.
+
+    At least one image, however large: every chunk makes progress.
+
+    Examples
+    --------
+    >>> chunk_length((28, 28), 10_000), chunk_length((28, 28), 10_000, chunk_size=5)
+    (12, 5)
+    >>> chunk_length((1000, 1000), 10_000)
+    1
+    """
+    length = max_pixels // math.prod(image_shape)
+    if chunk_size is not None:
+        length = min(length, chunk_size)
+    return max(1, length)
+
+
+def chunk_slices(n_images, length):
+    """Consecutive slices of ``length`` images (the last may be shorter)."""
+    return [
+        slice(start, min(start + length, n_images))
+        for start in range(0, n_images, length)
+    ]
+
+
 class ImageTransformerMixin:
     """What the stateless image transformers share: parameters, checks, tags.
 

@@ -34,7 +34,13 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import IMAGE_SHAPE, check_image_batch, check_images, keep_dtype
+from ._validation import (
+    IMAGE_SHAPE,
+    check_image_batch,
+    check_images,
+    chunk_length,
+    keep_dtype,
+)
 from .utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -231,7 +237,7 @@ def _distort_into(images, out, magnitudes, sigma, rng, chunk_size):
     size = np.sqrt(height * width) / _REFERENCE_SIDE
     alpha = magnitudes["alpha"] * size**2
     sigma = sigma * size
-    step = max(1, min(chunk_size, _CHUNK_PIXELS // (height * width)))
+    step = chunk_length((height, width), _CHUNK_PIXELS, chunk_size)
     for start in range(0, n_images, step):
         stop = min(start + step, n_images)
         # (2, k, h, w): the source row and col of every output pixel
@@ -673,7 +679,7 @@ def _virtual(images, moves):
     """
     n_images, height, width = images.shape
     centre, grid = _centred_grid(height, width)
-    step = max(1, _CHUNK_PIXELS // (height * width))
+    step = chunk_length((height, width), _CHUNK_PIXELS)
     copies = []
     for angle, d_row, d_col in moves:
         theta = np.deg2rad(angle)

@@ -37,7 +37,6 @@ difference is the order of the float32 additions (about 1e-7 of the feature
 values). The block normalisations follow ``skimage.feature._hog``.
 """
 
-import math
 import numbers
 from functools import lru_cache
 
@@ -49,6 +48,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._validation import (
     ImageTransformerMixin,
+    chunk_length,
     safe_range_factors,
 )
 from .utils._parallel import map_in_threads
@@ -578,7 +578,7 @@ class HOGTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
         images, plan, dtype = self._check_images(X, reset=False)
         chunk_size = self.chunk_size
         if chunk_size is None:
-            chunk_size = max(1, _CHUNK_PIXELS // math.prod(plan.shape))
+            chunk_size = chunk_length(plan.shape, _CHUNK_PIXELS)
         return _hog_images(
             images,
             plan,
@@ -743,7 +743,7 @@ class PixelTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
         # mean of step x step pixels, divided by scale, as one factor
         factor = 1.0 / (scale * step * step)
         out = np.empty((n_images, rows * cols))
-        chunk = max(1, self._chunk_pixels // (height * width))
+        chunk = chunk_length((height, width), self._chunk_pixels)
         for start in range(0, n_images, chunk):
             pixels = images[start : start + chunk, : rows * step, : cols * step]
             with np.errstate(over="ignore"):

@@ -50,7 +50,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import N_JOBS
+from ._validation import N_JOBS, chunk_slices
 from .utils._parallel import map_in_threads
 from .utils._sklearn_compat import (
     Interval,
@@ -880,10 +880,7 @@ def _forest_proba(forest, X, n_jobs):
     """
     n_samples, n_classes = X.shape[0], forest.n_classes_
     out = np.zeros((n_samples, n_classes), dtype=np.float64)
-    blocks = [
-        slice(start, min(start + _FOREST_BLOCK_ROWS, n_samples))
-        for start in range(0, n_samples, _FOREST_BLOCK_ROWS)
-    ]
+    blocks = chunk_slices(n_samples, _FOREST_BLOCK_ROWS)
 
     def accumulate(rows):
         block, target = X[rows], out[rows]

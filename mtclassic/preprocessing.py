@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from ._validation import (
     ImageTransformerMixin,
     check_image_batch,
+    chunk_length,
     shrink_to_safe_range,
 )
 from .utils._parallel import map_in_threads
@@ -355,7 +356,7 @@ class ImageNormalizer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
         """Yield ``(index, canvas, sizes)`` with canvas float64 (k, H, W)."""
         if sizes is None:
             n_samples, height, width = images.shape
-            step = max(1, min(self.chunk_size, _CHUNK_PIXELS // (height * width)))
+            step = chunk_length((height, width), _CHUNK_PIXELS, self.chunk_size)
             for start in range(0, n_samples, step):
                 stop = min(start + step, n_samples)
                 yield (

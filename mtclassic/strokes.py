@@ -21,7 +21,7 @@ import numpy as np
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._validation import ImageTransformerMixin
+from ._validation import ImageTransformerMixin, chunk_slices
 from .utils._parallel import map_in_threads
 from .utils._sklearn_compat import Interval
 
@@ -280,10 +280,7 @@ class StrokeRedrawer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
         )
         chunks = map_in_threads(
             redraw,
-            (
-                (images[start : start + _CHUNK_IMAGES],)
-                for start in range(0, len(images), _CHUNK_IMAGES)
-            ),
+            ((images[rows],) for rows in chunk_slices(len(images), _CHUNK_IMAGES)),
             self.n_jobs,
         )
         out = np.concatenate(list(chunks))
