@@ -17,14 +17,6 @@ PACKAGE = Path(mtclassic.__file__).parent
 # modules whose private names any module may use
 SHARED = ("mtclassic._validation", "mtclassic.utils", "mtclassic.io")
 
-# TODO(issue 15): the coordinator removes these once helper A's branch (cli,
-# _commands, _report, _demo, plotting, persistence, _train) is merged. Each is
-# "importing module -> imported module.name"; any violation not listed fails.
-KNOWN_VIOLATIONS = {
-    "mtclassic._report -> mtclassic.plotting._import_matplotlib",
-    "mtclassic._train -> mtclassic.persistence._import_skops",
-}
-
 
 def _module_name(path):
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
@@ -115,19 +107,12 @@ def _violations_of_source(text, module, package):
     "path", _package_modules(), ids=lambda p: str(p.relative_to(PACKAGE))
 )
 def test_no_private_import_across_modules(path):
-    new = [v for v in _violations(path) if v not in KNOWN_VIOLATIONS]
-    assert not new, (
+    found = _violations(path)
+    assert not found, (
         f"{path.relative_to(PACKAGE.parent)} uses private names of other modules: "
-        f"{sorted(set(new))}; move what is shared to _validation or utils, or "
+        f"{sorted(set(found))}; move what is shared to _validation or utils, or "
         "make it public."
     )
-
-
-def test_known_violations_still_exist():
-    # an entry that no longer occurs must leave the list, which only shrinks
-    found = {v for path in _package_modules() for v in _violations(path)}
-    gone = sorted(KNOWN_VIOLATIONS - found)
-    assert not gone, f"fixed, remove them from KNOWN_VIOLATIONS: {gone}"
 
 
 def test_the_check_catches_private_imports():
