@@ -3,3 +3,5 @@
 :mod:`mtclassic.utils._sklearn_compat` is the one door to scikit-learn's
 private API.
 """
+
+__all__ = []
