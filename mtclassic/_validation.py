@@ -3,12 +3,31 @@
 Every estimator that takes images calls :func:`check_images`, so that a batch is
 always a float ``(n, h, w)`` array and bad input always fails the same way, with
 a message that names the argument, what was expected and what came.
+
+Parameters are checked one way throughout: an estimator lists them in
+``_parameter_constraints`` (scikit-learn's ``_fit_context``); a public function
+uses scikit-learn's ``@validate_params`` with the same constraints. The image
+transformers share theirs (``image_shape``, ``n_jobs``, ``chunk_size``),
+their input check and their tags through :class:`ImageTransformerMixin`.
 """
 
 import math
 import numbers
 
 import numpy as np
+
+from .utils._param_validation import NumberInterval, positive_pair
+from .utils._sklearn_compat import _fit_context
+
+#: ``image_shape``: ``(height, width)`` of flat rows, or None (a square).
+IMAGE_SHAPE = [positive_pair(), None]
+
+#: ``n_jobs`` as joblib reads it: None, or a non-zero number of workers.
+N_JOBS = [
+    None,
+    NumberInterval(numbers.Integral, None, -1, closed="right"),
+    NumberInterval(numbers.Integral, 1, None, closed="left"),
+]
 
 # Largest pixel magnitude the estimators compute with as given. Beyond it the
 # sums of squares of HOG (its cells are summed in float32) and the normaliser's
@@ -68,6 +87,75 @@ def _infer_square(n_pixels, name):
     return side, side
 
 
+def _number_array(X, name):
+    """``X`` as a dense numeric array (bool, int, uint or float), or an error."""
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            f"{name} must be a dense array of images; got a sparse "
+            f"{type(X).__name__}. Convert it with .toarray()."
+        )
+    try:
+        array = np.asarray(X)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(
+            f"{name} must be a batch of equally sized images; got a ragged "
+            f"sequence ({exc})."
+        ) from None
+    if array.dtype == object:
+        try:
+            array = array.astype(np.float64)
+        except OverflowError:  # Python integers beyond the float range
+            raise ValueError(
+                f"{name} holds values beyond the float64 range (about 1.8e308); "
+                "pixel values must be finite."
+            ) from None
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{name} must hold numbers (uint8 or float pixel values); got an "
+                "object array with non-numeric entries."
+            ) from None
+    if array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must hold numbers (uint8 or float pixel values); got dtype "
+            f"{array.dtype}."
+        )
+    return array
+
+
+def _image_batch(array, image_shape, name):
+    """A 2-D array of flat rows reshaped to ``(n, h, w)``; a 3-D one checked."""
+    if array.ndim == 2:
+        n_pixels = array.shape[1]
+        if image_shape is None:
+            height, width = _infer_square(n_pixels, name)
+        else:
+            height, width = image_shape
+            if height * width != n_pixels:
+                raise ValueError(
+                    f"{name} has {n_pixels} values per row, which does not match "
+                    f"image_shape={image_shape} ({height * width} pixels)."
+                )
+        array = array.reshape(array.shape[0], height, width)
+    elif array.ndim == 3:
+        if image_shape is not None and array.shape[1:] != image_shape:
+            raise ValueError(
+                f"{name} holds images of shape {array.shape[1:]}, which does not "
+                f"match image_shape={image_shape}."
+            )
+    else:
+        hint = (
+            " For a single image use X[None] or X.reshape(1, -1)."
+            if array.ndim in (1, 2)
+            else ""
+        )
+        raise ValueError(
+            f"{name} must be a batch of images of shape (n_samples, height, width) "
+            "or flat rows of shape (n_samples, height * width); got an array with "
+            f"ndim={array.ndim} and shape {array.shape}.{hint}"
+        )
+    return array
+
+
 def check_images(
     X,
     *,
@@ -118,70 +206,12 @@ def check_images(
     (2, 2, 3)
     """
     image_shape = check_image_shape(image_shape)
-    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
-        raise TypeError(
-            f"{name} must be a dense array of images; got a sparse "
-            f"{type(X).__name__}. Convert it with .toarray()."
-        )
-    try:
-        array = np.asarray(X)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(
-            f"{name} must be a batch of equally sized images; got a ragged "
-            f"sequence ({exc})."
-        ) from None
-    if array.dtype == object:
-        try:
-            array = array.astype(np.float64)
-        except OverflowError:  # Python integers beyond the float range
-            raise ValueError(
-                f"{name} holds values beyond the float64 range (about 1.8e308); "
-                "pixel values must be finite."
-            ) from None
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{name} must hold numbers (uint8 or float pixel values); got an "
-                "object array with non-numeric entries."
-            ) from None
-    if array.dtype.kind not in "biuf":
-        raise ValueError(
-            f"{name} must hold numbers (uint8 or float pixel values); got dtype "
-            f"{array.dtype}."
-        )
-    array = check_float64_range(array, name)
+    array = check_float64_range(_number_array(X, name), name)
     if array.ndim == 4 and array.shape[-1] in (3, 4):
         array = colour_to_grey(array, name)
         if np.dtype(dtype).kind != "f":  # grey is float in [0, 1], as skimage's
             dtype = np.float64
-    if array.ndim == 2:
-        n_pixels = array.shape[1]
-        if image_shape is None:
-            height, width = _infer_square(n_pixels, name)
-        else:
-            height, width = image_shape
-            if height * width != n_pixels:
-                raise ValueError(
-                    f"{name} has {n_pixels} values per row, which does not match "
-                    f"image_shape={image_shape} ({height * width} pixels)."
-                )
-        array = array.reshape(array.shape[0], height, width)
-    elif array.ndim == 3:
-        if image_shape is not None and array.shape[1:] != image_shape:
-            raise ValueError(
-                f"{name} holds images of shape {array.shape[1:]}, which does not "
-                f"match image_shape={image_shape}."
-            )
-    else:
-        hint = (
-            " For a single image use X[None] or X.reshape(1, -1)."
-            if array.ndim in (1, 2)
-            else ""
-        )
-        raise ValueError(
-            f"{name} must be a batch of images of shape (n_samples, height, width) "
-            "or flat rows of shape (n_samples, height * width); got an array with "
-            f"ndim={array.ndim} and shape {array.shape}.{hint}"
-        )
+    array = _image_batch(array, image_shape, name)
     if array.shape[0] == 0:
         raise ValueError(
             f"{name} is an empty batch (0 images, shape {array.shape}); at least "
@@ -434,3 +464,183 @@ def shrink_to_safe_range(images, source_dtype=None):
     if factor is not None:
         images *= factor.reshape((-1,) + (1,) * (images.ndim - 1))
     return images
+
+
+def keep_dtype(X):
+    """The dtype to validate ``X`` in without a copy: its own when numeric.
+
+    A list of arrays keeps their common dtype, so that a list of uint8 images
+    is not turned into float64 (8 times the memory); anything else is read
+    as float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> keep_dtype(np.zeros(2, dtype=np.uint8)), keep_dtype([[0, 1]])
+    (dtype('uint8'), <class 'numpy.float64'>)
+    """
+    dtype = getattr(X, "dtype", None)
+    if dtype is None and isinstance(X, list | tuple) and X:
+        if all(isinstance(image, np.ndarray) for image in X):
+            dtype = np.result_type(*(image.dtype for image in X))
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        return dtype
+    return np.float64
+
+
+def is_image_list(X):
+    """Whether ``X`` is a list (or object array) of 2-D or colour images."""
+    if isinstance(X, np.ndarray):
+        return X.dtype == object and X.ndim == 1 and len(X) > 0 and _is_image(X[0])
+    return isinstance(X, list | tuple) and len(X) > 0 and _is_image(X[0])
+
+
+def _is_image(image):
+    """A 2-D grey image or a 3-D colour one (3 or 4 channels last)."""
+    return np.ndim(image) == 2 or (
+        np.ndim(image) == 3 and np.shape(image)[-1] in (3, 4)
+    )
+
+
+def _as_image_array(image, name):
+    try:
+        return np.asarray(image)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} must be a 2-D image of shape (height, width); got a value "
+            f"that is not an array ({exc})."
+        ) from None
+
+
+def check_image_list(images, image_shape, name):
+    """Validate a list of 2-D images of different sizes; name the bad element.
+
+    Returns ``(images, sizes)``: the list (colour images turned grey, wider
+    floats as float64) and an ``(n, 2)`` array of their shapes.
+    """
+    if image_shape is not None:
+        raise ValueError(
+            f"image_shape={tuple(image_shape)} describes flat rows, but {name} is "
+            "a list of images of different sizes; leave image_shape=None."
+        )
+    colour = images[0].ndim == 3  # a list is of colour images when its first is
+    for i, image in enumerate(images):
+        if colour and image.ndim == 3 and image.shape[-1] in (3, 4):
+            if image.dtype.kind in "biuf":
+                image = images[i] = colour_to_grey(image, f"{name}[{i}]")
+        if image.ndim != 2:
+            raise ValueError(
+                f"{name}[{i}] must be a 2-D image of shape (height, width); got "
+                f"an array with ndim={image.ndim} and shape {image.shape}."
+            )
+        if image.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{name}[{i}] must hold numbers (uint8 or float pixel values); "
+                f"got dtype {image.dtype}."
+            )
+        if image.size == 0:
+            raise ValueError(f"{name}[{i}] has shape {image.shape}; got no pixels.")
+        image = images[i] = check_float64_range(image, f"{name}[{i}]")
+        check_finite(image, f"{name}[{i}]", batch=False)
+    sizes = np.array([image.shape for image in images], dtype=np.intp)
+    return images, sizes
+
+
+def check_image_batch(X, image_shape=None, name="X"):
+    """``(images, sizes)``: a batch, or a list of images of different sizes.
+
+    A list of equally sized images (or any array) becomes one ``(n, h, w)``
+    array in its own numeric dtype (see :func:`keep_dtype`) and ``sizes`` is
+    None; a list of images of different sizes stays a list, each image
+    checked (see :func:`check_image_list`), with their shapes as ``sizes``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images, sizes = check_image_batch([np.zeros((3, 3)), np.zeros((2, 4))])
+    >>> sizes.tolist()
+    [[3, 3], [2, 4]]
+    >>> check_image_batch(np.zeros((2, 9), dtype=np.uint8))[0].dtype
+    dtype('uint8')
+    """
+    if is_image_list(X):
+        images = [_as_image_array(image, f"{name}[{i}]") for i, image in enumerate(X)]
+        if len({image.shape for image in images}) > 1:
+            return check_image_list(images, image_shape, name)
+        X = images
+    return check_images(
+        X, image_shape=image_shape, name=name, dtype=keep_dtype(X)
+    ), None
+
+
+def chunk_length(image_shape, max_pixels, chunk_size=None):
+    """Images per chunk: at most ``max_pixels`` pixels and ``chunk_size`` images.
+
+    At least one image, however large: every chunk makes progress.
+
+    Examples
+    --------
+    >>> chunk_length((28, 28), 10_000), chunk_length((28, 28), 10_000, chunk_size=5)
+    (12, 5)
+    >>> chunk_length((1000, 1000), 10_000)
+    1
+    """
+    length = max_pixels // math.prod(image_shape)
+    if chunk_size is not None:
+        length = min(length, chunk_size)
+    return max(1, length)
+
+
+def chunk_slices(n_images, length):
+    """Consecutive slices of ``length`` images (the last may be shorter)."""
+    return [
+        slice(start, min(start + length, n_images))
+        for start in range(0, n_images, length)
+    ]
+
+
+class ImageTransformerMixin:
+    """What the stateless image transformers share: parameters, checks, tags.
+
+    Subclasses add their own entries to ``_parameter_constraints`` (those of
+    parameters they do not have are ignored), define ``_check_images(X,
+    reset=...)`` on top of :meth:`_validate_images`, and are stateless:
+    ``fit`` only validates, ``transform`` needs no fit.
+    """
+
+    _parameter_constraints: dict = {
+        "image_shape": IMAGE_SHAPE,
+        "n_jobs": N_JOBS,
+        "chunk_size": [NumberInterval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    def _validate_images(self, X, *, reset, dtype=None):
+        """:func:`validate_image_rows` with the images' own dtype by default."""
+        dtype = keep_dtype(X) if dtype is None else dtype
+        return validate_image_rows(self, X, reset=reset, dtype=dtype)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Validate the parameters and the images; nothing is learnt.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or (n_samples, height * width)
+            The images, uint8 (0-255) or float.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The transformer.
+        """
+        self._check_images(X, reset=True)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # stateless: transform needs no fit
+        tags.requires_fit = False
+        tags.input_tags.three_d_array = True
+        return tags

@@ -28,35 +28,35 @@ import numbers
 
 import numpy as np
 from scipy import ndimage
-from sklearn.base import (
-    BaseEstimator,
-    ClassifierMixin,
-    MetaEstimatorMixin,
-    _fit_context,
-    clone,
-)
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils._param_validation import (
-    HasMethods,
-    Interval,
-    StrOptions,
-    validate_params,
-)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_image_shape, check_images
-from .preprocessing import _as_image_array, _check_image_list, _is_image_list
+from ._validation import (
+    IMAGE_SHAPE,
+    check_image_batch,
+    check_images,
+    chunk_length,
+    keep_dtype,
+)
+from .utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    validate_params,
+)
 
 __all__ = ["AugmentedClassifier", "distort"]
 
 # The magnitudes at strength=1, for a 28 x 28 image (MNIST): affine ranges like
 # those of the best classical MNIST results, and Simard's alpha=34 with a
-# smoother field than his sigma=4 (sigma=6 moves pixels by about 0.9 px rms
-# instead of 1.4). Measured (bench_augment, 5,000 MNIST digits, 2 copies):
-# sigma=4 at full strength left 105 test errors of 5,000, sigma=6 93, no
-# augmentation 111; sigma=4 with 1 copy (123) was worse than none.
+# smoother field than his sigma=4 (sigma=6 moves pixels less). Chosen with
+# benchmarks/bench_augment.py (results/bench_augment.json): the smoother field
+# left fewer test errors than Simard's, which with one copy did worse than no
+# augmentation.
 ROTATION = 10.0
 """Largest rotation, in degrees, at ``strength=1``."""
 SHEAR = 0.2
@@ -85,7 +85,7 @@ _CHUNK_PIXELS = 4096 * 28 * 28
         "scale": [Interval(numbers.Real, 0, None, closed="left")],
         "elastic_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "elastic_sigma": [Interval(numbers.Real, 0, None, closed="neither")],
-        "image_shape": ["array-like", None],
+        "image_shape": IMAGE_SHAPE,
         "chunk_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     },
@@ -179,7 +179,7 @@ def distort(
     """
     original_ndim = np.ndim(images) if not hasattr(images, "toarray") else None
     batch = check_images(
-        images, image_shape=image_shape, name="images", dtype=_keep_dtype(images)
+        images, image_shape=image_shape, name="images", dtype=keep_dtype(images)
     )
     magnitudes = _magnitudes(
         strength,
@@ -201,21 +201,6 @@ def distort(
             chunk_size,
         )
     return out.reshape(len(out), -1) if original_ndim == 2 else out
-
-
-def _keep_dtype(images):
-    """The dtype to validate ``images`` in: its own when numeric, else float64.
-
-    A list of arrays keeps their common dtype, so that a list of uint8 images
-    is not turned into float64 (8 times the memory).
-    """
-    dtype = getattr(images, "dtype", None)
-    if dtype is None and isinstance(images, list | tuple) and images:
-        if all(isinstance(image, np.ndarray) for image in images):
-            dtype = np.result_type(*(image.dtype for image in images))
-    if dtype is not None and np.dtype(dtype).kind in "biuf":
-        return dtype
-    return np.float64
 
 
 def _magnitudes(strength, *, rotation, shear, scale, elastic_alpha):
@@ -252,7 +237,7 @@ def _distort_into(images, out, magnitudes, sigma, rng, chunk_size):
     size = np.sqrt(height * width) / _REFERENCE_SIDE
     alpha = magnitudes["alpha"] * size**2
     sigma = sigma * size
-    step = max(1, min(chunk_size, _CHUNK_PIXELS // (height * width)))
+    step = chunk_length((height, width), _CHUNK_PIXELS, chunk_size)
     for start in range(0, n_images, step):
         stop = min(start + step, n_images)
         # (2, k, h, w): the source row and col of every output pixel
@@ -431,29 +416,24 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     ``X`` is accepted as in :class:`~mtclassic.ImageNormalizer`: a batch
     ``(n, h, w)``, flat rows ``(n, h * w)`` (square, or with ``image_shape``),
     or a list of 2-D arrays of different sizes (distorted by size group).
-    Integer images stay integer: the copies of 60,000 uint8 MNIST images take
-    47 MB each.
+    Integer images stay integer (the copies of uint8 images are uint8).
 
-    Measured (``benchmarks/bench_augment.py``: the digits chain
-    ``ImageNormalizer(deskew=True) -> make_features() -> DigitClassifier`` on
-    the first 5,000 MNIST training digits, scored on 5,000 test digits, one
-    seed): 111 errors without augmentation (97.78%), 102 with one copy and
-    93 with two (98.14%) at ``strength=1``; fit time 1.4 s, 4.9 s and 9.9 s.
-    With two copies, ``strength`` 0.5 and 1.5 left 102 and 103 errors.
-    Differences of about 10 errors are within the noise of one run.
+    What the copies buy, and what they cost in fit time, for each
+    ``n_copies`` and ``strength``: ``benchmarks/bench_augment.py`` (the
+    digits chain ``ImageNormalizer(deskew=True) -> make_features() ->
+    DigitClassifier`` on MNIST; results in
+    ``benchmarks/results/bench_augment.json``).
 
-    Virtual support vectors, measured on all of MNIST (60,000 training
-    digits, 10,000 test digits) with ``ImageNormalizer(deskew=True)`` followed
-    by this wrapper around ``make_features() -> DigitClassifier(
-    kernel_dtype="float32", random_state=0)``, one core: 81 test errors
-    (99.19%) without it, 58 (99.42%) with ``method="vsv"``. The 6,931
-    support vectors and their 6 copies each (48,517 rows) are refitted: fit
-    282 s instead of 91 s, and 22,129 support vectors instead of 6,931, so
-    predict takes 4.8 s instead of 1.8 s for the 10,000 raw test images. The
-    setting was picked among three on that test set (shifts alone, in 4 or 8
-    directions: 99.28% and 99.29%), so 99.42% is optimistic; on a 50,000 /
-    10,000 split of the training images, which played no part in the choice,
-    it went from 99.23% to 99.38% (32 errors fixed, 17 made).
+    Virtual support vectors: ``benchmarks/bench_digits_vsv.py`` (all of
+    MNIST, ``ImageNormalizer(deskew=True)`` followed by this wrapper around
+    ``make_features() -> DigitClassifier(kernel_dtype="float32")``; results in
+    ``benchmarks/results/bench_digits_vsv.json`` and the README). The support
+    vectors and their 6 copies each are refitted, so the fit takes a few
+    times longer and the refitted SVM keeps about three times as many support
+    vectors, which slows predict down in proportion. The setting was picked
+    among three on the test set, so its figure there is optimistic (the
+    benchmark's notes say so, with a split of the training images that played
+    no part in the choice).
 
     Examples
     --------
@@ -489,7 +469,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "method": [StrOptions({"distort", "vsv"})],
         "elastic": ["boolean"],
         "vsv_rotation": [Interval(numbers.Real, 0, None, closed="left")],
-        "image_shape": ["array-like", None],
+        "image_shape": IMAGE_SHAPE,
         "random_state": ["random_state"],
     }
 
@@ -540,7 +520,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             With ``method="vsv"``, when the fitted estimator's final step has
             no ``support_``.
         """
-        image_shape = check_image_shape(self.image_shape)
+        image_shape = self.image_shape
         if self.method == "vsv":
             return self._fit_vsv(X, y, image_shape)
         magnitudes = _magnitudes(
@@ -676,15 +656,9 @@ def _checked_images(X, y, image_shape):
     """
     # the labels first: a wrong target is told apart from wrong images
     check_classification_targets(y)
-    if _is_image_list(X):
-        images = [_as_image_array(image, f"X[{i}]") for i, image in enumerate(X)]
-        if len({image.shape for image in images}) > 1:
-            images, sizes = _check_image_list(images, image_shape, "X")
-            return images, sizes, _check_labels(y, len(images)), False
-        X = images
-    flat = np.ndim(X) == 2 and not hasattr(X, "toarray")
-    batch = check_images(X, image_shape=image_shape, name="X", dtype=_keep_dtype(X))
-    return batch, None, _check_labels(y, len(batch)), flat
+    batch, sizes = check_image_batch(X, image_shape)
+    flat = sizes is None and not hasattr(X, "toarray") and np.ndim(X) == 2
+    return batch, sizes, _check_labels(y, len(batch)), flat
 
 
 def _vsv_moves(rotation):
@@ -705,7 +679,7 @@ def _virtual(images, moves):
     """
     n_images, height, width = images.shape
     centre, grid = _centred_grid(height, width)
-    step = max(1, _CHUNK_PIXELS // (height * width))
+    step = chunk_length((height, width), _CHUNK_PIXELS)
     copies = []
     for angle, d_row, d_col in moves:
         theta = np.deg2rad(angle)
@@ -778,37 +752,3 @@ def _distort_list(images, sizes, n_copies, magnitudes, rng):
             for k, i in enumerate(index):
                 copies[copy * n_images + i] = out[k].copy()
     return copies
-
-
-def _expected_failed_checks(estimator):
-    """``{check name: reason}`` of sklearn's checks that fail by design.
-
-    For ``parametrize_with_checks(..., expected_failed_checks=...)``; the
-    answer is the same for every ``estimator``. Most checks fit on rows of 2
-    to 10 features, not square images, which ``fit`` rejects: it must know
-    the image size to distort.
-    """
-    names = """
-        check_fit_score_takes_y check_estimators_overwrite_params
-        check_dont_overwrite_parameters check_estimators_fit_returns_self
-        check_readonly_memmap_input check_estimators_dtypes check_dtype_object
-        check_pipeline_consistency check_estimators_nan_inf
-        check_estimators_pickle check_estimators_pickle(readonly_memmap=True)
-        check_f_contiguous_array_estimator check_classifier_data_not_an_array
-        check_classifiers_one_label check_classifiers_classes
-        check_classifiers_train check_classifiers_train(readonly_memmap=True)
-        check_classifiers_train(readonly_memmap=True,X_dtype=float32)
-        check_supervised_y_2d check_methods_sample_order_invariance
-        check_methods_subset_invariance check_fit2d_1sample check_dict_unchanged
-        check_fit_idempotent check_fit_check_is_fitted check_n_features_in
-        check_fit2d_predict1d
-    """.split()
-    failed = dict.fromkeys(
-        names,
-        "the check's rows have 2-10 features, which is not a square image; fit "
-        "must know the image size to distort, so it asks for image_shape",
-    )
-    failed["check_estimators_empty_data_messages"] = (
-        "check_images reports images without pixels in its own words"
-    )
-    return failed

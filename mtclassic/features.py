@@ -37,23 +37,24 @@ difference is the order of the float32 additions (about 1e-7 of the feature
 values). The block normalisations follow ``skimage.feature._hog``.
 """
 
-import math
 import numbers
 from functools import lru_cache
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import FeatureUnion
 from sklearn.utils.validation import check_is_fitted
 
-from mtclassic._validation import (
-    check_image_shape,
+from ._validation import (
+    ImageTransformerMixin,
+    chunk_length,
     safe_range_factors,
-    validate_image_rows,
 )
+from .utils._parallel import map_in_threads
+from .utils._param_validation import NumberInterval, float_dtype, positive_pair
+from .utils._sklearn_compat import StrOptions
 
-_BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 # skimage.feature._hog._hog_normalize_block's eps
 _NORM_EPS = 1e-5
 # Mantissa bits of t = g_col / g_row that index the orientation table.
@@ -396,9 +397,8 @@ def _hog_images(images, plan, block_norm, transform_sqrt, dtype, chunk_size, n_j
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)
             if b > a
         ]
-        Parallel(n_jobs=n_workers, require="sharedmem")(
-            delayed(run)(first, last) for first, last in runs
-        )
+        for _ in map_in_threads(run, runs, n_workers):
+            pass
     return out
 
 
@@ -409,51 +409,6 @@ def _block_sums(images, rows, cols, step):
             axis=(2, 4), dtype=np.float64
         )
     return images.reshape(images.shape[0], -1)
-
-
-def _check_pair(value, name):
-    """A pair of positive integers, as a tuple; a ValueError naming ``name``."""
-    try:
-        first, second = value
-    except (TypeError, ValueError):
-        first = second = None
-    if not all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
-        for v in (first, second)
-    ):
-        raise ValueError(
-            f"{name} must be a pair of positive integers (rows, columns); got {value!r}."
-        )
-    return int(first), int(second)
-
-
-def _float_dtype(dtype, name="dtype"):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        dtype = None
-    if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
-        raise ValueError(
-            f"{name} must be numpy.float64 or numpy.float32; got {dtype!r}."
-        )
-    return dtype
-
-
-def _check_n_jobs(n_jobs):
-    if n_jobs is not None and (
-        not isinstance(n_jobs, numbers.Integral)
-        or isinstance(n_jobs, bool)
-        or n_jobs == 0
-    ):
-        raise ValueError(f"n_jobs must be None or a non-zero integer; got {n_jobs!r}.")
-
-
-def _keep_dtype(X):
-    """The dtype to validate ``X`` with without copying it, when it has one."""
-    dtype = getattr(X, "dtype", None)
-    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
-        return dtype
-    return np.float64
 
 
 def _check_input_features(estimator, input_features):
@@ -470,39 +425,7 @@ def _check_input_features(estimator, input_features):
         raise ValueError("input_features is not equal to feature_names_in_.")
 
 
-class _ImageTransformerMixin:
-    """Validation shared by the transformers of image rows."""
-
-    def _validate_images(self, X, *, reset):
-        return validate_image_rows(self, X, reset=reset, dtype=_keep_dtype(X))
-
-    def fit(self, X, y=None):
-        """Validate the images; nothing is learnt.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, height, width) or (n_samples, height * width)
-            The images, uint8 (0-255) or float.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-            The transformer.
-        """
-        self._check_images(X, reset=True)
-        return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # stateless: transform needs no fit
-        tags.requires_fit = False
-        tags.input_tags.three_d_array = True
-        return tags
-
-
-class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
+class HOGTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
     """Histogram of oriented gradients of every image of a batch.
 
     Each output row equals ``skimage.feature.hog(image, orientations,
@@ -580,6 +503,17 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
     True
     """
 
+    _parameter_constraints: dict = {
+        **ImageTransformerMixin._parameter_constraints,
+        "orientations": [NumberInterval(numbers.Integral, 1, 65534, closed="both")],
+        "pixels_per_cell": [positive_pair("(rows, columns)")],
+        "cells_per_block": [positive_pair("(rows, columns)")],
+        "block_norm": [StrOptions({"L1", "L1-sqrt", "L2", "L2-Hys"})],
+        "transform_sqrt": ["boolean"],
+        "dtype": [float_dtype()],
+        "chunk_size": [NumberInterval(numbers.Integral, 1, None, closed="left"), None],
+    }
+
     def __init__(
         self,
         orientations=9,
@@ -602,42 +536,15 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs
 
-    def _check_params(self):
-        if (
-            not isinstance(self.orientations, numbers.Integral)
-            or isinstance(self.orientations, bool)
-            or not 1 <= self.orientations <= 65534
-        ):
-            raise ValueError(
-                "orientations must be an integer from 1 to 65534; "
-                f"got {self.orientations!r}."
-            )
-        pixels_per_cell = _check_pair(self.pixels_per_cell, "pixels_per_cell")
-        cells_per_block = _check_pair(self.cells_per_block, "cells_per_block")
-        if self.block_norm not in _BLOCK_NORMS:
-            raise ValueError(
-                f"block_norm must be one of {', '.join(map(repr, _BLOCK_NORMS))}; "
-                f"got {self.block_norm!r}."
-            )
-        if not isinstance(self.transform_sqrt, (bool, np.bool_)):
-            raise ValueError(
-                f"transform_sqrt must be True or False; got {self.transform_sqrt!r}."
-            )
-        check_image_shape(self.image_shape)
-        dtype = _float_dtype(self.dtype)
-        if self.chunk_size is not None and (
-            not isinstance(self.chunk_size, numbers.Integral)
-            or isinstance(self.chunk_size, bool)
-            or self.chunk_size < 1
-        ):
-            raise ValueError(
-                f"chunk_size must be None or a positive integer; got {self.chunk_size!r}."
-            )
-        _check_n_jobs(self.n_jobs)
-        return pixels_per_cell, cells_per_block, dtype
+    def _cells(self):
+        """``pixels_per_cell`` and ``cells_per_block`` as tuples of int."""
+        return (
+            tuple(int(v) for v in self.pixels_per_cell),
+            tuple(int(v) for v in self.cells_per_block),
+        )
 
     def _check_images(self, X, *, reset):
-        pixels_per_cell, cells_per_block, dtype = self._check_params()
+        pixels_per_cell, cells_per_block = self._cells()
         images = self._validate_images(X, reset=reset)
         height, width = images.shape[1:]
         min_rows = pixels_per_cell[0] * cells_per_block[0]
@@ -652,7 +559,7 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         plan = _hog_plan(
             (height, width), int(self.orientations), pixels_per_cell, cells_per_block
         )
-        return images, plan, dtype
+        return images, plan, np.dtype(self.dtype)
 
     def transform(self, X):
         """HOG features of every image.
@@ -667,10 +574,11 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         features : ndarray of shape (n_samples, n_features) and type ``dtype``
             One row per image, equal to :func:`skimage.feature.hog`'s vector.
         """
+        self._validate_params()
         images, plan, dtype = self._check_images(X, reset=False)
         chunk_size = self.chunk_size
         if chunk_size is None:
-            chunk_size = max(1, _CHUNK_PIXELS // math.prod(plan.shape))
+            chunk_size = chunk_length(plan.shape, _CHUNK_PIXELS)
         return _hog_images(
             images,
             plan,
@@ -709,7 +617,8 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_features_in_")
         _check_input_features(self, input_features)
-        pixels_per_cell, cells_per_block, _ = self._check_params()
+        self._validate_params()
+        pixels_per_cell, cells_per_block = self._cells()
         plan = _hog_plan(
             self.image_shape_, int(self.orientations), pixels_per_cell, cells_per_block
         )
@@ -737,7 +646,7 @@ class HOGTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         )
 
 
-class PixelTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
+class PixelTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
     """The pixels of every image, scaled to [0, 1] and optionally block-averaged.
 
     The transformer is stateless: :meth:`fit` only validates its input.
@@ -785,36 +694,21 @@ class PixelTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
     # images per chunk: bounds the float copy of a uint8 batch
     _chunk_pixels = 1 << 22
 
+    _parameter_constraints: dict = {
+        **ImageTransformerMixin._parameter_constraints,
+        "scale": [
+            StrOptions({"auto"}),
+            NumberInterval(numbers.Real, 0, None, closed="neither"),
+        ],
+        "downsample": [NumberInterval(numbers.Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, scale="auto", downsample=1, image_shape=None):
         self.scale = scale
         self.downsample = downsample
         self.image_shape = image_shape
 
-    def _check_params(self):
-        if not (
-            (isinstance(self.scale, str) and self.scale == "auto")
-            or (
-                isinstance(self.scale, numbers.Real)
-                and not isinstance(self.scale, bool)
-                and math.isfinite(self.scale)
-                and self.scale > 0
-            )
-        ):
-            raise ValueError(
-                f"scale must be 'auto' or a positive number; got {self.scale!r}."
-            )
-        if (
-            not isinstance(self.downsample, numbers.Integral)
-            or isinstance(self.downsample, bool)
-            or self.downsample < 1
-        ):
-            raise ValueError(
-                f"downsample must be a positive integer; got {self.downsample!r}."
-            )
-        check_image_shape(self.image_shape)
-
     def _check_images(self, X, *, reset):
-        self._check_params()
         images = self._validate_images(X, reset=reset)
         height, width = images.shape[1:]
         if height < self.downsample or width < self.downsample:
@@ -837,6 +731,7 @@ class PixelTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         pixels : ndarray of shape (n_samples, (height // downsample) * (width // downsample))
             One row per image, in row-major order of the (downsampled) image.
         """
+        self._validate_params()
         images = self._check_images(X, reset=False)
         n_images, height, width = images.shape
         step = self.downsample
@@ -848,7 +743,7 @@ class PixelTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         # mean of step x step pixels, divided by scale, as one factor
         factor = 1.0 / (scale * step * step)
         out = np.empty((n_images, rows * cols))
-        chunk = max(1, self._chunk_pixels // (height * width))
+        chunk = chunk_length((height, width), self._chunk_pixels)
         for start in range(0, n_images, chunk):
             pixels = images[start : start + chunk, : rows * step, : cols * step]
             with np.errstate(over="ignore"):
@@ -896,7 +791,7 @@ class PixelTransformer(_ImageTransformerMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_features_in_")
         _check_input_features(self, input_features)
-        self._check_params()
+        self._validate_params()
         height, width = self.image_shape_
         rows, cols = height // self.downsample, width // self.downsample
         return np.asarray(
@@ -972,89 +867,3 @@ def make_features(
             )
         )
     return FeatureUnion(steps)
-
-
-# Columns of the X that each check of sklearn.utils.estimator_checks feeds.
-_CHECK_COLUMNS = {
-    "check_dont_overwrite_parameters": 3,
-    "check_dict_unchanged": 3,
-    "check_dtype_object": 10,
-    "check_estimators_dtypes": 5,
-    "check_estimators_fit_returns_self": 2,
-    "check_estimators_nan_inf": 3,
-    "check_estimators_overwrite_params": 2,
-    "check_estimators_pickle": 3,
-    "check_f_contiguous_array_estimator": 3,
-    "check_fit2d_predict1d": 3,
-    "check_fit_check_is_fitted": 2,
-    "check_fit_idempotent": 2,
-    "check_fit_score_takes_y": 3,
-    "check_methods_sample_order_invariance": 3,
-    "check_methods_subset_invariance": 3,
-    "check_n_features_in": 2,
-    "check_pipeline_consistency": 3,
-    "check_readonly_memmap_input": 2,
-    "check_transformer_data_not_an_array": 3,
-    "check_transformer_general": 3,
-    "check_transformer_preserve_dtypes": 3,
-    "check_transformers_unfitted_stateless": 5,
-}
-
-
-def _expected_failed_checks(estimator):
-    """The checks of :mod:`sklearn.utils.estimator_checks` that fail, and why.
-
-    The checks feed rows of 2 to 10 arbitrary values, which are not square
-    images, so the transformers refuse them as they should (without
-    ``image_shape``, a row must be a square image); a few others expect
-    scikit-learn's own wording of an error that ``check_images`` words
-    differently. Pass this function as ``expected_failed_checks`` to
-    :func:`~sklearn.utils.estimator_checks.parametrize_with_checks`.
-
-    Parameters
-    ----------
-    estimator : HOGTransformer or PixelTransformer
-        The estimator under check.
-
-    Returns
-    -------
-    reasons : dict
-        ``{check name: reason}``.
-
-    Examples
-    --------
-    >>> from mtclassic.features import HOGTransformer, _expected_failed_checks
-    >>> _expected_failed_checks(HOGTransformer())["check_n_features_in"]
-    'its X has 2 values per row, not a square image, and image_shape is None'
-    """
-    if not isinstance(estimator, (HOGTransformer, PixelTransformer)):
-        return {}
-    reasons = {
-        name: f"its X has {columns} values per row, not a square image, and "
-        "image_shape is None"
-        for name, columns in _CHECK_COLUMNS.items()
-    }
-    reasons["check_complex_data"] = (
-        "check_images refuses complex values naming the dtype, not in "
-        "scikit-learn's words ('Complex data not supported')"
-    )
-    reasons["check_estimators_empty_data_messages"] = (
-        "rows of 0 values are refused as images without pixels, not in "
-        "scikit-learn's words ('0 feature(s)')"
-    )
-    reasons["check_fit2d_1sample"] = (
-        "its X has 10 values per row, not a square image, so the error is about "
-        "that rather than the single sample"
-    )
-    if isinstance(estimator, HOGTransformer):
-        reasons["check_n_features_in_after_fitting"] = (
-            "its 2x2 images are smaller than one HOG block"
-        )
-        reasons["check_positive_only_tag_during_fit"] = (
-            "its 2x2 images (iris) are smaller than one HOG block"
-        )
-        reasons["check_fit2d_1feature"] = (
-            "a 1x1 image is smaller than one HOG block; the error says so rather "
-            "than naming the single feature"
-        )
-    return reasons

@@ -9,29 +9,28 @@ Why the SVM head computes its own probabilities
 ``SVC(probability=True)`` is deprecated (scikit-learn 1.9) and costs five extra
 fits (an internal 5-fold cross-validation). :class:`DigitClassifier` instead
 holds out a stratified ``calibration_size`` share of the training rows (by
-default 10%, at most 2,000 rows), fits the SVM once on the rest, and fits ONE
+default a tenth, capped), fits the SVM once on the rest, and fits ONE
 number on the held-out rows: the slope ``a`` that turns each one-vs-one
 decision value ``d_ij`` into a pairwise probability ``r_ij = sigmoid(a d_ij)``. The pairwise probabilities are coupled into one
 distribution with the closed form of Price, Knerr, Personnaz and Dreyfus (1995),
 ``p_i ~ 1 / (sum_{j != i} 1 / r_ij - (k - 2))``, and ``a`` minimises the log-loss
 of those coupled probabilities on the held-out rows (with Platt's smoothed
 targets, so that a separable holdout still gives a finite slope). On MNIST
-(HOG + pixel features, 10k training images, 1k held out, 5k test images) the
-test log-loss was 0.055, against 0.062 for ``SVC(probability=True)`` fitted on
-all 10k rows, for less than ONE SVM fit instead of six; accuracy 98.06%
-(libsvm's own one-vs-one vote of the same SVM: 98.04%; the SVM fitted on all
-rows: 98.2%). Cheaper maps did worse on the same holdout: temperature scaling
-of the averaged margins lost a point of accuracy (97.1%), a logistic
-regression on the 45 decisions half a point (97.5%). ``calibration="cv"``
-keeps every row in the final SVM and takes the decision values from 3-fold
-cross-fitting instead (about 2.3 fits; 98.1%, log-loss 0.052 on the same data).
+features this gave a lower test log-loss than ``SVC(probability=True)``
+fitted on all the rows, for less than ONE SVM fit instead of six, and the
+accuracy of libsvm's own one-vs-one vote of the same SVM. Cheaper maps did
+worse on the same holdout (temperature scaling of the averaged margins, a
+logistic regression on the pairwise decisions). ``calibration="cv"`` keeps
+every row in the final SVM and takes the decision values from 3-fold
+cross-fitting instead (a little over two fits).
 
 Prediction does not go through libsvm's per-sample loop: the RBF kernel between
 a batch and the support vectors is one matrix product (BLAS), and every
 one-vs-one decision is then a second product with a (n_support, n_pairs)
 coefficient matrix. The result equals ``SVC.decision_function`` to rounding and
-is several times faster (6.7x on one core for 2,300 support vectors; twice that
-again with ``kernel_dtype="float32"``).
+is several times faster than libsvm's loop, about twice that again with
+``kernel_dtype="float32"`` (``benchmarks/bench_svm_projection.py`` reports the
+predict rate of each setting).
 """
 
 import numbers
@@ -41,17 +40,26 @@ import numpy as np
 from joblib import effective_n_jobs
 from scipy.optimize import minimize_scalar
 from scipy.special import log_expit, logsumexp
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.kernel_approximation import Nystroem
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._validation import N_JOBS, chunk_slices
+from .utils._parallel import map_in_threads
+from .utils._sklearn_compat import (
+    Interval,
+    Parallel,
+    StrOptions,
+    _fit_context,
+    delayed,
+    tree_predict,
+)
 
 __all__ = ["DigitClassifier", "LetterClassifier"]
 
@@ -170,8 +178,8 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         (the root mean variance), which keeps the relative weights the feature
         extractor gave them; ``"standard"`` is ``StandardScaler`` (every feature
         to unit variance). On MNIST HOG + pixel features ``"global"`` was the
-        more accurate (98.3% vs 97.6% with 10k training images), because unit
-        variance inflates nearly constant HOG bins.
+        more accurate, because unit variance inflates nearly constant HOG
+        bins.
     solver : {"exact", "nystroem"}, default="exact"
         ``"exact"``: libsvm's RBF ``SVC``; fit time grows about quadratically
         with the training rows and predict time linearly with the number of
@@ -219,11 +227,11 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         variance; None keeps the features as they are. Every kernel
         evaluation, in fit and in predict, then costs the projected dimension
         instead of the feature dimension. ``gamma="scale"`` is computed on the
-        projected rows. On
-        MNIST HOG + pixel features (20,000 training digits, 520 features;
-        ``benchmarks/bench_svm_projection.py``) 100 components scored 99.00%
-        against 98.96% unprojected, fitted 2.5x and predicted 2.2x as fast;
-        30 components lost 0.2 point.
+        projected rows. How many components keep the accuracy of the
+        unprojected features, and how much faster they fit and predict, is
+        measured by ``benchmarks/bench_svm_projection.py`` (results in
+        ``benchmarks/results/bench_svm_projection.jsonl``); too few lose
+        accuracy.
     pca_whiten : bool, default=False
         Divide each kept component by its standard deviation (whitened PCA),
         so that every component weighs alike in the kernel (``pca_components``
@@ -334,7 +342,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         "pca_whiten": ["boolean"],
         "cache_size": [Interval(numbers.Real, 0, None, closed="neither")],
         "shrinking": ["boolean"],
-        "n_jobs": [None, numbers.Integral],
+        "n_jobs": N_JOBS,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -760,7 +768,7 @@ class LetterClassifier(ClassifierMixin, BaseEstimator):
             Interval(numbers.Real, 0, 1, closed="neither"),
         ],
         "class_weight": [StrOptions({"balanced", "balanced_subsample"}), dict, None],
-        "n_jobs": [None, numbers.Integral],
+        "n_jobs": N_JOBS,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -872,54 +880,20 @@ def _forest_proba(forest, X, n_jobs):
     """
     n_samples, n_classes = X.shape[0], forest.n_classes_
     out = np.zeros((n_samples, n_classes), dtype=np.float64)
-    blocks = [
-        slice(start, min(start + _FOREST_BLOCK_ROWS, n_samples))
-        for start in range(0, n_samples, _FOREST_BLOCK_ROWS)
-    ]
+    blocks = chunk_slices(n_samples, _FOREST_BLOCK_ROWS)
 
     def accumulate(rows):
         block, target = X[rows], out[rows]
         for tree in forest.estimators_:
             # DecisionTreeClassifier.predict_proba without its per-call checks
-            target += tree.tree_.predict(block)[:, :n_classes]
+            target += tree_predict(tree, block)[:, :n_classes]
 
     n_workers = min(effective_n_jobs(n_jobs), len(blocks))
     if n_workers <= 1:
         for rows in blocks:
             accumulate(rows)
     else:
-        Parallel(n_jobs=n_workers, require="sharedmem")(
-            delayed(accumulate)(rows) for rows in blocks
-        )
+        for _ in map_in_threads(accumulate, ((rows,) for rows in blocks), n_workers):
+            pass
     out /= len(forest.estimators_)
     return out
-
-
-def _expected_failed_checks(estimator):
-    """scikit-learn estimator checks expected to fail: ``{check name: reason}``.
-
-    DigitClassifier and LetterClassifier pass every check of
-    ``parametrize_with_checks`` (scikit-learn 1.9), except one, by design, for
-    ``DigitClassifier(kernel_dtype="float32")``.
-    """
-    if getattr(estimator, "kernel_dtype", None) == "float32":
-        return {
-            "check_methods_subset_invariance": (
-                "float32 kernel products round differently for a row depending "
-                "on its position in the batch (about 1e-7 relative); the check "
-                "needs 1e-7. kernel_dtype='float64' passes it."
-            )
-        }
-    return {}
-
-
-def _checks_hinging_on_rounding(estimator):
-    """Names among :func:`_expected_failed_checks` whose outcome is a coin toss.
-
-    They fail or pass by float rounding, which differs between CPUs and BLAS
-    kernels (the float32 subset check passes with AVX-512 kernels and fails
-    with AVX2 ones), so they are expected failures that may pass, never strict.
-    """
-    if getattr(estimator, "kernel_dtype", None) == "float32":
-        return {"check_methods_subset_invariance"}
-    return set()

@@ -12,27 +12,22 @@ from .heads import DigitClassifier, LetterClassifier
 from .multitask import DEFAULT_TASKS, MultiTaskVotingClassifier
 from .preprocessing import ImageNormalizer
 from .strokes import StrokeRedrawer
+from .utils._sklearn_compat import StrOptions, validate_params
 
 __all__ = ["PRESETS", "make_default_model"]
 
 # Principal components the SVMs see (DigitClassifier.pca_components), chosen
-# with benchmarks/bench_svm_projection.py (20,000 MNIST digits + 7,967 EMNIST
-# a-m and az_sample letters, one core): the fewest that kept the test accuracy
-# within 0.1 point. Digits head, 520 -> 100 dimensions: MNIST test 99.00%
-# (98.96% unprojected), fit 2.2 s instead of 5.4 s, predict 2.2x as fast. Gate,
-# 520 -> 200: the only size within 0.1 point on both of its inputs (libsvm
-# cache 2,000 MB for all): on the redrawn strokes (gate_input="redrawn")
-# 87.68% routed right against 87.73% unprojected, fit 24 s instead of 53 s,
-# predict 2.2x; on the features 92.07% against 92.02% (120 components: -0.05
-# and -0.17 point; 160: -0.13 and -0.08).
+# with benchmarks/bench_svm_projection.py (results/bench_svm_projection.jsonl):
+# the fewest that kept the test accuracy within 0.1 point of the unprojected
+# features. For the gate, the only size within it on both of its inputs (the
+# redrawn strokes and the features).
 DIGITS_COMPONENTS = 100
 GATE_COMPONENTS = 200
 # libsvm's kernel cache (MB) of the SVMs. The gate is one two-class problem on
-# every row, so its kernel rows are recomputed whenever the cache is too small:
-# on 27,967 rows 2,000 MB halved its fit time against the default 500 MB (same
-# model), and on 67,967 rows (160 components) it fitted in 120 s of CPU against
-# 229 s with 1,000 MB. The digits head solves small pairwise problems and fills
-# far less of it.
+# every row, so its kernel rows are recomputed whenever the cache is too small;
+# a larger cache than libsvm's default 500 MB shortened its fit markedly (same
+# model; benchmarks/bench_svm_projection.py and bench_fit.py). The digits head
+# solves small pairwise problems and fills far less of it.
 SVM_CACHE_MB = 2000
 
 #: Settings of each preset of :func:`make_default_model` (any of them can be
@@ -78,6 +73,14 @@ def _seed(random_state):
     return int(check_random_state(random_state).randint(2**31 - 1))
 
 
+@validate_params(
+    {
+        "preset": [StrOptions(set(PRESETS))],
+        "gate_input": [StrOptions({"redrawn", "features"})],
+    },
+    # the estimators check the rest of the parameters in their fit
+    prefer_skip_nested_validation=False,
+)
 def make_default_model(
     random_state=None,
     n_jobs=None,
@@ -145,28 +148,27 @@ def make_default_model(
         rest of the model together.
     weights : "balanced", None or array-like of shape (2,), default="balanced"
         Task weights of the vote (digits, letters). ``"balanced"`` makes digits
-        and letters equally likely a priori, whatever the training mix: trained
-        on 60,000 MNIST digits beside 6,900 real letters and scored on MNIST
-        test + held-out letters (bench_accuracy, fold 0), equal weights routed
-        5.9% of the images to the wrong task, balanced ones 3.4% (2.3 points
-        of it between look-alikes such as l/1, g/9, b/6), and combined
-        accuracy rose from 90.9% to 92.5% (a flat 36-class SVC: 92.5%, 5.1%).
+        and letters equally likely a priori, whatever the training mix (many
+        more MNIST digits than real letters, say): balanced weights route
+        fewer images to the wrong task, most of the rest between look-alikes
+        such as l/1, g/9, b/6, and raise the combined accuracy
+        (``benchmarks/bench_accuracy.py``; the README's table and
+        ``benchmarks/results/bench_accuracy.json``).
     deskew : bool, default=None (the preset's)
-        Straighten slanted characters in the normalizer (about +0.9 points of
-        MNIST accuracy with 10k training images).
+        Straighten slanted characters in the normalizer (more accurate on
+        MNIST; ``benchmarks/bench_ablation.py``).
     n_estimators : int, default=None (the preset's)
         Trees of the letters forest. The trees stop at leaves of 3 rows and
-        draw ``sqrt`` features per split: on EMNIST letters a-m (5,000
-        training images) 100 such trees scored 89.6% against 90.0% for 300
-        fully grown ``log2`` trees, at a sixth of the size (31 MB vs 207 MB
-        pickled) and a fifth of the predict time.
+        draw ``sqrt`` features per split: on EMNIST letters a-m they scored
+        nearly as well as three times as many fully grown ``log2`` trees, at
+        a fraction of the size and of the predict time (``bench_fit.py``
+        measures each preset's fit time and memory).
     gate_max_samples : int or "all", default=None (the preset's)
         Rows of each task the gate SVM is fitted on (``membership="gate"``;
         see ``DigitClassifier.max_samples_per_class``); ``"all"`` uses all.
-        ``weights="balanced"`` then undoes the gate's own task mix. On the
-        bench_accuracy protocol (fold 0, 20,000 MNIST digits) a gate capped at
-        10,000 rows per task routed 4.10% of the test images to the wrong
-        task, the full gate 3.81%, in half the fit time.
+        ``weights="balanced"`` then undoes the gate's own task mix. A capped
+        gate fits faster and routes a little worse (the fast preset against
+        the accurate one in ``benchmarks/bench_accuracy.py``).
     vsv : bool, default=None (the preset's)
         Virtual support vectors on the digits head
         (:class:`~mtclassic.augment.AugmentedClassifier` with ``method="vsv"``):
@@ -199,10 +201,10 @@ def make_default_model(
         computes its kernel on (``DigitClassifier.pca_components``; grid keys
         ``vote__gate__pca_components``, ``vote__digits__pca_components``);
         ``"all"``: the features unprojected; None: the preset's. The kernels
-        then cost the projected dimension instead of 520 features: the
-        presets' 100 (digits) and 200 (gate) components kept MNIST and routing
-        accuracy within 0.1 point and fitted the gate 2.2x, the digits head
-        about 2x faster (20,000 MNIST digits, libsvm cache alike).
+        then cost the projected dimension instead of the 520 features: the
+        presets' components keep the MNIST and routing accuracy within 0.1
+        point and fit both SVMs faster
+        (``benchmarks/bench_svm_projection.py``).
 
     Returns
     -------
@@ -224,43 +226,19 @@ def make_default_model(
     >>> model.named_steps["vote"].tasks_.tolist()
     ['digits', 'letters']
     """
-    if gate_input not in ("redrawn", "features"):
-        raise ValueError(
-            f"gate_input must be 'redrawn' or 'features'; got {gate_input!r}."
-        )
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {preset!r}.")
-    settings = dict(PRESETS[preset])
-    given = {
-        "deskew": deskew,
-        "n_estimators": n_estimators,
-        "gate_max_samples": gate_max_samples,
-        "digits_max_samples": digits_max_samples,
-        "gate_components": gate_components,
-        "digits_components": digits_components,
-        "vsv": vsv,
-        "letters_copies": letters_copies,
-    }
-    settings.update({key: value for key, value in given.items() if value is not None})
-    cap = {
-        key: None if settings[key] == "all" else settings[key]
-        for key in (
-            "gate_max_samples",
-            "digits_max_samples",
-            "gate_components",
-            "digits_components",
-        )
-    }
-    seed = _seed(random_state)
-    # float32 kernels: twice the predict throughput of float64 (see
-    # DigitClassifier.kernel_dtype); labels agree, probabilities to ~1e-6
-    digits = DigitClassifier(
-        kernel_dtype="float32",
-        max_samples_per_class=cap["digits_max_samples"],
-        pca_components=cap["digits_components"],
-        cache_size=SVM_CACHE_MB,
-        random_state=seed,
+    settings = _settings(
+        PRESETS[preset],
+        deskew=deskew,
+        n_estimators=n_estimators,
+        gate_max_samples=gate_max_samples,
+        digits_max_samples=digits_max_samples,
+        gate_components=gate_components,
+        digits_components=digits_components,
+        vsv=vsv,
+        letters_copies=letters_copies,
     )
+    seed = _seed(random_state)
+    digits = _svm(settings["digits_max_samples"], settings["digits_components"], seed)
     letters = LetterClassifier(
         n_estimators=settings["n_estimators"],
         extra_trees=True,
@@ -269,17 +247,9 @@ def make_default_model(
         n_jobs=n_jobs,
         random_state=seed,
     )
-    gate = (
-        DigitClassifier(
-            kernel_dtype="float32",
-            max_samples_per_class=cap["gate_max_samples"],
-            pca_components=cap["gate_components"],
-            cache_size=SVM_CACHE_MB,
-            random_state=seed,
-        )
-        if membership == "gate"
-        else None
-    )
+    gate = None
+    if membership == "gate":
+        gate = _svm(settings["gate_max_samples"], settings["gate_components"], seed)
     if settings["vsv"] or settings["letters_copies"]:
         return _image_heads_model(
             digits,
@@ -314,6 +284,26 @@ def make_default_model(
             ("features", features),
             ("vote", vote),
         ]
+    )
+
+
+def _settings(preset, **given):
+    """The preset's settings, overridden by the ones given (not None);
+    ``"all"`` (no cap, no projection) becomes None."""
+    settings = {**preset, **{k: v for k, v in given.items() if v is not None}}
+    return {key: None if value == "all" else value for key, value in settings.items()}
+
+
+def _svm(max_samples, components, seed):
+    """The digits head or the gate: an RBF SVM as the presets build it."""
+    # float32 kernels: twice the predict throughput of float64 (see
+    # DigitClassifier.kernel_dtype); labels agree, probabilities to ~1e-6
+    return DigitClassifier(
+        kernel_dtype="float32",
+        max_samples_per_class=max_samples,
+        pca_components=components,
+        cache_size=SVM_CACHE_MB,
+        random_state=seed,
     )
 
 

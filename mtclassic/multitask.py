@@ -15,26 +15,33 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import ClassifierMixin, _fit_context, clone
+from sklearn.base import ClassifierMixin, clone
 from sklearn.dummy import DummyClassifier
-from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import Bunch, _safe_indexing
-from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils import Bunch
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
-    _num_samples,
     check_array,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
 )
 
+from ._validation import N_JOBS
 from .prior import estimate_prior
+from .utils._sklearn_compat import (
+    HasMethods,
+    Parallel,
+    StrOptions,
+    _BaseHeterogeneousEnsemble,
+    _fit_context,
+    _num_samples,
+    _safe_indexing,
+    delayed,
+)
 
 __all__ = ["MultiTaskVotingClassifier", "DEFAULT_TASKS", "OTHER"]
 
@@ -90,8 +97,8 @@ def _checked_label_types(y):
         )
 
 
-def _integers_as_strings(y, label_sets):
-    """Integer labels as their decimal strings when the labels are strings.
+def _integers_as_strings(y, labels):
+    """Integer labels as their decimal strings when the ``labels`` are strings.
 
     MNIST's labels come as the integers 0-9 (``load_idx``), the default
     digits task's as the strings '0'..'9': ``y`` is taken to mean those.
@@ -103,10 +110,167 @@ def _integers_as_strings(y, label_sets):
             for label in y
         )
     )
-    label_sets = [np.asarray(labels) for labels in label_sets if len(labels)]
-    if integers and label_sets and all(a.dtype.kind == "U" for a in label_sets):
+    labels = list(labels)
+    if integers and labels and all(isinstance(label, str) for label in labels):
         return y.astype(str)
     return y
+
+
+def _checked_targets(X, y):
+    """``y`` as a 1-D array of class labels, one per row of ``X``."""
+    _checked_label_types(y)
+    check_classification_targets(y)
+    y_type = type_of_target(y, input_name="y")
+    if y_type not in ("binary", "multiclass"):
+        raise ValueError(
+            "y must hold class labels (binary or multiclass target); got a "
+            f"{y_type!r} target."
+        )
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(X, y)
+    return y
+
+
+# -- which labels each task owns ----------------------------------------------
+
+
+def _resolve_tasks(tasks, names, y, dropped=()):
+    """The task of every label: ``{label: task name}``.
+
+    Pure: reads the ``tasks`` parameter, the heads' ``names`` (in order,
+    ``dropped`` ones included) and the labels ``y`` as given. Labels of
+    dropped tasks are included where they are known (a dict, a callable, the
+    default tasks), so that the images of a dropped task can be left out. A
+    label claimed by two tasks is a ValueError naming it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> owner = _resolve_tasks({"a": "12", "b": "X"}, ["a", "b"], np.array(["1"]))
+    >>> {str(label): task for label, task in owner.items()}
+    {'1': 'a', '2': 'a', 'X': 'b'}
+    >>> owner = _resolve_tasks(None, ["low", "high"], np.array([3, 1, 2, 4]))
+    >>> {int(label): task for label, task in owner.items()}
+    {1: 'low', 2: 'low', 3: 'high', 4: 'high'}
+    """
+    active = [name for name in names if name not in dropped]
+    if isinstance(tasks, Mapping):
+        label_sets = _listed_tasks(tasks, names, active)
+    elif callable(tasks):
+        label_sets = _called_tasks(tasks, names, np.unique(y))
+    else:
+        label_sets = _default_tasks(names, active, np.unique(y))
+    owners = {}
+    for name in names:
+        for label in label_sets.get(name, ()):
+            owners.setdefault(label, []).append(name)
+    shared = {label: who for label, who in owners.items() if len(who) > 1}
+    if shared:
+        raise ValueError(
+            "Labels must belong to one task only; claimed by several: "
+            + "; ".join(f"{str(label)!r} by {who}" for label, who in shared.items())
+            + "."
+        )
+    return {label: who[0] for label, who in owners.items()}
+
+
+def _listed_tasks(tasks, names, active):
+    """``tasks={name: labels}``: one entry per head (a string is its characters)."""
+    unknown = sorted(set(tasks) - set(names))
+    missing = [name for name in active if name not in tasks]
+    if unknown or missing:
+        raise ValueError(
+            "tasks must have one entry per estimator name "
+            f"{list(names)}; "
+            + (f"unknown task names {unknown}" if unknown else "")
+            + ("; " if unknown and missing else "")
+            + (f"no labels for {missing}" if missing else "")
+            + "."
+        )
+    return {name: np.asarray(list(labels)) for name, labels in tasks.items()}
+
+
+def _called_tasks(tasks, names, observed):
+    """``tasks=callable``: each observed label's task (None: no task)."""
+    owner = np.array([tasks(label) for label in observed], dtype=object)
+    unknown = sorted({str(t) for t in owner if t is not None} - set(names))
+    if unknown:
+        raise ValueError(
+            f"tasks returned task names {unknown} that are not estimator "
+            f"names {list(names)}."
+        )
+    return {name: observed[owner == name] for name in names}
+
+
+def _default_tasks(names, active, observed):
+    """``tasks=None``: DEFAULT_TASKS by name, or the sorted labels in blocks."""
+    known = [name in DEFAULT_TASKS for name in active]
+    if all(known):
+        return {
+            name: np.asarray(DEFAULT_TASKS[name])
+            for name in names
+            if name in DEFAULT_TASKS
+        }
+    if any(known):
+        raise ValueError(
+            "tasks=None needs either every head named after a default task "
+            f"{sorted(DEFAULT_TASKS)} or none of them; got heads {list(active)}. "
+            "Pass tasks={name: labels} explicitly."
+        )
+    if observed.size < len(active):
+        raise ValueError(
+            f"y has {observed.size} class(es), fewer than the {len(active)} "
+            "tasks to split them into; every task needs at least one class."
+        )
+    blocks = np.array_split(observed, len(active))
+    return dict(zip(active, blocks, strict=True))
+
+
+def _check_claimed(y, owner):
+    """A ValueError naming the labels of ``y`` that no task claims."""
+    unclaimed = [label for label in np.unique(y) if label not in owner]
+    if unclaimed:
+        raise ValueError(
+            f"Labels in y that no task claims: {_listed(unclaimed)}. Add them "
+            "to tasks or remove those samples."
+        )
+
+
+def _classes(owner, active):
+    """``classes_``, the sorted labels of the active tasks, and each one's task.
+
+    The task is an index into ``active``.
+    """
+    label_sets = [
+        np.asarray([label for label, task in owner.items() if task == name])
+        for name in active
+    ]
+    classes = np.unique(np.concatenate(label_sets))
+    class_task = np.empty(classes.size, dtype=np.intp)
+    for index, labels in enumerate(label_sets):
+        class_task[np.searchsorted(classes, labels)] = index
+    return classes, class_task
+
+
+def _task_weights(weights, sample_task, active):
+    """``(weights_, task_mix_)``: the active tasks' weights and their training mix.
+
+    ``weights`` is ``"balanced"`` (which undoes the mix) or one number per
+    active task.
+    """
+    n_per_task = np.bincount(sample_task, minlength=len(active))
+    empty = [name for name, n in zip(active, n_per_task, strict=True) if n == 0]
+    if empty:
+        raise ValueError(
+            f"Tasks without training samples: {empty}; none of their labels "
+            "occurs in y, so their heads cannot be fitted."
+        )
+    task_mix = n_per_task / n_per_task.sum()
+    if isinstance(weights, str):  # "balanced"
+        weights = 1 / (len(active) * task_mix)
+    if not weights.sum() > 0:
+        raise ValueError("weights of the active tasks must not all be zero.")
+    return weights, task_mix
 
 
 def _rows(X, index):
@@ -244,8 +408,8 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         None means ``make_pipeline(StandardScaler(with_mean=False),
         LogisticRegression(C=1.0, max_iter=1000))``: generic, fast, and well
         calibrated, but linear. On HOG + pixel features of digits and letters
-        it routed 3.4% of the images to the wrong task, an RBF SVM gate
-        (:class:`~mtclassic.heads.DigitClassifier`) 0.7%, which is why
+        it routed several times more images to the wrong task than an RBF SVM
+        gate (:class:`~mtclassic.heads.DigitClassifier`), which is why
         :func:`~mtclassic.models.make_default_model` uses the latter.
         A task whose images all share one label needs no head model: a
         ``DummyClassifier`` stands in for it in ``estimators_``.
@@ -260,18 +424,13 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
           labels (a label the gate never saw adds nothing).
 
         Why: a gate that must tell all 36 shapes apart learns shapes rather
-        than which data set a task's images came from. Measured on 20,000
-        MNIST digits + 5,000 EMNIST letters a-m + 10,000 synthetic letters
-        (HOG + pixel features, an RBF SVM
-        :class:`~mtclassic.heads.DigitClassifier` gate), ``"labels"`` against
-        ``"tasks"``: fitted in 50 s instead of 130 s, routed 4.15% of in-source
-        test images to the wrong task instead of 4.38%, and on the
-        out-of-source handwritten62 photos scored 77.1% instead of 68.9% on
-        digits but 59.0% instead of 60.7% on letters. It also predicts several
-        times slower (bench_ablation, 10,000 MNIST digits: 1,591 instead of
-        5,873 images per second for the whole model): the 36-label SVM keeps
-        many more support vectors. A trade, not a free win, hence the default
-        ``"tasks"``.
+        than which data set a task's images came from. Measured against
+        ``"tasks"`` by ``benchmarks/bench_ablation.py`` (results in
+        ``benchmarks/results/bench_ablation.json``): it routes in-source
+        images a little better and out-of-source photo digits much better,
+        photo letters a little worse, but predicts several times slower: the
+        36-label SVM keeps many more support vectors. A trade, not a free
+        win, hence the default ``"tasks"``.
     head_columns : None, slice or array-like of int, default=None
         Columns of ``X`` the heads see (None: all), as in
         :class:`~sklearn.compose.ColumnTransformer`.
@@ -370,7 +529,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         "head_columns": [None, slice, "array-like"],
         "gate_columns": [None, slice, "array-like"],
         "task_prior": [None, StrOptions({"batch"}), "array-like"],
-        "n_jobs": [None, numbers.Integral],
+        "n_jobs": N_JOBS,
         "verbose": ["verbose"],
     }
 
@@ -420,53 +579,6 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             )
         return weights
 
-    def _task_labels(self, names, active, y):
-        """Labels of every task (dropped ones included when known), by name."""
-        tasks = self.tasks
-        if isinstance(tasks, Mapping):
-            unknown = sorted(set(tasks) - set(names))
-            missing = [name for name in active if name not in tasks]
-            if unknown or missing:
-                raise ValueError(
-                    "tasks must have one entry per estimator name "
-                    f"{list(names)}; "
-                    + (f"unknown task names {unknown}" if unknown else "")
-                    + ("; " if unknown and missing else "")
-                    + (f"no labels for {missing}" if missing else "")
-                    + "."
-                )
-            return {name: np.asarray(list(labels)) for name, labels in tasks.items()}
-        observed = np.unique(y)
-        if callable(tasks):
-            owner = np.array([tasks(label) for label in observed], dtype=object)
-            unknown = sorted({str(t) for t in owner if t is not None} - set(names))
-            if unknown:
-                raise ValueError(
-                    f"tasks returned task names {unknown} that are not estimator "
-                    f"names {list(names)}."
-                )
-            return {name: observed[owner == name] for name in names}
-        known = [name in DEFAULT_TASKS for name in active]
-        if all(known):
-            return {
-                name: np.asarray(DEFAULT_TASKS[name])
-                for name in names
-                if name in DEFAULT_TASKS
-            }
-        if any(known):
-            raise ValueError(
-                "tasks=None needs either every head named after a default task "
-                f"{sorted(DEFAULT_TASKS)} or none of them; got heads {list(active)}. "
-                "Pass tasks={name: labels} explicitly."
-            )
-        if observed.size < len(active):
-            raise ValueError(
-                f"y has {observed.size} class(es), fewer than the {len(active)} "
-                "tasks to split them into; every task needs at least one class."
-            )
-        blocks = np.array_split(observed, len(active))
-        return dict(zip(active, blocks, strict=True))
-
     @_fit_context(
         # the heads and the gate are validated by their own fit
         prefer_skip_nested_validation=False
@@ -493,102 +605,35 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         """
         names, heads = self._validate_estimators()
         weights = self._validate_weights()
-        _checked_label_types(y)
-        check_classification_targets(y)
-        y_type = type_of_target(y, input_name="y")
-        if y_type not in ("binary", "multiclass"):
-            raise ValueError(
-                "y must hold class labels (binary or multiclass target); got a "
-                f"{y_type!r} target."
-            )
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(X, y)
-        active = [
-            name for name, head in zip(names, heads, strict=True) if head != "drop"
-        ]
-        labels = self._task_labels(names, active, y)
-        y = _integers_as_strings(y, labels.values())
-
-        # every label in at most one task (dropped tasks included)
-        owners = {}
-        for name in names:
-            for label in labels.get(name, ()):
-                owners.setdefault(label, []).append(name)
-        shared = {label: who for label, who in owners.items() if len(who) > 1}
-        if shared:
-            raise ValueError(
-                "Labels must belong to one task only; claimed by several: "
-                + "; ".join(f"{str(label)!r} by {who}" for label, who in shared.items())
-                + "."
-            )
-        observed = np.unique(y)
-        unclaimed = [label for label in observed if label not in owners]
-        if unclaimed:
-            raise ValueError(
-                f"Labels in y that no task claims: {_listed(unclaimed)}. Add them "
-                "to tasks or remove those samples."
-            )
-
+        y = _checked_targets(X, y)
+        dropped = {
+            name for name, head in zip(names, heads, strict=True) if head == "drop"
+        }
+        owner = _resolve_tasks(self.tasks, names, y, dropped)
+        y = _integers_as_strings(y, owner)
+        _check_claimed(y, owner)
+        active = [name for name in names if name not in dropped]
         self.tasks_ = np.asarray(active, dtype=object)
-        self.weights_ = np.array(
-            [w for name, w in zip(names, weights, strict=True) if name in active]
-        )
-        self.classes_ = np.unique(np.concatenate([labels[name] for name in active]))
-        self.class_task_ = np.empty(self.classes_.size, dtype=np.intp)
-        for index, name in enumerate(active):
-            self.class_task_[np.searchsorted(self.classes_, labels[name])] = index
-
-        # images of dropped tasks are left out
+        self.classes_, self.class_task_ = _classes(owner, active)
         keep = np.isin(y, self.classes_)
-        if not keep.all():
+        if not keep.all():  # images of dropped tasks are left out
             rows = np.flatnonzero(keep)
             X, y = _rows(X, rows), y[rows]
         codes = np.searchsorted(self.classes_, y)
         sample_task = self.class_task_[codes]
-        n_per_task = np.bincount(sample_task, minlength=len(active))
-        empty = [name for name, n in zip(active, n_per_task, strict=True) if n == 0]
-        if empty:
-            raise ValueError(
-                f"Tasks without training samples: {empty}; none of their labels "
-                "occurs in y, so their heads cannot be fitted."
-            )
-        self.task_mix_ = n_per_task / n_per_task.sum()
-        if isinstance(self.weights, str):  # "balanced": undo the training mix
-            self.weights_ = 1 / (len(active) * self.task_mix_)
-        if not self.weights_.sum() > 0:
-            raise ValueError("weights of the active tasks must not all be zero.")
-
-        n_features = None
-        if self.head_columns is not None or self.gate_columns is not None:
-            # column indices need a 2-D X; scikit-learn's checks word the errors
-            X = check_array(X, accept_sparse="csr", dtype=None, ensure_all_finite=False)
-            n_features = X.shape[1]
-        self.n_columns_ = n_features
-        all_head_X = _columns(
-            X, _check_columns(self.head_columns, n_features, "head_columns")
+        self.weights_, self.task_mix_ = _task_weights(
+            self.weights
+            if isinstance(self.weights, str)
+            else weights[[name not in dropped for name in names]],
+            sample_task,
+            active,
         )
-        gate_X = _columns(
-            X, _check_columns(self.gate_columns, n_features, "gate_columns")
-        )
-        jobs = []
-        for index, (name, head) in enumerate(
+        heads = [
             (name, head)
             for name, head in zip(names, heads, strict=True)
             if head != "drop"
-        ):
-            if self.membership == "other":
-                head_X = all_head_X
-                head_y = np.where(sample_task == index, codes, OTHER)
-            else:
-                rows = np.flatnonzero(sample_task == index)
-                head_X, head_y = _rows(all_head_X, rows), codes[rows]
-                if np.unique(head_y).size == 1:
-                    head = DummyClassifier(strategy="prior")
-            jobs.append((clone(head), head_X, head_y, name))
-        if self.membership == "gate" and len(active) > 1:
-            gate = self.gate if self.gate is not None else _default_gate()
-            gate_y = codes if self.gate_target == "labels" else sample_task
-            jobs.append((clone(gate), gate_X, gate_y, "gate"))
+        ]
+        jobs = self._fit_jobs(X, heads, codes, sample_task)
         fitted = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_one)(
                 estimator,
@@ -598,8 +643,44 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             )
             for i, (estimator, job_X, job_y, name) in enumerate(jobs)
         )
-        self.estimators_ = fitted[: len(active)]
-        self.gate_ = fitted[len(active)] if len(fitted) > len(active) else None
+        self._store_fitted(fitted)
+        return self
+
+    def _fit_jobs(self, X, heads, codes, sample_task):
+        """``(unfitted clone, X, y, name)`` of every active head and the gate."""
+        n_columns = None
+        if self.head_columns is not None or self.gate_columns is not None:
+            # column indices need a 2-D X; scikit-learn's checks word the errors
+            X = check_array(X, accept_sparse="csr", dtype=None, ensure_all_finite=False)
+            n_columns = X.shape[1]
+        self.n_columns_ = n_columns
+        head_X = _columns(
+            X, _check_columns(self.head_columns, n_columns, "head_columns")
+        )
+        gate_columns = _check_columns(self.gate_columns, n_columns, "gate_columns")
+        jobs = []
+        for index, (name, head) in enumerate(heads):
+            if self.membership == "other":
+                head_y = np.where(sample_task == index, codes, OTHER)
+                jobs.append((clone(head), head_X, head_y, name))
+                continue
+            rows = np.flatnonzero(sample_task == index)
+            if np.unique(codes[rows]).size == 1:
+                head = DummyClassifier(strategy="prior")
+            jobs.append((clone(head), _rows(head_X, rows), codes[rows], name))
+        if self.membership == "gate" and len(heads) > 1:
+            gate = self.gate if self.gate is not None else _default_gate()
+            gate_X = _columns(X, gate_columns)
+            gate_y = codes if self.gate_target == "labels" else sample_task
+            jobs.append((clone(gate), gate_X, gate_y, "gate"))
+        return jobs
+
+    def _store_fitted(self, fitted):
+        """Set the fitted heads, the gate and what is derived from them."""
+        n_tasks = self.tasks_.size
+        self.estimators_ = fitted[:n_tasks]
+        self.gate_ = fitted[n_tasks] if len(fitted) > n_tasks else None
+        self.gate_task_ = None
         if self.gate_ is not None:
             # the task each gate class stands for, fixed at fit (a later
             # set_params(gate_target=...) must not change a fitted model)
@@ -609,8 +690,6 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
                 if self.gate_target == "labels"
                 else gate_classes
             )
-        else:
-            self.gate_task_ = None
         if hasattr(self.gate_, "class_count_"):
             # The gate's P(task | x) carries the task mix the gate was fitted
             # on, which differs from y's when it subsampled (for example
@@ -619,12 +698,11 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             seen = np.bincount(
                 self.gate_task_,
                 weights=np.asarray(self.gate_.class_count_, dtype=np.float64),
-                minlength=len(active),
+                minlength=n_tasks,
             )
             self.task_mix_ = seen / seen.sum()
             if isinstance(self.weights, str):
-                self.weights_ = 1 / (len(active) * self.task_mix_)
-
+                self.weights_ = 1 / (n_tasks * self.task_mix_)
         self.named_estimators_ = Bunch()
         fitted_heads = iter(self.estimators_)
         for name, head in self.estimators:
@@ -634,7 +712,6 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         for head in self.estimators_:
             if hasattr(head, "feature_names_in_"):
                 self.feature_names_in_ = head.feature_names_in_
-        return self
 
     # -- predict -----------------------------------------------------------
 
@@ -828,7 +905,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             Share of rows whose prediction equals ``y``.
         """
         _checked_label_types(y)
-        y = _integers_as_strings(column_or_1d(y), [self.classes_])
+        y = _integers_as_strings(column_or_1d(y), self.classes_)
         return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
@@ -843,13 +920,3 @@ def _default_gate():
     return make_pipeline(
         StandardScaler(with_mean=False), LogisticRegression(C=1.0, max_iter=1000)
     )
-
-
-def _expected_failed_checks(estimator):
-    """scikit-learn estimator checks expected to fail: ``{check name: reason}``.
-
-    None: MultiTaskVotingClassifier passes every check of
-    ``parametrize_with_checks`` (scikit-learn 1.9), in both membership modes.
-    Kept so that tests/test_common.py collects every module's list alike.
-    """
-    return {}

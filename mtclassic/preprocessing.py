@@ -13,20 +13,21 @@ pixels are moved with one pair of separable resampling matrices per image,
 """
 
 import numbers
+from functools import partial
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import (
-    check_finite,
-    check_float64_range,
-    check_image_shape,
-    check_images,
-    colour_to_grey,
+    ImageTransformerMixin,
+    check_image_batch,
+    chunk_length,
     shrink_to_safe_range,
 )
+from .utils._parallel import map_in_threads
+from .utils._param_validation import NumberInterval
+from .utils._sklearn_compat import StrOptions
 
 __all__ = ["ImageNormalizer"]
 
@@ -41,7 +42,6 @@ _MAX_SHEAR = 1.0
 # float64 working arrays of a chunk (2 MB each) stay in the CPU's cache, which
 # makes the whole transform about twice as fast as chunks of 8 MB and more.
 _CHUNK_PIXELS = 1 << 18
-_POLARITIES = ("auto", "bright", "dark")
 # A grey dilation by the 3 x 3 cross widens a stroke by about 2 pixels (one
 # on each side); blending an image with it by a fraction a widens it by ~2a.
 _CROSS = np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]]], dtype=bool)
@@ -54,7 +54,7 @@ _MIN_PAPER = 8
 _MAX_INK_SHARE = 0.4
 
 
-class ImageNormalizer(TransformerMixin, BaseEstimator):
+class ImageNormalizer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
     """Normalize handwritten characters of any size to MNIST geometry.
 
     Every image is made bright-ink-on-dark, freed of its background, stretched
@@ -104,15 +104,14 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         photographed on paper) are thickened and thick ones thinned, so that
         the width of the pen does not tell one source from another. The width
         is estimated as ``2 * ink / edge``, the sum of the pixels over half the
-        sum of absolute differences between neighbours (about 2.1 for MNIST
-        digits, 1.8 for the handwritten62 photos); the image is blended with
+        sum of absolute differences between neighbours (MNIST digits are
+        drawn wider than the handwritten62 photos); the image is blended with
         its grey dilation (or erosion) by a 3 x 3 cross, by the fraction that
-        closes the gap, twice. Measured with features of 20,000 MNIST digits,
-        5,000 EMNIST letters a-m and 10,000 synthetic letters, ``w=2.2``
-        raised the heads alone on handwritten62 photos (never trained on) by
-        0.8 points for digits and 0.7 for letters, and the vote's letters by
-        5.5 points, but sent more of the photo digits to the letters head;
-        hence off by default.
+        closes the gap, twice. In ``benchmarks/bench_ablation.py`` (results in
+        ``benchmarks/results/bench_ablation.json``) evening the strokes out
+        raised the heads on photos never trained on, and the vote's letters,
+        but sent more of the photo digits to the letters head; hence off by
+        default.
     image_shape : tuple of two int, default=None
         ``(height, width)`` of flat input rows; inferred as a square when None.
     chunk_size : int, default=128
@@ -208,6 +207,17 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
     (2, 784)
     """
 
+    _parameter_constraints: dict = {
+        **ImageTransformerMixin._parameter_constraints,
+        "image_size": [NumberInterval(numbers.Integral, 1, None, closed="left")],
+        "box_size": [NumberInterval(numbers.Integral, 1, None, closed="left")],
+        "deskew": ["boolean"],
+        "polarity": [StrOptions({"auto", "bright", "dark"})],
+        "ink_threshold": [NumberInterval(numbers.Real, 0, 1, closed="left")],
+        "max_edge_speck": [NumberInterval(numbers.Real, 0, 1, closed="both")],
+        "stroke_width": [NumberInterval(numbers.Real, 0, None, closed="neither"), None],
+    }
+
     def __init__(
         self,
         *,
@@ -232,26 +242,6 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         self.image_shape = image_shape
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs
-
-    def fit(self, X, y=None):
-        """Validate the parameters and the images; nothing is learned.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, height, width) or \
-(n_samples, height * width), or list of 2-D arrays
-            The images (see Notes of the class).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : ImageNormalizer
-            This estimator.
-        """
-        self._check_params()
-        self._check_input(X)
-        return self
 
     def fit_transform(self, X, y=None, **fit_params):
         """Normalize the images (fitting learns nothing, so this is transform).
@@ -291,8 +281,8 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         return self._transform(X)
 
     def _transform(self, X):
-        self._check_params()
-        images, sizes = self._check_input(X)
+        self._validate_params()
+        images, sizes = self._check_images(X)
         options = {
             "image_size": self.image_size,
             "box_size": self.box_size,
@@ -301,13 +291,11 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
             "ink_threshold": float(self.ink_threshold),
             "max_edge_speck": float(self.max_edge_speck),
         }
-        chunks = self._chunks(images, sizes)
-        if self.n_jobs in (None, 1):
-            results = (_normalize_chunk(*chunk, **options) for chunk in chunks)
-        else:
-            results = Parallel(
-                n_jobs=self.n_jobs, prefer="threads", return_as="generator"
-            )(delayed(_normalize_chunk)(*chunk, **options) for chunk in chunks)
+        results = map_in_threads(
+            partial(_normalize_chunk, **options),
+            self._chunks(images, sizes),
+            self.n_jobs,
+        )
         out = np.empty((len(images), self.image_size**2), dtype=np.float64)
         for index, normalized in results:
             if sizes is None:  # consecutive rows: a slice, not a fancy index
@@ -335,108 +323,40 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         feature_names_out : ndarray of str objects
             ``image_size ** 2`` names in row-major order.
         """
-        self._check_params()
+        self._validate_params()
         size = self.image_size
         return np.asarray(
             [f"px_{row}_{col}" for row in range(size) for col in range(size)],
             dtype=object,
         )
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.three_d_array = True
-        return tags
-
     # -- validation ---------------------------------------------------------
 
-    def _check_params(self):
-        check_image_shape(self.image_shape)
-        for name in ("image_size", "box_size", "chunk_size"):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, numbers.Integral)
-                or isinstance(value, bool)
-                or value < 1
-            ):
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    def _check_images(self, X, *, reset=True):
+        """``(images, sizes)``: a 3-D array and None, or a list and its sizes.
+
+        Integers stay as they are (no float copy of the whole data set); each
+        chunk is converted to float64 when it is processed. Stateless: the
+        size seen in fit constrains nothing, hence no ``validate_data``.
+        """
         if self.box_size > self.image_size:
             raise ValueError(
                 f"box_size must not exceed image_size; got box_size="
                 f"{self.box_size} and image_size={self.image_size}."
             )
-        if self.polarity not in _POLARITIES:
-            raise ValueError(
-                f"polarity must be one of 'auto', 'bright' or 'dark'; got "
-                f"{self.polarity!r}."
-            )
-        if not isinstance(self.deskew, bool | np.bool_):
-            raise ValueError(f"deskew must be True or False; got {self.deskew!r}.")
-        threshold = self.ink_threshold
-        if (
-            not isinstance(threshold, numbers.Real)
-            or isinstance(threshold, bool)
-            or not 0 <= threshold < 1
-        ):
-            raise ValueError(
-                f"ink_threshold must be a number in [0, 1); got {threshold!r}."
-            )
-        speck = self.max_edge_speck
-        if (
-            not isinstance(speck, numbers.Real)
-            or isinstance(speck, bool)
-            or not 0 <= speck <= 1
-        ):
-            raise ValueError(
-                f"max_edge_speck must be a number in [0, 1]; got {speck!r}."
-            )
         width = self.stroke_width
-        if width is not None and (
-            not isinstance(width, numbers.Real)
-            or isinstance(width, bool)
-            or not 0 < width < self.image_size
-        ):
+        if width is not None and not width < self.image_size:
             raise ValueError(
                 f"stroke_width must be None or a number in (0, image_size="
                 f"{self.image_size}); got {width!r}."
             )
-        if self.n_jobs is not None and (
-            not isinstance(self.n_jobs, numbers.Integral)
-            or isinstance(self.n_jobs, bool)
-            or self.n_jobs == 0
-        ):
-            raise ValueError(
-                f"n_jobs must be None or a non-zero integer; got {self.n_jobs!r}."
-            )
-
-    def _check_input(self, X, name="X"):
-        """Return ``(images, sizes)``: a 3-D array and None, or a list and sizes."""
-        if _is_image_list(X):
-            images = [
-                _as_image_array(image, f"{name}[{i}]") for i, image in enumerate(X)
-            ]
-            shapes = {image.shape for image in images}
-            if len(shapes) > 1:
-                return _check_image_list(images, self.image_shape, name)
-            X = images
-        # Integers stay as they are (no float copy of the whole data set);
-        # each chunk is converted to float64 when it is processed.
-        dtype = np.float64
-        if isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
-            dtype = X.dtype
-        elif isinstance(X, list) and X and isinstance(X[0], np.ndarray):
-            dtype = np.result_type(*(image.dtype for image in X))
-            if dtype.kind not in "biuf":
-                dtype = np.float64
-        return check_images(
-            X, image_shape=self.image_shape, name=name, dtype=dtype
-        ), None
+        return check_image_batch(X, self.image_shape)
 
     def _chunks(self, images, sizes):
         """Yield ``(index, canvas, sizes)`` with canvas float64 (k, H, W)."""
         if sizes is None:
             n_samples, height, width = images.shape
-            step = max(1, min(self.chunk_size, _CHUNK_PIXELS // (height * width)))
+            step = chunk_length((height, width), _CHUNK_PIXELS, self.chunk_size)
             for start in range(0, n_samples, step):
                 stop = min(start + step, n_samples)
                 yield (
@@ -496,59 +416,6 @@ def _even_out_strokes(images, target):
     return np.divide(images, peak, out=np.zeros_like(images), where=peak > 0)
 
 
-def _is_image_list(X):
-    if isinstance(X, np.ndarray):
-        return X.dtype == object and X.ndim == 1 and len(X) > 0 and _is_image(X[0])
-    return isinstance(X, list | tuple) and len(X) > 0 and _is_image(X[0])
-
-
-def _is_image(image):
-    """A 2-D grey image or a 3-D colour one (3 or 4 channels last)."""
-    return np.ndim(image) == 2 or (
-        np.ndim(image) == 3 and np.shape(image)[-1] in (3, 4)
-    )
-
-
-def _as_image_array(image, name):
-    try:
-        return np.asarray(image)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{name} must be a 2-D image of shape (height, width); got a value "
-            f"that is not an array ({exc})."
-        ) from None
-
-
-def _check_image_list(images, image_shape, name):
-    """Validate a list of 2-D images of different sizes; name the bad element."""
-    if image_shape is not None:
-        raise ValueError(
-            f"image_shape={tuple(image_shape)} describes flat rows, but {name} is "
-            "a list of images of different sizes; leave image_shape=None."
-        )
-    colour = images[0].ndim == 3  # a list is of colour images when its first is
-    for i, image in enumerate(images):
-        if colour and image.ndim == 3 and image.shape[-1] in (3, 4):
-            if image.dtype.kind in "biuf":
-                image = images[i] = colour_to_grey(image, f"{name}[{i}]")
-        if image.ndim != 2:
-            raise ValueError(
-                f"{name}[{i}] must be a 2-D image of shape (height, width); got "
-                f"an array with ndim={image.ndim} and shape {image.shape}."
-            )
-        if image.dtype.kind not in "biuf":
-            raise ValueError(
-                f"{name}[{i}] must hold numbers (uint8 or float pixel values); "
-                f"got dtype {image.dtype}."
-            )
-        if image.size == 0:
-            raise ValueError(f"{name}[{i}] has shape {image.shape}; got no pixels.")
-        image = images[i] = check_float64_range(image, f"{name}[{i}]")
-        check_finite(image, f"{name}[{i}]", batch=False)
-    sizes = np.array([image.shape for image in images], dtype=np.intp)
-    return images, sizes
-
-
 # -- the batched computation --------------------------------------------------
 
 
@@ -581,35 +448,10 @@ def _normalize_chunk(
     if max_edge_speck > 0:
         ink = _drop_edge_specks(x, ink, border, max_edge_speck)
 
-    # Crop: bounding box of the ink. What lies outside it is dropped, except a
-    # one-pixel rim that holds the anti-aliased edges of the strokes.
-    # Reductions along the short last axes are slow in numpy: argmax and
-    # einsum do them several times faster than any() and sum().
-    first_col = ink.argmax(axis=2)
-    last_col = width - 1 - ink[:, :, ::-1].argmax(axis=2)
-    rows_with_ink = np.take_along_axis(ink, first_col[:, :, None], axis=2)[:, :, 0]
-    blank = ~rows_with_ink.any(axis=1)
-    top = rows_with_ink.argmax(axis=1)
-    bottom = height - rows_with_ink[:, ::-1].argmax(axis=1)  # exclusive
-    left = np.where(rows_with_ink, first_col, width).min(axis=1)
-    right = np.where(rows_with_ink, last_col + 1, 0).max(axis=1)  # exclusive
-    left[blank] = 0
-    right[blank] = width
-    row_index = np.arange(height)
-    col_index = np.arange(width)
-    keep_rows = (row_index >= top[:, None] - 1) & (row_index <= bottom[:, None])
-    keep_cols = (col_index >= left[:, None] - 1) & (col_index <= right[:, None])
-    x *= keep_rows.astype(np.float64)[:, :, None]  # float: a bool operand is slow
-    x *= keep_cols.astype(np.float64)[:, None, :]
-
-    # Centre of mass, in continuous coordinates (pixel j spans [j, j + 1)).
-    mass = x.sum(axis=(1, 2))
-    mass[blank] = 1.0
-    row_profile = np.einsum("nhw->nh", x)
-    col_profile = np.einsum("nhw->nw", x)
-    # Explicit sums, not BLAS: a row's result must not depend on its chunk.
-    row_centre = (row_profile * (row_index + 0.5)).sum(axis=1) / mass
-    col_centre = (col_profile * (col_index + 0.5)).sum(axis=1) / mass
+    box = _ink_box(ink)
+    first_col, last_col, rows_with_ink, blank, top, bottom, left, right = box
+    _keep_box(x, top, bottom, left, right)
+    mass, row_profile, row_centre, col_centre = _centre_of_mass(x, blank)
 
     # Extent of the ink, horizontally measured after the deskewing shear.
     height_extent = (bottom - top).astype(np.float64)
@@ -617,45 +459,15 @@ def _normalize_chunk(
     right_edge = right.astype(np.float64)
     shear = np.zeros(n_images)
     if deskew:
-        dy = row_index + 0.5 - row_centre[:, None]
-        dx = col_index + 0.5 - col_centre[:, None]
-        mu02 = np.einsum("nh,nh,nh->n", row_profile, dy, dy) / mass
-        mu11 = (np.einsum("nhw,nw->nh", x, dx) * dy).sum(axis=1) / mass
-        shear = np.divide(mu11, mu02, out=np.zeros(n_images), where=mu02 > 1e-12)
-        np.clip(shear, -_MAX_SHEAR, _MAX_SHEAR, out=shear)
-        # Sheared column c + 0.5 - shear * dy grows with c, so each row's
-        # extremes are at its first and last ink pixel.
-        row_shift = shear[:, None] * dy
-        first = first_col + 0.5 - row_shift
-        last = last_col + 0.5 - row_shift
-        left_edge = np.where(rows_with_ink, first, np.inf).min(axis=1) - 0.5
-        right_edge = np.where(rows_with_ink, last, -np.inf).max(axis=1) + 0.5
-        left_edge[blank] = 0.0
-        right_edge[blank] = 1.0
+        shear, left_edge, right_edge = _deskew_shear(
+            x, box, mass, row_profile, row_centre, col_centre
+        )
     width_extent = right_edge - left_edge
     scale = box_size / np.maximum(height_extent, width_extent)
     scale[blank] = 1.0
-
-    # Output coordinate u = scale * y + offset. The centre of mass goes to the
-    # centre of pixel image_size // 2, and the crop's first edge onto a pixel
-    # edge, so an image already at scale 1 is moved without being resampled.
-    target = image_size // 2 + 0.5
-    row_offset = _round(scale * (top - row_centre) + target) - scale * top
-    col_offset = _round(scale * (left_edge - col_centre) + target) - scale * left_edge
-    # Deskew shifts output row u by -shear * (u - centre row); a wider canvas
-    # keeps the columns it draws from. Its width must not depend on the chunk
-    # (BLAS sums in a different order for another width), so it is the widest.
-    margin = int(np.ceil(_MAX_SHEAR * (image_size / 2 + 1))) + 1 if deskew else 0
-
-    col_weights = _resampling_weights(
-        scale, col_offset + margin, image_size + 2 * margin, width
+    out = _resample(
+        x, scale, top, left_edge, row_centre, col_centre, shear, deskew, image_size
     )
-    resampled_rows = _resample_rows(x, scale, row_offset, image_size)
-    out = np.matmul(resampled_rows, col_weights.transpose(0, 2, 1))
-    if deskew:
-        centre_row_out = scale * row_centre + row_offset
-        out = _shear_rows(out, shear, centre_row_out, margin, image_size)
-
     peak = out.max(axis=(1, 2))
     peak[blank | (peak <= 0)] = 1.0
     out /= peak[:, None, None]
@@ -663,6 +475,106 @@ def _normalize_chunk(
     out[blank] = 0.0
     np.clip(out, 0.0, 1.0, out=out)
     return index, out.reshape(n_images, image_size * image_size)
+
+
+def _ink_box(ink):
+    """The bounding box of each image's ink, and the per-row extremes.
+
+    Returns ``(first_col, last_col, rows_with_ink, blank, top, bottom, left,
+    right)``; ``bottom`` and ``right`` are exclusive, and a blank image's box
+    is the whole width. Reductions along the short last axes are slow in
+    numpy: argmax does them several times faster than any().
+    """
+    _, height, width = ink.shape
+    first_col = ink.argmax(axis=2)
+    last_col = width - 1 - ink[:, :, ::-1].argmax(axis=2)
+    rows_with_ink = np.take_along_axis(ink, first_col[:, :, None], axis=2)[:, :, 0]
+    blank = ~rows_with_ink.any(axis=1)
+    top = rows_with_ink.argmax(axis=1)
+    bottom = height - rows_with_ink[:, ::-1].argmax(axis=1)
+    left = np.where(rows_with_ink, first_col, width).min(axis=1)
+    right = np.where(rows_with_ink, last_col + 1, 0).max(axis=1)
+    left[blank] = 0
+    right[blank] = width
+    return first_col, last_col, rows_with_ink, blank, top, bottom, left, right
+
+
+def _keep_box(x, top, bottom, left, right):
+    """Drop (in place) what lies outside the box, except a one-pixel rim that
+    holds the anti-aliased edges of the strokes."""
+    _, height, width = x.shape
+    row_index = np.arange(height)
+    col_index = np.arange(width)
+    keep_rows = (row_index >= top[:, None] - 1) & (row_index <= bottom[:, None])
+    keep_cols = (col_index >= left[:, None] - 1) & (col_index <= right[:, None])
+    x *= keep_rows.astype(np.float64)[:, :, None]  # float: a bool operand is slow
+    x *= keep_cols.astype(np.float64)[:, None, :]
+
+
+def _centre_of_mass(x, blank):
+    """``(mass, row_profile, row_centre, col_centre)`` of each image.
+
+    Continuous coordinates: pixel j spans [j, j + 1). einsum sums along the
+    rows without temporaries; explicit sums, not BLAS, so that a row's result
+    does not depend on its chunk.
+    """
+    _, height, width = x.shape
+    mass = x.sum(axis=(1, 2))
+    mass[blank] = 1.0
+    row_profile = np.einsum("nhw->nh", x)
+    col_profile = np.einsum("nhw->nw", x)
+    row_centre = (row_profile * (np.arange(height) + 0.5)).sum(axis=1) / mass
+    col_centre = (col_profile * (np.arange(width) + 0.5)).sum(axis=1) / mass
+    return mass, row_profile, row_centre, col_centre
+
+
+def _deskew_shear(x, box, mass, row_profile, row_centre, col_centre):
+    """``(shear, left_edge, right_edge)``: the shear ``mu11 / mu02`` (capped)
+    and the ink's horizontal extent after it."""
+    first_col, last_col, rows_with_ink, blank, *_ = box
+    n_images, height, width = x.shape
+    dy = np.arange(height) + 0.5 - row_centre[:, None]
+    dx = np.arange(width) + 0.5 - col_centre[:, None]
+    mu02 = np.einsum("nh,nh,nh->n", row_profile, dy, dy) / mass
+    mu11 = (np.einsum("nhw,nw->nh", x, dx) * dy).sum(axis=1) / mass
+    shear = np.divide(mu11, mu02, out=np.zeros(n_images), where=mu02 > 1e-12)
+    np.clip(shear, -_MAX_SHEAR, _MAX_SHEAR, out=shear)
+    # Sheared column c + 0.5 - shear * dy grows with c, so each row's
+    # extremes are at its first and last ink pixel.
+    row_shift = shear[:, None] * dy
+    first = first_col + 0.5 - row_shift
+    last = last_col + 0.5 - row_shift
+    left_edge = np.where(rows_with_ink, first, np.inf).min(axis=1) - 0.5
+    right_edge = np.where(rows_with_ink, last, -np.inf).max(axis=1) + 0.5
+    left_edge[blank] = 0.0
+    right_edge[blank] = 1.0
+    return shear, left_edge, right_edge
+
+
+def _resample(x, scale, top, left_edge, row_centre, col_centre, shear, deskew, size):
+    """The images scaled, centred by mass (and sheared) into ``size`` x ``size``.
+
+    Output coordinate u = scale * y + offset. The centre of mass goes to the
+    centre of pixel size // 2, and the crop's first edge onto a pixel edge,
+    so an image already at scale 1 is moved without being resampled.
+    """
+    width = x.shape[2]
+    target = size // 2 + 0.5
+    row_offset = _round(scale * (top - row_centre) + target) - scale * top
+    col_offset = _round(scale * (left_edge - col_centre) + target) - scale * left_edge
+    # Deskew shifts output row u by -shear * (u - centre row); a wider canvas
+    # keeps the columns it draws from. Its width must not depend on the chunk
+    # (BLAS sums in a different order for another width), so it is the widest.
+    margin = int(np.ceil(_MAX_SHEAR * (size / 2 + 1))) + 1 if deskew else 0
+    col_weights = _resampling_weights(
+        scale, col_offset + margin, size + 2 * margin, width
+    )
+    resampled_rows = _resample_rows(x, scale, row_offset, size)
+    out = np.matmul(resampled_rows, col_weights.transpose(0, 2, 1))
+    if deskew:
+        centre_row_out = scale * row_centre + row_offset
+        out = _shear_rows(out, shear, centre_row_out, margin, size)
+    return out
 
 
 def _crop_to_paper(canvas, sizes, border):
@@ -1134,67 +1046,3 @@ def _centre_by_mass(out, centre):
     ]
     out[moved] = shifted * (row_ok[:, :, None] & col_ok[:, None, :])
     return out
-
-
-def _expected_failed_checks(estimator):
-    """The checks of scikit-learn's suite that ImageNormalizer fails by design.
-
-    Used by ``parametrize_with_checks(..., expected_failed_checks=...)``. Most
-    checks feed 2-D data with 2 to 10 features: not square images, which
-    :func:`~mtclassic._validation.check_images` rejects with its own message.
-
-    Parameters
-    ----------
-    estimator : ImageNormalizer
-        The instance under test (its parameters do not change the answer).
-
-    Returns
-    -------
-    failed : dict of str to str
-        Check name -> why it fails.
-    """
-    not_images = (
-        "the check's data has 2-10 features per row, which is not a square "
-        "image; flat rows must be square or come with image_shape"
-    )
-    failed = dict.fromkeys(
-        [
-            "check_fit_score_takes_y",
-            "check_estimators_overwrite_params",
-            "check_dont_overwrite_parameters",
-            "check_estimators_fit_returns_self",
-            "check_readonly_memmap_input",
-            "check_estimators_dtypes",
-            "check_dtype_object",
-            "check_pipeline_consistency",
-            "check_estimators_nan_inf",
-            "check_estimators_pickle",
-            "check_f_contiguous_array_estimator",
-            "check_transformer_data_not_an_array",
-            "check_transformer_general",
-            "check_transformer_preserve_dtypes",
-            "check_transformers_unfitted_stateless",
-            "check_methods_sample_order_invariance",
-            "check_methods_subset_invariance",
-            "check_fit2d_1sample",
-            "check_dict_unchanged",
-            "check_fit_idempotent",
-            "check_fit_check_is_fitted",
-            "check_fit2d_predict1d",
-        ],
-        not_images,
-    )
-    size_agnostic = (
-        "stateless and size-agnostic by design: transform accepts images of any "
-        "size, so there is no n_features_in_ to set or enforce"
-    )
-    failed["check_n_features_in"] = size_agnostic
-    failed["check_n_features_in_after_fitting"] = size_agnostic
-    failed["check_complex_data"] = (
-        "check_images rejects complex input with its own message ('must hold "
-        "numbers ... got dtype complex128')"
-    )
-    failed["check_estimators_empty_data_messages"] = (
-        "check_images reports images without pixels in its own words"
-    )
-    return failed

@@ -77,6 +77,7 @@ spread over the same cluster through joblib's Dask backend::
 import contextlib
 import hashlib
 import json
+import numbers
 import os
 import re
 import secrets
@@ -93,6 +94,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from mtclassic.io import Chunk, atomic_writer, closing_all, open_inputs
+
+from .utils._param_validation import NumberInterval
+from .utils._sklearn_compat import StrOptions, validate_params
 
 try:  # POSIX; elsewhere a lock's holder is known alive by its pid only
     import fcntl
@@ -277,18 +281,12 @@ def _score_chunk(model, images, ids, formatter):
     return formatter.rows(kept, np.concatenate(probas)), errors
 
 
-def _check_params(format, top_k, chunk_size, n_classes):
-    if format not in _FORMATS:
-        raise ValueError(f"format must be one of {_FORMATS}; got {format!r}.")
-    for name, value, high in (
-        ("top_k", top_k, n_classes),
-        ("chunk_size", chunk_size, None),
-    ):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int; got {type(value).__name__}.")
-        if value < 1 or (high is not None and value > high):
-            limit = f"between 1 and the model's {high} classes" if high else ">= 1"
-            raise ValueError(f"{name} must be {limit}; got {value}.")
+def _check_top_k(top_k, n_classes):
+    """top_k (an int >= 1, see score_files' constraints) within the classes."""
+    if top_k > n_classes:
+        raise ValueError(
+            f"top_k must be between 1 and the model's {n_classes} classes; got {top_k}."
+        )
 
 
 def _check_model(model):
@@ -893,6 +891,15 @@ def _run_dask(model, tasks, formatter, client):
         client.cancel([*submitted, model_future])
 
 
+@validate_params(
+    {
+        "format": [StrOptions(set(_FORMATS))],
+        "top_k": [NumberInterval(numbers.Integral, 1, None, closed="left")],
+        "chunk_size": [NumberInterval(numbers.Integral, 1, None, closed="left")],
+    },
+    # the model's own methods check their parameters as they would alone
+    prefer_skip_nested_validation=False,
+)
 def score_files(
     model,
     inputs,
@@ -1004,13 +1011,12 @@ def score_files(
         _default_errors_path(out) if errors_path is None else os.fspath(errors_path)
     )
     _check_output_paths(out, errors_path)
-    _check_params(format, top_k, chunk_size, None)
     with _OutputLock(out):
         _remove_stale_temporaries([out, errors_path])
         # Loaded here for its labels; dropped once worker processes are known
         # to load their own copies (see _joblib_workers).
         ref = _open_model(model, trusted)
-        _check_params(format, top_k, chunk_size, len(ref.labels))
+        _check_top_k(top_k, len(ref.labels))
         formatter = _RowFormatter(format, ref.labels, ref.tasks, top_k)
         work = out + _WORK_SUFFIX
         with closing_all(open_inputs(inputs, transpose=transpose)) as sources:

@@ -15,14 +15,15 @@ look-up, repeated until no pixel changes.
 """
 
 import numbers
+from functools import partial
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval
 
-from mtclassic._validation import validate_image_rows
+from ._validation import ImageTransformerMixin, chunk_slices
+from .utils._parallel import map_in_threads
+from .utils._sklearn_compat import Interval
 
 __all__ = ["StrokeRedrawer", "thin", "redraw_strokes"]
 
@@ -188,7 +189,7 @@ def _line_peak(sigma):
     return float(blurred[0, 7, 7])
 
 
-class StrokeRedrawer(TransformerMixin, BaseEstimator):
+class StrokeRedrawer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
     """Every image's strokes drawn again with one pen (see :func:`redraw_strokes`).
 
     Put after :class:`~mtclassic.preprocessing.ImageNormalizer`: the output
@@ -237,10 +238,9 @@ class StrokeRedrawer(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        **ImageTransformerMixin._parameter_constraints,
         "pen_width": [Interval(numbers.Real, 0, None, closed="neither")],
         "ink_threshold": [Interval(numbers.Real, 0, 1, closed="right")],
-        "image_shape": [tuple, None],
-        "n_jobs": [None, numbers.Integral],
     }
 
     def __init__(
@@ -252,32 +252,13 @@ class StrokeRedrawer(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def _check_images(self, X, *, reset):
-        images = validate_image_rows(self, X, reset=reset, dtype=np.float32)
+        images = self._validate_images(X, reset=reset, dtype=np.float32)
         if images.shape[2] > _MAX_PACKED_WIDTH:
             raise ValueError(
                 f"X must hold images at most {_MAX_PACKED_WIDTH} pixels wide; got "
                 f"images of shape {images.shape[1:]}."
             )
         return images
-
-    def fit(self, X, y=None):
-        """Validate the parameters and the images; nothing is learnt.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, height, width) or (n_samples, height * width)
-            Bright ink on a dark background.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : StrokeRedrawer
-            The transformer.
-        """
-        self._validate_params()
-        self._check_images(X, reset=True)
-        return self
 
     def transform(self, X):
         """The images with their strokes redrawn, as flat rows.
@@ -292,22 +273,15 @@ class StrokeRedrawer(TransformerMixin, BaseEstimator):
         redrawn : ndarray of float32, shape (n_samples, height * width)
             Values in [0, 1].
         """
+        self._validate_params()
         images = self._check_images(X, reset=False)
-        starts = range(0, images.shape[0], _CHUNK_IMAGES)
-        n_jobs = min(effective_n_jobs(self.n_jobs), len(starts)) or 1
-        chunks = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(redraw_strokes)(
-                images[start : start + _CHUNK_IMAGES],
-                pen_width=self.pen_width,
-                ink_threshold=self.ink_threshold,
-            )
-            for start in starts
+        redraw = partial(
+            redraw_strokes, pen_width=self.pen_width, ink_threshold=self.ink_threshold
         )
-        out = np.concatenate(chunks) if chunks else np.zeros_like(images)
+        chunks = map_in_threads(
+            redraw,
+            ((images[rows],) for rows in chunk_slices(len(images), _CHUNK_IMAGES)),
+            self.n_jobs,
+        )
+        out = np.concatenate(list(chunks))
         return out.reshape(images.shape[0], -1)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.three_d_array = True
-        return tags

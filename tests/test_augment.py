@@ -266,7 +266,7 @@ def test_bad_input_is_a_clear_error(X, y, match):
         ({"strength": -0.5}, "'strength' parameter.*range.*Got -0.5"),
         ({"n_copies": -1}, "'n_copies' parameter.*range.*Got -1"),
         ({"n_copies": 1.5}, "'n_copies' parameter.*int.*Got 1.5"),
-        ({"image_shape": (28, 0)}, r"image_shape must be a pair.*got \(28, 0\)"),
+        ({"image_shape": (28, 0)}, r"'image_shape' parameter.*a pair.*Got \(28, 0\)"),
         ({"estimator": "svm"}, "'estimator' parameter.*fit.*Got 'svm'"),
         ({"method": "vs"}, "'method' parameter.*among.*Got 'vs'"),
         ({"vsv_rotation": -5}, "'vsv_rotation' parameter.*range.*Got -5"),

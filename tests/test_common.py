@@ -1,35 +1,24 @@
 """scikit-learn's estimator checks on every estimator and transformer of mtclassic.
 
-Each module states the checks its estimators fail by design, with the reason,
-in a module-level ``_expected_failed_checks(estimator)``; they run here as
-strict expected failures, so a check that starts passing is noticed too. A
-module may name, in ``_checks_hinging_on_rounding(estimator)``, the expected
-failures whose outcome depends on float rounding (and so on the CPU and the
-BLAS kernels): those are expected failures that may pass, never strict.
+The checks the estimators fail by design, with the reason, are listed in
+tests/_expected_failures.py; they run here as strict expected failures, so a
+check that starts passing is noticed too. The expected failures whose outcome
+depends on float rounding (and so on the CPU and the BLAS kernels) are
+expected failures that may pass, never strict.
 """
 
 import functools
 
 import pytest
+from _expected_failures import expected_failed_checks, rounding_dependent_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mtclassic import augment, features, heads, multitask, preprocessing
 from mtclassic.augment import AugmentedClassifier
 from mtclassic.features import HOGTransformer, PixelTransformer
 from mtclassic.heads import DigitClassifier, LetterClassifier
 from mtclassic.multitask import MultiTaskVotingClassifier
 from mtclassic.preprocessing import ImageNormalizer
 from mtclassic.strokes import StrokeRedrawer
-
-_MODULE_OF = {
-    ImageNormalizer: preprocessing,
-    HOGTransformer: features,
-    PixelTransformer: features,
-    DigitClassifier: heads,
-    LetterClassifier: heads,
-    MultiTaskVotingClassifier: multitask,
-    AugmentedClassifier: augment,
-}
 
 
 def _vote(membership, **params):
@@ -70,19 +59,6 @@ ESTIMATORS = [
 ]
 
 
-def _expected_failed_checks(estimator):
-    if isinstance(estimator, StrokeRedrawer):
-        # its rows must be square images, like the pixel features' rows
-        return features._expected_failed_checks(PixelTransformer())
-    return _MODULE_OF[type(estimator)]._expected_failed_checks(estimator)
-
-
-def _hinging_on_rounding(estimator):
-    module = _MODULE_OF.get(type(estimator))  # None: a module without the list
-    hinging = getattr(module, "_checks_hinging_on_rounding", None)
-    return hinging(estimator) if hinging is not None else set()
-
-
 def _check_name(check):
     return (check.func if isinstance(check, functools.partial) else check).__name__
 
@@ -95,8 +71,8 @@ def _marked(parametrize):
     for param in params:
         estimator, check = param.values if hasattr(param, "values") else param
         marks = list(getattr(param, "marks", ()))
-        if _check_name(check) in _hinging_on_rounding(estimator):
-            reason = _expected_failed_checks(estimator)[_check_name(check)]
+        if _check_name(check) in rounding_dependent_checks(estimator):
+            reason = expected_failed_checks(estimator)[_check_name(check)]
             marks = [
                 pytest.mark.xfail(
                     reason=f"{reason} (depends on rounding: may pass on another CPU)",
@@ -111,7 +87,7 @@ def _marked(parametrize):
 
 @_marked(
     parametrize_with_checks(
-        ESTIMATORS, expected_failed_checks=_expected_failed_checks, xfail_strict=True
+        ESTIMATORS, expected_failed_checks=expected_failed_checks, xfail_strict=True
     )
 )
 def test_sklearn_compatible_estimator(estimator, check):
@@ -121,5 +97,5 @@ def test_sklearn_compatible_estimator(estimator, check):
 def test_every_rounding_dependent_check_is_an_expected_failure():
     # a name here that is no expected failure would silently relax nothing
     for estimator in ESTIMATORS:
-        expected = _expected_failed_checks(estimator)
-        assert _hinging_on_rounding(estimator) <= set(expected), estimator
+        expected = expected_failed_checks(estimator)
+        assert rounding_dependent_checks(estimator) <= set(expected), estimator

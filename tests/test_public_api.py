@@ -107,6 +107,9 @@ PUBLIC_MODULES = {
         "score_files",
     ],
     "mtclassic.strokes": ["StrokeRedrawer", "redraw_strokes", "thin"],
+    # private helpers only (the door to scikit-learn's private API, issue 15):
+    # a package without public names
+    "mtclassic.utils": [],
 }
 
 # sub-command ("" for the top level) -> every argument in declaration order:

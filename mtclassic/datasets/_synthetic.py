@@ -12,11 +12,14 @@ go through the same numpy expressions, chunked to bound memory.
 """
 
 import numbers
+from collections.abc import Iterable
 
 import numpy as np
 from scipy.special import ndtri
 from sklearn.utils import check_random_state
 
+from ..utils._param_validation import NumberInterval
+from ..utils._sklearn_compat import StrOptions, validate_params
 from ._strokes import (
     CHARACTERS,
     DIGITS,
@@ -50,35 +53,11 @@ _N_WAVES = 6
 _CHUNK = 2048
 
 
-def _check_real(value, name, *, low, high=np.inf, low_inclusive=True, unit=""):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok:
-        ok = bool(np.isfinite(value)) and value <= high
-        ok = ok and (value >= low if low_inclusive else value > low)
-    if not ok:
-        bound = ">=" if low_inclusive else ">"
-        upper = "" if high == np.inf else f" and <= {high:g}"
-        raise ValueError(
-            f"{name} must be a real number {bound} {low:g}{upper}{unit}; got {value!r}."
-        )
-    return float(value)
-
-
-def _check_integer(value, name, low):
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or value < low
-    ):
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-    return int(value)
-
-
 def _check_range(value, name, *, low, high, symmetric, unit=""):
     """A pair ``(a, b)`` with ``low <= a <= b <= high`` from a pair or a number.
 
-    A number ``v`` stands for ``(-v, v)`` when ``symmetric`` and ``(v, v)``
-    otherwise.
+    A number ``v`` (already checked by ``@validate_params``) stands for
+    ``(-v, v)`` when ``symmetric`` and ``(v, v)`` otherwise.
     """
     number = "a number >= 0" if symmetric else f"a number in [{low:g}, {high:g}]"
     message = (
@@ -86,8 +65,6 @@ def _check_range(value, name, *, low, high, symmetric, unit=""):
         f"high <= {high:g}{unit}; got {value!r}."
     )
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        if symmetric and not value >= 0:
-            raise ValueError(message)
         value = (-value, value) if symmetric else (value, value)
     try:
         a, b = value
@@ -108,13 +85,7 @@ def _check_classes(classes):
     if isinstance(classes, str) and classes in ("digits", "letters"):
         return DIGITS if classes == "digits" else LETTERS
     supported = "".join(CHARACTERS)
-    try:
-        chosen = list(classes)
-    except TypeError:
-        raise ValueError(
-            "classes must be None, 'digits', 'letters' or an iterable of characters "
-            f"from {supported!r}; got {classes!r}."
-        ) from None
+    chosen = list(classes)  # an iterable, checked by @validate_params
     if not chosen:
         raise ValueError(
             f"classes must name at least one character from {supported!r}; got an "
@@ -365,6 +336,28 @@ def _render_chunk(compiled, n, rng, params):
     return ink[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
+def _real(low, high, closed="both"):
+    return NumberInterval(numbers.Real, low, high, closed=closed)
+
+
+@validate_params(
+    {
+        "n_samples": [NumberInterval(numbers.Integral, 1, None, closed="left")],
+        "classes": [None, Iterable],
+        "image_size": [NumberInterval(numbers.Integral, 8, None, closed="left")],
+        "random_state": ["random_state"],
+        "letter_case": [StrOptions({"upper", "lower", "mixed"})],
+        "rotation": [_real(0, 180)],
+        "shear": [_real(0, None, "left"), "array-like"],
+        "scale": [_real(0, 0.9)],
+        "translation": [_real(0, 4)],
+        "jitter": [_real(0, 0.3)],
+        "elastic_alpha": [_real(0, 10)],
+        "elastic_sigma": [_real(0, 100, "right")],
+        "stroke_width": [_real(0.5, 8), "array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_characters(
     n_samples=1000,
     classes=None,
@@ -471,33 +464,16 @@ def make_characters(
     >>> X.shape, "".join(sorted(y))
     ((4, 16, 16), 'AABB')
     """
-    n_samples = _check_integer(n_samples, "n_samples", 1)
     characters = _check_classes(classes)
-    image_size = _check_integer(image_size, "image_size", 8)
-    if letter_case not in ("upper", "lower", "mixed"):
-        raise ValueError(
-            f"letter_case must be 'upper', 'lower' or 'mixed'; got {letter_case!r}."
-        )
     params = {
-        "image_size": image_size,
-        "rotation": _check_real(rotation, "rotation", low=0, high=180, unit=" degrees"),
+        "image_size": int(image_size),
+        "rotation": float(rotation),
         "shear": _check_range(shear, "shear", low=-2, high=2, symmetric=True),
-        "scale": _check_real(scale, "scale", low=0, high=0.9),
-        "translation": _check_real(
-            translation, "translation", low=0, high=4, unit=" pixels"
-        ),
-        "jitter": _check_real(jitter, "jitter", low=0, high=0.3),
-        "elastic_alpha": _check_real(
-            elastic_alpha, "elastic_alpha", low=0, high=10, unit=" pixels"
-        ),
-        "elastic_sigma": _check_real(
-            elastic_sigma,
-            "elastic_sigma",
-            low=0,
-            high=100,
-            low_inclusive=False,
-            unit=" pixels",
-        ),
+        "scale": float(scale),
+        "translation": float(translation),
+        "jitter": float(jitter),
+        "elastic_alpha": float(elastic_alpha),
+        "elastic_sigma": float(elastic_sigma),
         "stroke_width": _check_range(
             stroke_width,
             "stroke_width",
