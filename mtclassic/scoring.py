@@ -1025,18 +1025,8 @@ def score_files(
                 for source_index, source in enumerate(sources)
                 for start in range(0, source.n_records, chunk_size)
             ]
-            manifest = {
-                "manifest_version": _MANIFEST_VERSION,
-                "inputs": [
-                    {**source.describe(), "blake2b": _content_hash(source)}
-                    for source in sources
-                ],
-                "chunk_size": int(chunk_size),
-                "format": format,
-                "top_k": int(top_k),
-                "model": ref.token,
-                "n_jobs": "dask" if client else joblib.effective_n_jobs(n_jobs),
-            }
+            manifest = _manifest(sources, chunk_size, format, top_k, ref.token)
+            manifest["n_jobs"] = "dask" if client else joblib.effective_n_jobs(n_jobs)
             done = _prepare_work_folder(work, manifest, resume)
             todo = [index for index in range(len(plan)) if index not in done]
             n_records = sum(source.n_records for source in sources)
@@ -1056,18 +1046,8 @@ def score_files(
                     trusted,
                 )
                 results = _run_joblib(shared, tasks, formatter, n_workers)
-            n_refused, first_refusal = 0, None
             with _progress_bar(progress, n_records, n_done, started) as bar:
-                for index, n_chunk, errors, text, refused in results:
-                    if errors:
-                        _write_part(_part_path(work, index, "errors"),
-                                    formatter.errors(errors))  # fmt: skip
-                    _write_part(_part_path(work, index, "rows"), text)
-                    if refused and first_refusal is None:
-                        first_refusal = errors[-refused]
-                    n_refused += refused
-                    if bar is not None:
-                        bar.update(n_chunk)
+                n_refused, first_refusal = _write_parts(results, work, formatter, bar)
                 n_errors = _finish(work, out, errors_path, formatter, len(plan))
                 seconds = time.perf_counter() - started
     if n_refused and n_errors == n_records:
@@ -1089,6 +1069,39 @@ def score_files(
         images_per_second=(n_records - n_done) / seconds if seconds else 0.0,
         n_workers=n_workers,
     )
+
+
+def _manifest(sources, chunk_size, format, top_k, model_token):
+    """What a resumed run must share with the run it continues."""
+    return {
+        "manifest_version": _MANIFEST_VERSION,
+        "inputs": [
+            {**source.describe(), "blake2b": _content_hash(source)}
+            for source in sources
+        ],
+        "chunk_size": int(chunk_size),
+        "format": format,
+        "top_k": int(top_k),
+        "model": model_token,
+    }
+
+
+def _write_parts(results, work, formatter, bar):
+    """Each scored chunk's rows and errors into the work folder, as they come.
+
+    Returns the number of records the model refused and the first of them.
+    """
+    n_refused, first_refusal = 0, None
+    for index, n_chunk, errors, text, refused in results:
+        if errors:
+            _write_part(_part_path(work, index, "errors"), formatter.errors(errors))
+        _write_part(_part_path(work, index, "rows"), text)
+        if refused and first_refusal is None:
+            first_refusal = errors[-refused]
+        n_refused += refused
+        if bar is not None:
+            bar.update(n_chunk)
+    return n_refused, first_refusal
 
 
 def _finish(work, out, errors_path, formatter, n_chunks):
