@@ -368,7 +368,7 @@ FIGURES = [
     ),
     (
         "bench_fit",
-        "  of it the gate (its stage, on a worker beside the heads)",
+        "  the gate's fit, wall (its stage, on a worker beside the heads)",
         ["results.preset:accurate.stages_s.vote/gate"],
         "s",
         "",
