@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -482,7 +483,7 @@ def status_kb(pid, field):
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pid):
+def cpu_seconds(pid):
     """User + system CPU seconds of a process so far (0 if it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -500,26 +501,43 @@ def command_of(pid):
     return " ".join(w.decode(errors="replace") for w in words if w)
 
 
-def run_measured(command, env):
+def run_measured(command, env, timeout=None):
     """Run a command; return wall seconds, stdout and peak RSS figures (MB).
 
     ``tree_peak_mb`` sums the peak RSS (VmHWM) of every process seen in the
     tree: an upper bound of the whole run's simultaneous peak (pages shared
     between processes count once per process). ``tree_sampled_mb`` is the
     largest sum of current RSS seen at the 0.1 s samples. ``main_peak_mb`` is
-    the main process's own peak (its last VmHWM sample).
+    the main process's own peak (its last VmHWM sample), ``main_pid`` its pid.
+
+    With ``timeout`` (seconds), the command runs in its own process group and
+    the whole group is killed (SIGTERM) when the time is up; the figures are
+    then those of the run so far, ``timed_out`` is True and no error is
+    raised (its stdout holds what the command printed unbuffered). A process
+    group, not a session: a new session would also be a new scheduler
+    autogroup, with a CPU share of its own beside this one's.
     """
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    peaks, labels, cpu, sampled = {}, {}, {}, 0
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        process_group=None if timeout is None else 0,
+    )
+    peaks, labels, cpu, sampled, timed_out = {}, {}, {}, 0, False
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             break
+        if timeout is not None and not timed_out:
+            if time.perf_counter() - started > timeout:
+                timed_out = True
+                os.killpg(process.pid, signal.SIGTERM)
         current = 0
         for member in descendants(process.pid):
             peaks[member] = max(peaks.get(member, 0), status_kb(member, "VmHWM"))
-            cpu[member] = max(cpu.get(member, 0.0), _cpu_seconds(member))
+            cpu[member] = max(cpu.get(member, 0.0), cpu_seconds(member))
             current += status_kb(member, "VmRSS")
             labels.setdefault(member, command_of(member)[:80] or "?")
         sampled = max(sampled, current)
@@ -527,11 +545,13 @@ def run_measured(command, env):
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     stdout = process.stdout.read()
-    if process.returncode:
+    if process.returncode and not timed_out:
         raise RuntimeError(f"{command} failed with {process.returncode}:\n{stdout}")
     return {
         "seconds": seconds,
         "stdout": stdout.strip(),
+        "main_pid": process.pid,
+        "timed_out": timed_out,
         "main_peak_mb": peaks.get(process.pid, 0) / 1024,
         "tree_peak_mb": sum(peaks.values()) / 1024,
         "tree_sampled_mb": sampled / 1024,

@@ -24,21 +24,44 @@ process and ``--n-jobs`` (2) jobs:
 
 Each child's peak memory is read from ``/proc`` while it runs (``VmHWM`` of the
 child and of every worker it starts; ``_common.run_measured``): the
-tree's sum is an upper bound of the simultaneous peak. ``fit_s`` is the wall
+tree's sum is an upper bound of the simultaneous peak, ``tree_sampled_mb`` the
+largest sum of the members' resident sets seen at one 0.1 s sample. ``fit_s`` is the wall
 time of the fit alone (data loading excluded), ``tree_cpu_s`` the CPU of the
 whole child tree (loading included). The machine is shared, so the CPU time is
 the steadier figure of the two.
+
+Where a fit's time goes: the presets and ``accurate-unprojected`` fit with the
+progress switches on (the pipeline, the feature blocks, the redrawn strokes'
+two steps, the vote and the gate: ``verbose``), and ``stages_s`` holds each
+stage's seconds as those lines print them (``normalize``, ``features/hog``,
+``features/redrawn/strokes``, ..., ``vote/gate``, ``vote/digits``, and the
+gate's own stages ``gate/fitted``, ...; the vote's heads and gate run side by
+side on ``--n-jobs`` workers). ``--save-model PATH`` saves the fitted accurate
+preset (``mtclassic.save_model``, progress switches off and ``n_jobs`` None
+again) for ``bench_scoring.py --model PATH`` and ``bench_accuracy.py --ours
+saved --fitted-model PATH``; ``--save-tutorial PATH`` saves the fitted
+tutorial for ``bench_scoring.py --tutorial PATH``: both trained on this
+training set.
+
+``--time-limit SECONDS`` kills a job still running after that long and
+records it unfinished, with its stages so far (the speed-up then becomes a
+lower bound); ``--merge`` joins the jobs of runs made beside this one (other
+processes, same protocol) into this file, so that long jobs can run side by
+side.
 
 Prints a table and writes ``benchmarks/results/bench_fit.json``.
 
     python benchmarks/bench_fit.py                       # the full protocol
     python benchmarks/bench_fit.py --n-digits 20000      # reduced
     python benchmarks/bench_fit.py --quick               # a small run
+    python benchmarks/bench_fit.py --presets accurate --skip flat,grid \
+        --save-model model.joblib --save-tutorial tutorial.joblib
 """
 
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -66,6 +89,7 @@ from _common import (
 from mtclassic import make_default_model
 from mtclassic.heads import DigitClassifier
 from mtclassic.models import PRESETS
+from mtclassic.persistence import save_model
 
 GRID = {"vote__digits__C": [5.0, 10.0], "vote__letters__n_estimators": [50, 100]}
 QUICK = {"n_digits": 500, "n_emnist": 1000, "n_rows": 2000, "grid_rows": 1200}
@@ -97,6 +121,31 @@ def parse_args(argv=None):
         default="",
         help="comma-separated: accurate-unprojected, flat, tutorial, grid",
     )
+    parser.add_argument(
+        "--save-model",
+        type=Path,
+        default=None,
+        help="save the fitted accurate preset here (for bench_scoring --model)",
+    )
+    parser.add_argument(
+        "--save-tutorial",
+        type=Path,
+        default=None,
+        help="save the fitted tutorial here (for bench_scoring --tutorial)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds per job; a job still running then is killed and recorded "
+        "as unfinished, with its stages so far",
+    )
+    parser.add_argument(
+        "--merge",
+        default="",
+        help="comma-separated bench_fit JSON files of runs made beside this one "
+        "(same protocol): their jobs join this file's results",
+    )
     add_quick(parser, QUICK)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     return parse(parser, argv, QUICK)
@@ -105,10 +154,20 @@ def parse_args(argv=None):
 # ---------------------------------------------------------------- child
 
 
+def protocol_sets(args, n_digits_test=1):
+    """``((X, y), tests)`` of fold 0 of bench_accuracy's in-source run.
+
+    ``args`` gives ``data_dir``, ``n_digits`` (MNIST training digits),
+    ``n_emnist`` and ``random_state``; the MNIST test set holds
+    ``n_digits_test`` digits.
+    """
+    data = load_data(args.data_dir, args.n_digits, n_digits_test, args.n_emnist)
+    return in_source_sets(data, 0, random_state=args.random_state)
+
+
 def training_set(args):
     """Raw training images (list of 2-D arrays) and labels of fold 0."""
-    data = load_data(args.data_dir, args.n_digits, 1, args.n_emnist)
-    (X, y), _ = in_source_sets(data, 0, random_state=args.random_state)
+    (X, y), _ = protocol_sets(args)
     if args.n_rows is not None and args.n_rows < len(y):
         keep = np.sort(
             np.random.default_rng(args.random_state).permutation(len(y))[: args.n_rows]
@@ -127,6 +186,64 @@ def _support_vectors(model):
         for name, est in svms.items()
         if hasattr(est, "svm_") and hasattr(est.svm_, "support_")
     }
+
+
+# The pipeline, the feature union, the redrawn strokes' pipeline, the vote and
+# the gate report each stage. Not the digits head: its lines would read like
+# the gate's (both are DigitClassifier); the vote times it as a whole.
+STAGE_SWITCHES = (
+    "verbose",
+    "features__verbose",
+    "features__redrawn__verbose",
+    "vote__verbose",
+    "vote__gate__verbose",
+)
+
+
+def _progress(model, on):
+    """Turn the model's progress switches (STAGE_SWITCHES) on or off."""
+    params = model.get_params()
+    return model.set_params(**{key: on for key in STAGE_SWITCHES if key in params})
+
+
+_SKLEARN_STEP = re.compile(
+    r"\[(Pipeline|FeatureUnion)\].*\(step \d+ of (\d+)\) "
+    r"Processing (\S+), total=\s*([0-9.]+)(min|s)"
+)
+_OUR_STAGE = re.compile(r"\[(MultiTaskVoting|DigitClassifier)\] (.*), ([0-9.]+)s$")
+
+
+def stage_seconds(stdout):
+    """Seconds of each fit stage, from the progress lines of one child.
+
+    sklearn's ``[Pipeline] ... (step i of n) Processing NAME, total= 1.2s``
+    (the three-step pipeline: its own steps; the two-step one: the redrawn
+    strokes' ``features/redrawn/NAME``), ``[FeatureUnion] ... Processing NAME``
+    (``features/NAME``), the vote's ``(i of n) fitted NAME, 1.2s``
+    (``vote/NAME``) and the gate's ``[DigitClassifier] what, 1.2s``
+    (``gate/scaled``, ``gate/fitted``, ``gate/calibrated``: its first word;
+    names joined with ``/``, so that make_readme_table's dotted paths reach
+    them).
+    """
+    stages = {}
+    for line in stdout.splitlines():
+        step = _SKLEARN_STEP.match(line)
+        if step:
+            kind, n_steps, name, value, unit = step.groups()
+            prefix = {"FeatureUnion": "features/", "Pipeline": ""}[kind]
+            if kind == "Pipeline" and n_steps == "2":
+                prefix = "features/redrawn/"
+            stages[prefix + name] = float(value) * (60 if unit == "min" else 1)
+            continue
+        ours = _OUR_STAGE.match(line)
+        if ours:
+            kind, what, seconds = ours.groups()
+            if kind == "MultiTaskVoting":
+                what = "vote/" + what.split("fitted ", 1)[-1]
+            else:
+                what = "gate/" + what.split()[0]  # scaled, fitted, calibrated
+            stages[what] = float(seconds)
+    return stages
 
 
 def fit_job(job, X, y, args):
@@ -148,13 +265,30 @@ def fit_job(job, X, y, args):
             model = make_default_model(
                 args.random_state, args.n_jobs, preset=job.split(":", 1)[1]
             )
-        model.fit(X, y)
+        _progress(model, True).fit(X, y)
+        sys.stdout.flush()
+        _progress(model, False)  # saved quiet, as make_default_model makes it
         record["support_vectors"] = _support_vectors(model)
+        if args.save_model is not None and job == "preset:accurate":
+            # saved as make_default_model() makes it: n_jobs None (a scoring
+            # worker's model runs on one core; bench_scoring sets the jobs)
+            params = model.get_params()
+            model.set_params(**{k: None for k in params if k.endswith("n_jobs")})
+            save_model(model, args.save_model)
+            record["saved_model"] = str(args.save_model)
     elif job == "flat":  # our normaliser and features included in its time
         features = our_features(args.random_state, args.n_jobs).transform(X)
         flat_svc().fit(features, y)
     elif job == "tutorial":
-        TutorialPipeline(n_jobs=args.n_jobs).fit(X, y)
+        tutorial = TutorialPipeline(n_jobs=args.n_jobs).fit(X, y)
+        if args.save_tutorial is not None:
+            import joblib
+
+            tutorial.n_jobs = None  # scored on one core, as ours
+            tmp = args.save_tutorial.with_name(args.save_tutorial.name + ".tmp")
+            joblib.dump({"tutorial": tutorial, "n_train": int(len(y))}, tmp)
+            os.replace(tmp, args.save_tutorial)
+            record["saved_tutorial"] = str(args.save_tutorial)
     elif job == "grid":
         from sklearn.model_selection import GridSearchCV
 
@@ -195,19 +329,27 @@ def run_child(args):
 # ---------------------------------------------------------------- parent
 
 
-def run_jobs(jobs, argv):
-    env = child_env()
+def run_jobs(jobs, argv, time_limit=None):
+    env = child_env(PYTHONUNBUFFERED="1")  # a killed job's stage lines are kept
     results = {}
     for job in jobs:
         print(f"fitting {job} ...", flush=True)
         command = [sys.executable, str(Path(__file__).resolve()), *argv, "--child", job]
-        run = run_measured(command, env)
-        line = next(
-            line for line in run["stdout"].splitlines() if line.startswith("RESULT ")
-        )
-        record = json.loads(line[len("RESULT ") :])
+        run = run_measured(command, env, timeout=time_limit)
+        lines = run["stdout"].splitlines()
+        line = next((line for line in lines if line.startswith("RESULT ")), None)
+        if line is None:  # killed at --time-limit
+            record = {"job": job, "finished": False, "killed_after_s": run["seconds"]}
+        else:
+            record = json.loads(line[len("RESULT ") :])
+        stages = stage_seconds(run["stdout"])
+        if stages:
+            record["stages_s"] = stages
+            record["stage_lines"] = [line for line in lines if line.startswith("[")]
         record.update(
             tree_peak_mb=run["tree_peak_mb"],
+            tree_sampled_mb=run["tree_sampled_mb"],
+            process_peaks_mb=run["process_peaks_mb"],
             main_peak_mb=run["main_peak_mb"],
             tree_cpu_s=run["cpu_seconds"],
             child_wall_s=run["seconds"],
@@ -216,10 +358,18 @@ def run_jobs(jobs, argv):
         )
         results[job] = record
         print(f"  {summary_line(job, record)}", flush=True)
+        if stages:
+            listed = ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
+            print(f"    stages: {listed}", flush=True)
     return results
 
 
 def summary_line(job, r):
+    if r.get("finished", True) is False:
+        return (
+            f"{job:<22} killed after {r['killed_after_s']:.0f} s (--time-limit), "
+            f"tree CPU {r['tree_cpu_s']:8.1f} s  peak RSS {r['tree_peak_mb']:7.0f} MB"
+        )
     extra = ""
     if "support_vectors" in r:
         extra = " SV " + ", ".join(f"{k} {v}" for k, v in r["support_vectors"].items())
@@ -235,6 +385,57 @@ def summary_line(job, r):
     )
 
 
+PROTOCOL_KEYS = ("n_digits", "n_emnist", "n_rows", "n_jobs", "random_state", "quick")
+
+
+def merge_runs(args, results):
+    """Add the jobs of the ``--merge`` files (runs beside this one) to ``results``."""
+    merged = []
+    for path in filter(None, args.merge.split(",")):
+        other = json.loads(Path(path).read_text())
+        differ = [
+            key
+            for key in PROTOCOL_KEYS
+            if other["protocol"].get(key) != getattr(args, key)
+        ]
+        if differ:
+            raise SystemExit(f"--merge {path}: its protocol differs in {differ}.")
+        for job, record in other["results"].items():
+            results.setdefault(job, record)
+        merged.append(
+            {
+                "file": str(path),
+                "command": other["command"],
+                "date": other["date"],
+                "jobs": list(other["results"]),
+                "load_average": other["machine"].get("load_average"),
+            }
+        )
+    return merged
+
+
+def speedups(results):
+    """The accurate preset against its unprojected kernels (the ratio's baseline).
+
+    A baseline killed at ``--time-limit`` gives lower bounds (``..._at_least``):
+    its time so far over the accurate preset's, both from the child's start
+    (data loading included on both sides, which only lowers the ratio).
+    """
+    base, new = results.get("accurate-unprojected"), results.get("preset:accurate")
+    if base is None or new is None or new.get("finished", True) is False:
+        return {}
+    if base.get("finished", True) is False:
+        return {
+            "accurate_speedup_wall_at_least": base["child_wall_s"]
+            / new["child_wall_s"],
+            "accurate_speedup_cpu_at_least": base["tree_cpu_s"] / new["tree_cpu_s"],
+        }
+    return {
+        "accurate_speedup_wall": base["fit_s"] / new["fit_s"],
+        "accurate_speedup_cpu": base["tree_cpu_s"] / new["tree_cpu_s"],
+    }
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
@@ -247,22 +448,14 @@ def main(argv=None):
         j for j in ("accurate-unprojected", "flat", "tutorial", "grid") if j not in skip
     ]
     started = time.perf_counter()
-    results = run_jobs(jobs, argv)
+    results = run_jobs(jobs, argv, args.time_limit)
+    merged = merge_runs(args, results)
     print("\nfit time and peak memory (each job in its own process):")
     for job, record in results.items():
         print(f"  {summary_line(job, record)}")
-    ratios = {}
-    if "accurate-unprojected" in results and "preset:accurate" in results:
-        base, new = results["accurate-unprojected"], results["preset:accurate"]
-        ratios = {
-            "accurate_speedup_wall": base["fit_s"] / new["fit_s"],
-            "accurate_speedup_cpu": base["tree_cpu_s"] / new["tree_cpu_s"],
-        }
-        print(
-            f"accurate preset vs its unprojected kernels: "
-            f"{ratios['accurate_speedup_wall']:.2f}x wall, "
-            f"{ratios['accurate_speedup_cpu']:.2f}x CPU"
-        )
+    ratios = speedups(results)
+    for name, value in ratios.items():
+        print(f"accurate preset vs its unprojected kernels, {name}: {value:.2f}x")
     record = {
         "benchmark": "bench_fit",
         "date": utc_date(),
@@ -280,6 +473,7 @@ def main(argv=None):
         },
         "results": results,
         "ratios": ratios,
+        "merged": merged,
         "machine": machine(),
         "total_seconds": time.perf_counter() - started,
     }

@@ -17,15 +17,35 @@ What it does, in one run:
 5. the tutorial pipeline a user would write (``_common.TutorialPipeline``:
    scikit-image ``hog`` per image, ``SVC(probability=True)`` on digits, a
    random forest on letters, the seed's vote) scored on a subset on the same
-   2 cores, and both on one core, for the speed ratios;
+   2 cores, and both on one core, for the speed ratios; with ``--tutorial
+   PATH``, the tutorial ``bench_fit.py --save-tutorial PATH`` fitted (on the
+   accuracy protocol's training set, the rows of its ``--save-model``)
+   instead;
 6. ``mtclassic score --dask-local 2`` on the small file: images/s through a
-   2-worker ``LocalCluster``;
-7. the default model's time per image by pipeline step, in-process on one core.
+   2-worker ``LocalCluster``; ``--n-jobs 1`` on the small file;
+7. the default model's time per image by pipeline step, in-process, at 1 and
+   at ``--n-jobs`` jobs (the steps' ``n_jobs`` set as ``make_default_model``
+   sets them): wall and CPU microseconds (the CPU of this process and its
+   workers) of the normaliser, each feature block (``features/hog``,
+   ``features/pixels``, the redrawn strokes' ``features/redrawn/strokes`` and
+   ``features/redrawn/features``), the gate and each head on their columns
+   (``vote/gate``, ``vote/digits``, ...), and ``vote/combine``: the vote's
+   predict less its gate and heads.
+
+Each run's ``worker_peak_mb`` is the largest peak RSS of one process of its
+tree besides the main one.
 
 Prints a table and writes ``benchmarks/results/bench_scoring.json``.
 
     python benchmarks/bench_scoring.py                       # the full run
     python benchmarks/bench_scoring.py --quick                # a small run
+
+The full-size figures (issue 16): the accurate preset and the tutorial fitted
+on the accuracy protocol's training set by ``bench_fit.py``, then scored::
+
+    python benchmarks/bench_fit.py --presets accurate --skip flat,grid \
+        --save-model full.joblib --save-tutorial tutorial.joblib
+    python benchmarks/bench_scoring.py --model full.joblib --tutorial tutorial.joblib
 """
 
 import os
@@ -42,6 +62,8 @@ from _common import (
     add_quick,
     child_env,
     command_line,
+    cpu_seconds,
+    descendants,
     load_emnist_letters,
     load_mnist_test,
     load_mnist_train,
@@ -92,6 +114,12 @@ def parse_args(argv=None):
         type=int,
         default=None,
         help="default: the default model's training set",
+    )
+    parser.add_argument(
+        "--tutorial",
+        type=Path,
+        help="the tutorial bench_fit.py --save-tutorial fitted (trained on the "
+        "rows of its --save-model) instead of training one",
     )
     parser.add_argument(
         "--n-tutorial",
@@ -218,6 +246,17 @@ def score_command(model_path, data_path, out, args, extra=()):
     return [*command, *extra]
 
 
+def _worker_peak(run):
+    """The largest peak RSS of one process of the run besides its main one."""
+    others = [
+        mb
+        for key, mb in run["process_peaks_mb"].items()
+        if int(key.split()[0]) != run["main_pid"]
+    ]
+    run["worker_peak_mb"] = max(others, default=run["main_peak_mb"])
+    return run
+
+
 def _reported_rate(stdout):
     """images/s as `mtclassic score` reports it (scoring only, no start-up)."""
     match = re.search(r"([0-9.]+) images/s", stdout)
@@ -244,44 +283,106 @@ def _rate_in_process(function, images, repeats=3):
 # ---------------------------------------------------------------- breakdown
 
 
-def step_breakdown(model, images, repeats=3):
-    """Median microseconds per image of each pipeline step, on one core."""
-    steps = getattr(model, "steps", [("model", model)])
-    timings = {name: [] for name, _ in steps}
-    for _ in range(repeats):
-        data = images
-        for index, (name, step) in enumerate(steps):
-            started = time.perf_counter()
-            if index < len(steps) - 1:
-                data = step.transform(data)
-            else:
-                step.predict_proba(data)
-            timings[name].append(time.perf_counter() - started)
-    per_image = {
-        name: 1e6 * float(np.median(t)) / len(images) for name, t in timings.items()
+def _tree_cpu_seconds():
+    """CPU seconds of this process (all its threads) and its worker processes.
+
+    This process's own from ``process_time`` (fine-grained); the workers' from
+    ``/proc`` (clock ticks).
+    """
+    me = os.getpid()
+    workers = sum(cpu_seconds(pid) for pid in descendants(me) if pid != me)
+    return time.process_time() + workers
+
+
+def _with_n_jobs(model, n_jobs):
+    """``model`` with its steps' ``n_jobs`` set, as ``make_default_model(n_jobs=)``
+    sets them: every ``n_jobs`` but the feature unions' (which would ship each
+    batch to worker processes)."""
+    from sklearn.pipeline import FeatureUnion
+
+    params = model.get_params()
+    owners = {
+        key: params[key.rsplit("__", 1)[0]] if "__" in key else model
+        for key in params
+        if key.endswith("n_jobs")
     }
-    per_image["total"] = sum(per_image.values())
-    # Inside a multi-task vote: each head and the gate on the same features.
-    vote = steps[-1][1]
-    heads = [
-        *zip(getattr(vote, "tasks_", []), getattr(vote, "estimators_", []), strict=True)
-    ]
+    return model.set_params(
+        **{
+            key: n_jobs
+            for key, owner in owners.items()
+            if not isinstance(owner, FeatureUnion)
+        }
+    )
+
+
+def _step_calls(model, images):
+    """(name, callable, its input) of every step, in order.
+
+    The pipeline's steps; inside the features step, each block of the union
+    (the redrawn strokes' two steps apart); inside the vote, the gate and each
+    head on the columns the vote gives them.
+    """
+    from mtclassic.multitask import _columns
+
+    steps = getattr(model, "steps", [("model", model)])
+    calls, data = [], images
+    for index, (name, step) in enumerate(steps):
+        last = index == len(steps) - 1
+        calls.append((name, step.predict_proba if last else step.transform, data))
+        for block, transformer in getattr(step, "transformer_list", []):
+            calls.append((f"{name}/{block}", transformer.transform, data))
+            inner = data
+            for sub, sub_step in getattr(transformer, "steps", []):
+                calls.append((f"{name}/{block}/{sub}", sub_step.transform, inner))
+                inner = sub_step.transform(inner)
+        if not last:
+            data = step.transform(data)
+    vote, vote_name = steps[-1][1], steps[-1][0]
+    tasks = getattr(vote, "tasks_", [])
+    head_X = _columns(data, getattr(vote, "head_columns", None))
+    for task, head in zip(tasks, getattr(vote, "estimators_", []), strict=True):
+        calls.append((f"{vote_name}/{task}", head.predict_proba, head_X))
     if getattr(vote, "gate_", None) is not None:
-        heads.append(("gate", vote.gate_))
-    features = model[:-1].transform(images) if len(steps) > 1 else images
-    for name, head in heads:
-        # the gate may see other columns than the heads (gate_input="redrawn")
-        columns = getattr(vote, "gate_columns" if name == "gate" else "head_columns")
-        rows = features if columns is None else features[:, columns]
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            head.predict_proba(rows)
-            times.append(time.perf_counter() - started)
-        per_image[f"{steps[-1][0]}.{name}"] = (
-            1e6 * float(np.median(times)) / len(images)
+        gate_X = _columns(data, vote.gate_columns)
+        calls.append((f"{vote_name}/gate", vote.gate_.predict_proba, gate_X))
+    return calls
+
+
+def step_breakdown(model, images, n_jobs=1, repeats=3):
+    """Median wall and CPU microseconds per image of each step, at ``n_jobs``.
+
+    CPU counts this process's threads and its worker processes (``/proc``).
+    ``total`` sums the pipeline's steps; ``vote/combine`` is the vote's
+    predict less its gate and heads.
+    """
+    model = _with_n_jobs(model, n_jobs)
+    calls = _step_calls(model, images)
+    wall = {name: [] for name, _, _ in calls}
+    cpu = {name: [] for name, _, _ in calls}
+    for _ in range(repeats):
+        for name, function, data in calls:
+            cpu_start, started = _tree_cpu_seconds(), time.perf_counter()
+            function(data)
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(_tree_cpu_seconds() - cpu_start)
+    steps = [name for name, _ in getattr(model, "steps", [("model", model)])]
+    result = {"n_jobs": n_jobs, "n_images": len(images)}
+    for kind, times in (("wall_us", wall), ("cpu_us", cpu)):
+        per_image = {
+            name: 1e6 * float(np.median(t)) / len(images) for name, t in times.items()
+        }
+        per_image["total"] = sum(per_image[name] for name in steps)
+        vote = steps[-1]
+        parts = [
+            name
+            for name in per_image
+            if name.startswith(vote + "/") and name.count("/") == 1
+        ]
+        per_image[f"{vote}/combine"] = per_image[vote] - sum(
+            per_image[part] for part in parts
         )
-    return per_image
+        result[kind] = per_image
+    return result
 
 
 # ---------------------------------------------------------------- main
@@ -341,16 +442,30 @@ def main(argv=None):
             )
             run = run_measured(command, env)
             n = args.n_images if name == "1m" else args.n_small
-            runs[name] = _rates(run, n, args.n_jobs)
+            runs[name] = _worker_peak(_rates(run, n, args.n_jobs))
             print(f"{name}: {run}")
+        if args.n_jobs != 1:  # the small file again, one job
+            command = score_command(
+                model_path, small, tmp / "one.csv", args, ["--n-jobs", "1"]
+            )
+            run = run_measured(command, env)
+            runs["small_1_job"] = _worker_peak(_rates(run, args.n_small, 1))
+            print(f"small_1_job: {run}")
         record["runs"] = runs
 
         subset = np.asarray(_load_first(small, args.n_tutorial))
-        tutorial = TutorialPipeline()
-        n_fit = min(args.n_tutorial_train or len(y_train), len(y_train))
-        started = time.perf_counter()
-        tutorial.fit(X_train[:n_fit], y_train[:n_fit])
-        tutorial_fit = time.perf_counter() - started
+        if args.tutorial is not None:
+            import joblib
+
+            saved = joblib.load(args.tutorial)
+            tutorial, n_fit, tutorial_fit = saved["tutorial"], saved["n_train"], None
+            print(f"tutorial: {args.tutorial} ({n_fit} training rows)")
+        else:
+            tutorial = TutorialPipeline()
+            n_fit = min(args.n_tutorial_train or len(y_train), len(y_train))
+            started = time.perf_counter()
+            tutorial.fit(X_train[:n_fit], y_train[:n_fit])
+            tutorial_fit = time.perf_counter() - started
         tutorial_1 = _rate_in_process(tutorial.predict_proba, subset)
         # The tutorial on n_jobs cores, at ideal scaling: an upper bound of what
         # it could reach, so the speed-up below is a lower bound.
@@ -366,6 +481,7 @@ def main(argv=None):
             "RandomForest(100) on letters, higher top probability wins",
             "n_train": n_fit,
             "fit_seconds": tutorial_fit,
+            "saved": None if args.tutorial is None else str(args.tutorial),
             "n_scored": len(subset),
             "images_per_second_2_cores": tutorial_2,
             "images_per_second_2_cores_is": "ideal scaling of the 1-core rate",
@@ -387,11 +503,16 @@ def main(argv=None):
                 ["--dask-local", str(args.n_jobs)],
             )
             run = run_measured(command, env)
-            record["dask"] = _rates(run, args.n_small, args.n_jobs)
+            record["dask"] = _worker_peak(_rates(run, args.n_small, args.n_jobs))
             print(f"dask: {run}")
 
-        breakdown_images = _load_first(small, 4096)
-        record["breakdown_us_per_image"] = step_breakdown(model, breakdown_images)
+        breakdown_images = _load_first(small, 8192)
+        record["breakdown"] = {
+            str(n): step_breakdown(model, breakdown_images, n)
+            for n in sorted({1, args.n_jobs})
+        }
+        # the figure the earlier runs kept: wall time on one core
+        record["breakdown_us_per_image"] = record["breakdown"]["1"]["wall_us"]
 
     big_run, small_run = record["runs"]["1m"], record["runs"]["small"]
     record["images_per_second"] = big_run["images_per_second"]
@@ -505,8 +626,31 @@ def print_table(record, args):
                 "",
             )
         )
-    for name, value in record["breakdown_us_per_image"].items():
-        rows.append((f"time per image, step {name!r} (1 core)", f"{value:,.1f} us", ""))
+    for name in ("1m", "small", "small_1_job"):
+        if name in record["runs"]:
+            peak = record["runs"][name]["worker_peak_mb"]
+            rows.append(
+                (f"largest worker peak RSS, run {name}", f"{peak:,.0f} MB", "< 500 MB")
+            )
+    if "small_1_job" in record["runs"]:
+        one = record["runs"]["small_1_job"]
+        rows.append(
+            (
+                f"default model, {one['n_images']:,} images, 1 job",
+                f"{one['images_per_second']:,.0f} images/s "
+                f"({one['cpu_us_per_image']:,.0f} CPU us/image)",
+                "",
+            )
+        )
+    for n_jobs, breakdown in record["breakdown"].items():
+        for name, value in breakdown["cpu_us"].items():
+            rows.append(
+                (
+                    f"step {name!r}, {n_jobs} job(s): CPU (wall) per image",
+                    f"{value:,.1f} us ({breakdown['wall_us'][name]:,.1f} us)",
+                    "",
+                )
+            )
     width = max(len(row[0]) for row in rows)
     for figure, value, target in rows:
         print(f"{figure:<{width}}  {value:>28}  {target}")
