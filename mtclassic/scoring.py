@@ -75,6 +75,7 @@ spread over the same cluster through joblib's Dask backend::
 """
 
 import contextlib
+import copy
 import hashlib
 import json
 import numbers
@@ -93,7 +94,7 @@ import joblib
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mtclassic.io import Chunk, atomic_writer, closing_all, open_inputs
+from mtclassic.io import Chunk, atomic_writer, closing_all, open_inputs, sample_images
 
 from .utils._param_validation import NumberInterval
 from .utils._sklearn_compat import StrOptions, validate_params
@@ -109,6 +110,7 @@ _WORK_SUFFIX = ".parts"
 _LOCK_SUFFIX = ".lock"
 _MANIFEST = "manifest.json"
 _MANIFEST_VERSION = 2
+_TASK_MIX_SAMPLE = 10_000  # images the batch task mix is estimated on
 # Probabilities are written with 6 decimals. Every way of computing them on one
 # machine (n_jobs, Dask, BLAS thread count) writes the same bytes; across CPUs
 # and BLAS builds the float32 kernels of the SVM round differently, which moves
@@ -138,6 +140,9 @@ class ScoringSummary:
     n_workers : int
         Processes (or Dask worker threads) that scored: ``n_jobs``, lowered to
         the number of chunks to score and to what the available memory holds.
+    task_mix : dict or None
+        The task mix the vote scored under, by task, when it was estimated
+        from the inputs (``task_prior="batch"``); None otherwise.
     """
 
     out: str
@@ -150,6 +155,7 @@ class ScoringSummary:
     seconds: float
     images_per_second: float
     n_workers: int = 1
+    task_mix: dict = None
 
 
 class _RowFormatter:
@@ -896,6 +902,7 @@ def _run_dask(model, tasks, formatter, client):
         "format": [StrOptions(set(_FORMATS))],
         "top_k": [NumberInterval(numbers.Integral, 1, None, closed="left")],
         "chunk_size": [NumberInterval(numbers.Integral, 1, None, closed="left")],
+        "task_prior": [StrOptions({"fixed", "batch", "auto"})],
     },
     # the model's own methods check their parameters as they would alone
     prefer_skip_nested_validation=False,
@@ -915,6 +922,7 @@ def score_files(
     client=None,
     trusted=None,
     transpose=False,
+    task_prior="fixed",
 ):
     """Score image files with a fitted classifier and write one row per image.
 
@@ -964,6 +972,16 @@ def score_files(
     transpose : bool, default=False
         Read every image with its rows and columns swapped (EMNIST's IDX files
         store them transposed); see :func:`mtclassic.io.open_inputs`.
+    task_prior : {"fixed", "batch", "auto"}, default="fixed"
+        The task mix a multi-task vote scores under. ``"fixed"``: the model's
+        own (its ``predict``). ``"batch"``: the mix estimated, without labels,
+        on up to 10,000 images spread over the inputs
+        (:func:`mtclassic.io.sample_images`, :func:`mtclassic.prior.adapt_task_prior`),
+        for inputs from one source; every chunk is then scored under it, so the
+        output is the same for any ``chunk_size``, ``n_jobs`` or ``resume``.
+        A model passed as an object is not changed. ``"auto"``: ``"batch"``
+        for a multi-task vote, ``"fixed"`` for any other model (the command
+        line's default).
 
     Returns
     -------
@@ -1016,6 +1034,7 @@ def score_files(
         # Loaded here for its labels; dropped once worker processes are known
         # to load their own copies (see _joblib_workers).
         ref = _open_model(model, trusted)
+        ref, task_mix = _under_task_prior(ref, task_prior, inputs, transpose)
         _check_top_k(top_k, len(ref.labels))
         formatter = _RowFormatter(format, ref.labels, ref.tasks, top_k)
         work = out + _WORK_SUFFIX
@@ -1068,7 +1087,29 @@ def score_files(
         seconds=seconds,
         images_per_second=(n_records - n_done) / seconds if seconds else 0.0,
         n_workers=n_workers,
+        task_mix=task_mix,
     )
+
+
+def _under_task_prior(ref, task_prior, inputs, transpose):
+    """``ref`` scoring under the task mix of a sample of ``inputs`` ("batch"),
+    and that mix by task; ``ref`` itself and None for "fixed"."""
+    from mtclassic.prior import adapt_task_prior
+
+    vote = ref.model.steps[-1][1] if hasattr(ref.model, "steps") else ref.model
+    if task_prior == "fixed" or (
+        task_prior == "auto" and not hasattr(vote, "predict_task_mix")
+    ):
+        return ref, None
+    # a copy: the caller's model keeps its own prior
+    model = copy.deepcopy(ref.model) if ref.path is None else ref.model
+    sample = sample_images(inputs, _TASK_MIX_SAMPLE, transpose=transpose)
+    mix = adapt_task_prior(model, sample)
+    vote = model.steps[-1][1] if hasattr(model, "steps") else model
+    # the workers get this model, not the file; resume checks the mix too
+    token = joblib.hash((ref.token, mix.tolist()))
+    scored = _ModelRef(model, None, token, ref.labels, ref.tasks)
+    return scored, dict(zip(vote.tasks_.tolist(), mix.tolist(), strict=True))
 
 
 def _manifest(sources, chunk_size, format, top_k, model_token):

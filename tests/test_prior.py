@@ -137,17 +137,41 @@ def test_score_task_prior_batch_scores_under_the_mix_of_the_inputs(
     argv = ["score", str(path), str(inputs), "--out", str(out), "--chunk-size", "16"]
     assert main([*argv, "--task-prior", "batch"]) in (0, None)
     printed = capsys.readouterr().out
-    share = re.search(r"task mix estimated from 90 images: digits ([\d.]+)%", printed)
+    share = re.search(r"task mix estimated from the inputs: digits ([\d.]+)%", printed)
     assert share and float(share.group(1)) > 80
+    # the command's default ("auto") is the batch mix for a vote
+    default = tmp_path / "default.csv"
+    assert main([*argv[:4], str(default), "--chunk-size", "16"]) in (0, None)
+    assert default.read_text() == out.read_text()
     # the same rows as the model adapted in Python and scored alike
     adapted = copy.deepcopy(model)
     adapt_task_prior(adapted, digits)
     expected = tmp_path / "expected.csv"
     score_files(adapted, [str(inputs)], expected, chunk_size=16, progress=False)
     assert out.read_text() == expected.read_text()
+    # score_files does the same from the file, with workers, in other chunks,
+    # and leaves a model passed to it as it was
+    library = tmp_path / "library.csv"
+    summary = score_files(path, inputs, library, chunk_size=7, n_jobs=2,
+                          task_prior="batch", progress=False)  # fmt: skip
+    # (other chunks round float32 kernels otherwise: the 6th decimal may move)
+    rows, expected_rows = _csv_rows(library), _csv_rows(out)
+    assert [r[:3] for r in rows] == [r[:3] for r in expected_rows]
+    np.testing.assert_allclose(
+        [float(r[3]) for r in rows], [float(r[3]) for r in expected_rows], atol=1e-5
+    )
+    assert summary.task_mix["digits"] == pytest.approx(
+        float(share.group(1)) / 100, abs=1e-3
+    )
+    score_files(model, inputs, tmp_path / "object.csv", task_prior="batch",
+                progress=False)  # fmt: skip
+    assert model[-1].task_prior is None
     # and not the rows of the fixed prior: the mix moved some look-alikes
     fixed = tmp_path / "fixed.csv"
-    assert main([*argv[:4], str(fixed), "--quiet"]) in (0, None)
+    assert main([*argv[:4], str(fixed), "--quiet", "--task-prior", "fixed"]) in (
+        0,
+        None,
+    )
     assert fixed.read_text() != out.read_text() or share.group(1) == "50.0"
 
 
@@ -170,3 +194,28 @@ def test_sample_images_spreads_over_inputs_sorted_by_class(tmp_path):
     assert len(everything) == 120
     with pytest.raises(ValueError, match="n_images must be at least 1"):
         sample_images(tmp_path, 0)
+
+
+def test_score_task_prior_auto_is_fixed_for_a_model_without_tasks(tmp_path):
+    from sklearn.dummy import DummyClassifier
+
+    from mtclassic.scoring import score_files
+
+    images = np.zeros((4, 8, 8), dtype=np.uint8)
+    model = DummyClassifier().fit(images.reshape(4, -1), ["a", "b", "b", "b"])
+    path = tmp_path / "x.npy"
+    np.save(path, images.reshape(4, -1))
+    auto = score_files(model, path, tmp_path / "auto.csv", task_prior="auto")
+    score_files(model, path, tmp_path / "fixed.csv")
+    assert auto.task_mix is None
+    assert (tmp_path / "auto.csv").read_bytes() == (tmp_path / "fixed.csv").read_bytes()
+    with pytest.raises(TypeError, match="MultiTaskVotingClassifier"):
+        score_files(model, path, tmp_path / "batch.csv", task_prior="batch")
+    with pytest.raises(ValueError, match="task_prior"):
+        score_files(model, path, tmp_path / "bad.csv", task_prior="mixed")
+    assert not (tmp_path / "batch.csv").exists()
+
+
+def _csv_rows(path):
+    """A scores CSV's rows (id, label, task, probability), header dropped."""
+    return [line.split(",") for line in path.read_text().splitlines()[1:]]

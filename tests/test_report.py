@@ -48,7 +48,11 @@ def model_path(tmp_path_factory):
     return path, model
 
 
-def _expected_metrics(model, images, labels):
+def _expected_metrics(model, images, labels, task_prior="auto"):
+    """The figures evaluate must print; its default (task_prior "auto") scores
+    the vote under the batch mix of the images."""
+    if task_prior == "auto":
+        model = clone_with_mix(model, images)
     y_pred = model.predict(images)
     digits = np.char.isdigit(labels)
     return {
@@ -148,8 +152,9 @@ def test_evaluate_batch_task_prior_scores_under_the_estimated_mix(
     images, labels = make_characters(120, classes="digits", random_state=5)
     data = tmp_path / "digits.npz"
     np.savez(data, images=images, labels=labels)
-    fixed = run_evaluate(path, str(data), out=sys.stdout)
+    fixed = run_evaluate(path, str(data), out=sys.stdout, task_prior="fixed")
     batch = run_evaluate(path, str(data), out=sys.stdout, task_prior="batch")
+    default = run_evaluate(path, str(data), out=sys.stdout)
     printed = capsys.readouterr().out
     shares = re.search(r"task mix estimated from the images: digits ([\d.]+)%", printed)
     assert shares and float(shares.group(1)) > 80
@@ -159,6 +164,8 @@ def test_evaluate_batch_task_prior_scores_under_the_estimated_mix(
     assert batch["accuracy"] == pytest.approx(np.mean(y_pred == labels))
     assert batch["tasks"]["digits"]["accuracy"] == pytest.approx(batch["accuracy"])
     assert batch["routing_error"] <= fixed["routing_error"]
+    assert default["accuracy"] == batch["accuracy"]
+    assert fixed["accuracy"] == pytest.approx(np.mean(model.predict(images) == labels))
 
 
 def clone_with_mix(model, images):
@@ -452,7 +459,7 @@ def test_known_and_unknown_labels_together(model_path, eval_data, capsys):
     assert metrics["unknown_labels"] == {"?": 1, "x": 2}
     y_pred = model.predict(images)
     assert metrics["accuracy"] == pytest.approx(np.mean(y_pred == labels))
-    expected = _expected_metrics(model, images[3:], labels[3:])
+    expected = _expected_metrics(model, images[3:], labels[3:], task_prior="fixed")
     assert metrics["routing_error"] == pytest.approx(expected["routing_error"])
     assert metrics["tasks"]["digits"]["accuracy"] == pytest.approx(expected["digits"])
     assert sum(entry["n_samples"] for entry in metrics["tasks"].values()) == 69
@@ -505,6 +512,7 @@ def test_report_names_every_misclassified_file(model_path, eval_data, tmp_path):
     folder = _save_folder(tmp_path / "scans", images, labels)
     report = tmp_path / "report"
     assert main(["evaluate", str(path), str(folder), "--report", str(report)]) == 0
+    model = clone_with_mix(model, images)  # the command's default task prior
     y_pred = model.predict(images)
     proba = model.predict_proba(images)
     order = np.argsort(labels, kind="stable")  # the folder is read label by label

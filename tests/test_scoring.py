@@ -434,10 +434,13 @@ def test_same_answers_however_computed(tmp_path, default_model_path):
     subprocess.run([*command, str(reference)], env=env, check=True)
     subprocess.run([*command, str(tmp_path / "omp1.csv")], check=True,
                    env=dict(env, OMP_NUM_THREADS="1"))  # fmt: skip
-    score_files(model, data, tmp_path / "jobs2.csv", top_k=3, n_jobs=2)
+    # the command's default task prior: the mix estimated from the inputs
+    score_files(model, data, tmp_path / "jobs2.csv", top_k=3, n_jobs=2,
+                task_prior="auto")  # fmt: skip
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
-        score_files(model, data, tmp_path / "dask2.csv", top_k=3, client=client)
+        score_files(model, data, tmp_path / "dask2.csv", top_k=3, client=client,
+                    task_prior="auto")  # fmt: skip
     for name in ("omp1.csv", "jobs2.csv", "dask2.csv"):
         assert_same_answers(reference, tmp_path / name)
 
@@ -683,7 +686,11 @@ def test_default_model_end_to_end_with_tasks(tmp_path, capsys):
     for row in rows:
         assert row["task"] == ("digits" if row["label"] in digits else "letters")
         assert float(row["probability"]) >= float(row["probability_2"])
+    from mtclassic.io import sample_images
     from mtclassic.persistence import load_model
+    from mtclassic.prior import adapt_task_prior
 
+    # the command's default: the vote under the task mix of the inputs
     model = load_model(model_path)
+    adapt_task_prior(model, sample_images([folder, tmp_path / "more-idx3-ubyte.gz"]))
     assert [row["label"] for row in rows[10:]] == list(model.predict(X[10:]))

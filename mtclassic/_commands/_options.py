@@ -24,23 +24,27 @@ def add_idx_label_names(parser):
 
 def add_task_prior(parser, images):
     """--task-prior, shared by evaluate and score; ``images``: what is read."""
+    # A run of the command line scores one set of images, usually from one
+    # source with its own task mix (a scan of postcodes is all digits). No
+    # fixed prior serves both an all-digits and an all-letters set: the
+    # look-alikes (0/O, 1/I/l, 9/g, ...) go to the task it favours
+    # (benchmarks/bench_task_prior.py). So the commands estimate the mix.
     parser.add_argument(
         "--task-prior",
-        choices=("fixed", "batch"),
-        default="fixed",
-        help="task mix the vote assumes: 'fixed' (the model's weights) or "
-        f"'batch' (estimated from {images} themselves, without labels, on up to "
-        "10,000 images spread over them: for images from one source, such as "
-        "digits only; default: fixed)",
+        choices=("auto", "batch", "fixed"),
+        default="auto",
+        help="task mix the vote assumes: 'batch' (estimated from "
+        f"{images} themselves, without labels, on up to 10,000 images spread "
+        "over them, and printed; the same for any chunk size, worker count or "
+        "resume), 'fixed' (the model's weights, as its predict in Python; for "
+        "a set that mixes sources) or 'auto' (batch for a multi-task model, "
+        "fixed for any other; the default)",
     )
 
 
-def task_mix_text(model, mix):
-    """``digits 98.0%, letters 2.0%``: a task mix, by the model's task names."""
-    vote = model.steps[-1][1] if hasattr(model, "steps") else model
-    return ", ".join(
-        f"{task} {share:.1%}" for task, share in zip(vote.tasks_, mix, strict=True)
-    )
+def task_mix_text(mix):
+    """``digits 98.0%, letters 2.0%``: a task mix, by task."""
+    return ", ".join(f"{task} {share:.1%}" for task, share in mix.items())
 
 
 def add_model_arguments(parser):

@@ -128,12 +128,15 @@ def run_evaluate(
     out=None,
     trusted=None,
     transpose=False,
-    task_prior="fixed",
+    task_prior="auto",
 ):
     """Load a saved model, score it on labelled data, print and report.
 
     ``task_prior="batch"``: the vote scores under the task mix it estimates
-    from the images (:func:`mtclassic.prior.adapt_task_prior`), not their labels.
+    from the images (:func:`mtclassic.prior.adapt_task_prior`), not their
+    labels; ``"fixed"``: under the model's own weights, as its ``predict``
+    does; ``"auto"`` (the command's default): batch for a multi-task vote,
+    fixed for any other model.
 
     See :func:`mtclassic._data.load_labelled_images` for ``data`` and
     :func:`mtclassic._report.write_report` for ``report``.
@@ -160,12 +163,13 @@ def run_evaluate(
     print(f"data:  {dataset.description}", file=out)
     if dataset.skipped:
         print(f"skipped {len(dataset.skipped)} unreadable file(s)", file=out)
-    if task_prior == "batch":
+    vote = model.steps[-1][1] if hasattr(model, "steps") else model
+    if task_prior == "batch" or (
+        task_prior == "auto" and hasattr(vote, "predict_task_mix")
+    ):
         mix = adapt_task_prior(model, dataset.images)
-        print(
-            f"task mix estimated from the images: {task_mix_text(model, mix)}",
-            file=out,
-        )
+        shares = task_mix_text(dict(zip(vote.tasks_, mix, strict=True)))
+        print(f"task mix estimated from the images: {shares}", file=out)
     if report is None:
         result = evaluate(model, dataset.images, dataset.target, ids=dataset.ids)
     else:

@@ -157,21 +157,6 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"mtclassic score: {kind}: {message}", file=sys.stderr)
 
 
-def _with_task_prior(args):
-    """The model, scoring under the task mix estimated from a sample of INPUT."""
-    from mtclassic.io import sample_images
-    from mtclassic.persistence import load_model
-    from mtclassic.prior import adapt_task_prior
-
-    model = load_model(args.model, trusted=args.trusted)
-    sample = sample_images(args.inputs, 10_000, transpose=args.transpose)
-    mix = adapt_task_prior(model, sample)
-    if not args.quiet:
-        shares = task_mix_text(model, mix)
-        print(f"task mix estimated from {len(sample):,} images: {shares}")
-    return model
-
-
 def run(args):
     import warnings
 
@@ -182,9 +167,8 @@ def run(args):
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
             client = _dask_client(args)
-            model = _with_task_prior(args) if args.task_prior == "batch" else None
             summary = score_files(
-                args.model if model is None else model,
+                args.model,
                 args.inputs,
                 args.out,
                 format=args.format,
@@ -197,6 +181,7 @@ def run(args):
                 client=client,
                 trusted=args.trusted,
                 transpose=args.transpose,
+                task_prior=args.task_prior,
             )
     except (ValueError, TypeError) as exc:
         # Bad input or options: the message says what to fix, a traceback not.
@@ -210,6 +195,9 @@ def run(args):
             if args.dask_local is not None:
                 cluster.close()
     if not args.quiet:
+        if summary.task_mix is not None:
+            shares = task_mix_text(summary.task_mix)
+            print(f"scored under the task mix estimated from the inputs: {shares}")
         resumed = (
             f", {summary.n_chunks_resumed} of {summary.n_chunks} chunks resumed"
             if summary.n_chunks_resumed
