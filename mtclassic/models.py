@@ -49,6 +49,7 @@ PRESETS = {
         "digits_components": DIGITS_COMPONENTS,
         "vsv": False,
         "letters_copies": 0,
+        "letters_head": "forest",
     },
     "fast": {
         "deskew": False,
@@ -59,6 +60,7 @@ PRESETS = {
         "digits_components": DIGITS_COMPONENTS,
         "vsv": False,
         "letters_copies": 0,
+        "letters_head": "forest",
     },
 }
 PRESETS["best"] = {**PRESETS["accurate"], "vsv": True, "letters_copies": 2}
@@ -77,6 +79,7 @@ def _seed(random_state):
     {
         "preset": [StrOptions(set(PRESETS))],
         "gate_input": [StrOptions({"redrawn", "features"})],
+        "letters_head": [StrOptions({"forest", "svm"}), None],
     },
     # the estimators check the rest of the parameters in their fit
     prefer_skip_nested_validation=False,
@@ -98,6 +101,7 @@ def make_default_model(
     digits_components=None,
     vsv=None,
     letters_copies=None,
+    letters_head=None,
 ):
     """The whole chain as one scikit-learn ``Pipeline``.
 
@@ -117,8 +121,8 @@ def make_default_model(
     preset : {"accurate", "fast", "best"}, default="accurate"
         Named settings (:data:`PRESETS`) for ``deskew``, ``n_estimators``,
         ``gate_max_samples``, ``digits_max_samples``, ``gate_components``,
-        ``digits_components``, ``vsv`` and ``letters_copies``; a value given
-        for one
+        ``digits_components``, ``vsv``, ``letters_copies`` and
+        ``letters_head``; a value given for one
         of those keywords overrides the preset's. The measured accuracy and
         speed of each preset are in the README's benchmark table.
     n_jobs : int, default=None
@@ -158,7 +162,8 @@ def make_default_model(
         Straighten slanted characters in the normalizer (more accurate on
         MNIST; ``benchmarks/bench_ablation.py``).
     n_estimators : int, default=None (the preset's)
-        Trees of the letters forest. The trees stop at leaves of 3 rows and
+        Trees of the letters forest (``letters_head="forest"``; unused with
+        ``"svm"``). The trees stop at leaves of 3 rows and
         draw ``sqrt`` features per split: on EMNIST letters a-m they scored
         nearly as well as three times as many fully grown ``log2`` trees, at
         a fraction of the size and of the predict time (``bench_fit.py``
@@ -192,7 +197,23 @@ def make_default_model(
         from (:class:`~mtclassic.augment.AugmentedClassifier`,
         ``method="distort"``): letters are the scarce side of the training
         data. Like ``vsv`` it makes the heads take images (grid keys
-        ``vote__letters__n_copies``, ``vote__letters__estimator__forest__...``).
+        ``vote__letters__n_copies``, ``vote__letters__estimator__forest__...``,
+        or ``vote__letters__estimator__svm__...`` with ``letters_head="svm"``).
+    letters_head : {"forest", "svm"}, default=None (the preset's)
+        The letters head. ``"forest"``: extra-trees
+        (:class:`~mtclassic.heads.LetterClassifier`, ``n_estimators`` trees;
+        grid keys ``vote__letters__n_estimators``, ...). ``"svm"``: an RBF
+        SVM with the digits head's settings (a
+        :class:`~mtclassic.heads.DigitClassifier`, generic despite its name:
+        26 classes, 325 one-vs-one pairs, calibrated probabilities over
+        ``'A'..'Z'``, and ``"other"`` with ``membership="other"``; grid keys
+        ``vote__letters__C``, ``vote__letters__gamma``,
+        ``vote__letters__pca_components``, ...; with ``vsv`` or
+        ``letters_copies``: ``vote__letters__estimator__svm__C``, ...). On
+        the letters of the accuracy protocol the SVM was the more accurate
+        head alone, in source and on a source it never saw, at about three
+        times the forest's predict time
+        (``benchmarks/bench_letters_head.py``; the README's table).
     digits_max_samples : int or "all", default=None (the preset's)
         Rows of each digit class the digits SVM is fitted on; ``"all"`` uses
         all. Fewer rows, fewer support vectors: faster to fit and to score.
@@ -236,17 +257,11 @@ def make_default_model(
         digits_components=digits_components,
         vsv=vsv,
         letters_copies=letters_copies,
+        letters_head=letters_head,
     )
     seed = _seed(random_state)
     digits = _svm(settings["digits_max_samples"], settings["digits_components"], seed)
-    letters = LetterClassifier(
-        n_estimators=settings["n_estimators"],
-        extra_trees=True,
-        max_features="sqrt",
-        min_samples_leaf=3,
-        n_jobs=n_jobs,
-        random_state=seed,
-    )
+    letters = _letters(settings, n_jobs, seed)
     gate = None
     if membership == "gate":
         gate = _svm(settings["gate_max_samples"], settings["gate_components"], seed)
@@ -307,6 +322,23 @@ def _svm(max_samples, components, seed):
     )
 
 
+def _letters(settings, n_jobs, seed):
+    """The letters head the settings ask for: the forest or an RBF SVM."""
+    if settings["letters_head"] == "svm":
+        # the digits head's settings: on the letters' validation split
+        # (benchmarks/bench_letters_head.py) C, gamma and 50 to 520 components
+        # scored alike
+        return _svm(None, DIGITS_COMPONENTS, seed)
+    return LetterClassifier(
+        n_estimators=settings["n_estimators"],
+        extra_trees=True,
+        max_features="sqrt",
+        min_samples_leaf=3,
+        n_jobs=n_jobs,
+        random_state=seed,
+    )
+
+
 def _image_heads_model(
     digits, letters, gate, settings, gate_input, n_jobs, seed, **vote
 ):
@@ -327,9 +359,11 @@ def _image_heads_model(
     digits = on_features("svm", digits)
     if settings["vsv"]:
         digits = AugmentedClassifier(digits, method="vsv", random_state=seed)
-    letters = on_features("forest", letters)
+    letters = on_features(
+        "svm" if settings["letters_head"] == "svm" else "forest", letters
+    )
     if settings["letters_copies"]:
-        # letters are the scarce side: the forest also learns distorted copies
+        # letters are the scarce side: the head also learns distorted copies
         letters = AugmentedClassifier(
             letters, n_copies=settings["letters_copies"], random_state=seed
         )
