@@ -52,6 +52,10 @@ batch_prior        the baseline model, each test set scored as one batch under
                    (``vote__task_prior="batch"``)
 best               ``preset="best"``: virtual support vectors on the digits
                    head, two distorted copies of every letter for the forest
+letters_svm        ``letters_head="svm"``: an RBF SVM letters head (the digits
+                   head's settings) instead of the forest
+letters_svm_aug    ``letters_head="svm", letters_copies=2``: the SVM letters
+                   head also learns two distorted copies of every letter
 =================  =========================================================
 
 BLAS is pinned to one thread; ``--n-jobs`` (2) goes to the models. Prints the
@@ -128,6 +132,15 @@ CONFIGS = {
     "best": (
         "preset='best': virtual support vectors, distorted letters",
         {"preset": "best"},
+    ),
+    "letters_svm": (
+        "letters_head='svm': an RBF SVM letters head instead of the forest",
+        {"letters_head": "svm"},
+    ),
+    "letters_svm_aug": (
+        "letters_head='svm', letters_copies=2: the SVM letters head on the "
+        "letters and two distorted copies of each",
+        {"letters_head": "svm", "letters_copies": 2},
     ),
 }
 

@@ -87,7 +87,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from mtclassic import make_default_model
 from mtclassic.datasets import make_characters
-from mtclassic.heads import DigitClassifier
 from mtclassic.io import atomic_writer
 from mtclassic.metrics import task_of, task_scores
 from mtclassic.models import PRESETS
@@ -104,8 +103,10 @@ VARIANTS = {
     "labels": {"gate_target": "labels"},
     # the gate of main before issue 12: the heads' features, digit vs letter
     "shared_gate": {"gate_input": "features", "gate_target": "tasks"},
-    # an SVM letters head instead of the forest (set after construction)
-    "svm": {},
+    # an RBF SVM letters head instead of the forest
+    "svm": {"letters_head": "svm"},
+    # ... that also learns two distorted copies of every letter
+    "svm_copies": {"letters_head": "svm", "letters_copies": 2},
 }
 
 #: --quick: the sizes of a small run end to end
@@ -269,12 +270,9 @@ def make_ours(variant, args):
             f"--ours: unknown variant {variant!r}; use one of {sorted(VARIANTS)} or a "
             f"preset ({sorted(PRESETS)})."
         )
-    model = make_default_model(
+    return make_default_model(
         random_state=args.random_state, n_jobs=args.n_jobs, **keywords
     )
-    if variant == "svm":
-        model.set_params(vote__letters=DigitClassifier(random_state=args.random_state))
-    return model
 
 
 def _by_true_task(y_true, predict):
