@@ -32,13 +32,16 @@ SVM_CACHE_MB = 2000
 
 #: Settings of each preset of :func:`make_default_model` (any of them can be
 #: overridden by the keyword of the same name). ``"accurate"``: every row
-#: trains the SVMs, deskewed images, 100 trees. ``"fast"``: cheaper to
-#: fit and to score: no deskew, SVMs fitted on at most 2,000 rows per class or
-#: task (fewer support vectors), 50 trees. ``"best"``: the accurate preset
-#: with virtual support vectors on the digits head (``vsv``) and two
-#: distorted copies of every letter for the forest (``letters_copies``):
-#: slower to fit, and to score. All project the features onto their leading principal
-#: components before the SVMs' kernels.
+#: trains the SVMs, deskewed images, an SVM letters head. ``"fast"``: cheaper
+#: to fit and to score: no deskew, SVMs fitted on at most 2,000 rows per class
+#: or task (fewer support vectors), a forest of 50 trees for the letters.
+#: ``"best"``: the accurate preset with virtual support vectors on the digits
+#: head (``vsv``) and two distorted copies of every letter for the letters
+#: SVM (``letters_copies``): slower to fit, and to score. All project the
+#: features onto their leading principal components before the SVMs' kernels.
+#: The letters head of "accurate" and "best" was a forest until issue 12:
+#: the SVM was the more accurate head alone on every letters set, in source
+#: and out (``letters_head`` in :func:`make_default_model`).
 PRESETS = {
     "accurate": {
         "deskew": True,
@@ -49,7 +52,7 @@ PRESETS = {
         "digits_components": DIGITS_COMPONENTS,
         "vsv": False,
         "letters_copies": 0,
-        "letters_head": "forest",
+        "letters_head": "svm",
     },
     "fast": {
         "deskew": False,
@@ -107,12 +110,15 @@ def make_default_model(
 
     ``ImageNormalizer -> make_features() -> MultiTaskVotingClassifier`` with a
     digits head (:class:`~mtclassic.heads.DigitClassifier`, RBF SVM, labels
-    ``'0'..'9'``) and a letters head (:class:`~mtclassic.heads.LetterClassifier`,
-    extra-trees, labels ``'A'..'Z'``). The features are computed once and shared
-    by both heads. The SVMs compute their kernels in float32 (twice as fast to
+    ``'0'..'9'``) and a letters head (labels ``'A'..'Z'``): an RBF SVM with
+    the same settings in the accurate and best presets, the extra-trees
+    forest :class:`~mtclassic.heads.LetterClassifier` in the fast one
+    (``letters_head``). The features are computed once and shared by both
+    heads. The SVMs compute their kernels in float32 (twice as fast to
     predict as float64; see ``DigitClassifier.kernel_dtype``). The steps are named ``normalize``, ``features`` and ``vote``,
     so grid-search keys read ``vote__weights``, ``vote__digits__C``,
-    ``vote__letters__n_estimators``, ``features__hog__pixels_per_cell``.
+    ``vote__letters__C`` (the forest's: ``vote__letters__n_estimators``),
+    ``features__hog__pixels_per_cell``.
 
     Parameters
     ----------
@@ -183,8 +189,9 @@ def make_default_model(
         images and the pipeline is ``normalize -> vote``, with grid keys
         ``vote__digits__estimator__svm__C``,
         ``vote__digits__estimator__features__hog__...``,
-        ``vote__letters__forest__n_estimators`` (with ``letters_copies``:
-        ``vote__letters__estimator__forest__n_estimators``),
+        ``vote__letters__svm__C`` (with ``letters_copies``:
+        ``vote__letters__estimator__svm__C``; the forest's:
+        ``vote__letters__forest__n_estimators``),
         ``vote__gate__svm__C``,
         ``vote__gate__features__strokes__...`` (``gate_input="redrawn"``; the
         heads then see the redrawn block too, as in the other presets:
@@ -209,11 +216,13 @@ def make_default_model(
         ``'A'..'Z'``, and ``"other"`` with ``membership="other"``; grid keys
         ``vote__letters__C``, ``vote__letters__gamma``,
         ``vote__letters__pca_components``, ...; with ``vsv`` or
-        ``letters_copies``: ``vote__letters__estimator__svm__C``, ...). On
-        the letters of the accuracy protocol the SVM was the more accurate
-        head alone, in source and on a source it never saw, at about three
-        times the forest's predict time
-        (``benchmarks/bench_letters_head.py``; the README's table).
+        ``letters_copies``: ``vote__letters__estimator__svm__C``, ...). Chosen
+        on a validation split of the training letters and on a source the
+        head never saw, the SVM was the more accurate head alone on every
+        letters set of the accuracy protocol, in source and out, and it
+        costs about as much CPU per image as the forest
+        (``benchmarks/bench_letters_head.py``; figures in the README). That
+        is why "accurate" and "best" use it; "fast" keeps the forest.
     digits_max_samples : int or "all", default=None (the preset's)
         Rows of each digit class the digits SVM is fitted on; ``"all"`` uses
         all. Fewer rows, fewer support vectors: faster to fit and to score.

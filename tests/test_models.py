@@ -42,13 +42,17 @@ def test_structure_and_grid_keys():
     assert vote.gate.kernel_dtype == "float32"
     heads = dict(vote.estimators)
     assert isinstance(heads["digits"], DigitClassifier)
-    assert isinstance(heads["letters"], LetterClassifier)
+    # an SVM letters head since issue 12; the forest on demand
+    assert isinstance(heads["letters"], DigitClassifier)
+    forest = dict(make_default_model(letters_head="forest")[-1].estimators)
+    assert isinstance(forest["letters"], LetterClassifier)
+    assert forest["letters"].n_estimators == PRESETS["accurate"]["n_estimators"]
     assert vote.tasks == {"digits": ALL_LABELS[:10], "letters": ALL_LABELS[10:]}
     params = model.get_params()
     for key in (
         "vote__weights",
         "vote__digits__C",
-        "vote__letters__n_estimators",
+        "vote__letters__C",
         "vote__gate__C",
         "features__hog__pixels_per_cell",
         "normalize__deskew",
@@ -177,7 +181,8 @@ def test_presets_set_their_settings(preset):
     kind = {"forest": LetterClassifier, "svm": DigitClassifier}
     assert isinstance(letters, kind[settings["letters_head"]])
     assert params["normalize__deskew"] is settings["deskew"]
-    assert params["vote__letters__n_estimators"] == settings["n_estimators"]
+    if settings["letters_head"] == "forest":
+        assert params["vote__letters__n_estimators"] == settings["n_estimators"]
     for key, step in [("gate_max_samples", "gate"), ("digits_max_samples", "digits")]:
         expected = None if settings[key] == "all" else settings[key]
         assert params[f"vote__{step}__max_samples_per_class"] == expected
@@ -232,7 +237,7 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
     model.set_params(
         vote__digits__estimator__svm__C=5.0,
         vote__digits__estimator__features__hog__orientations=8,
-        vote__letters__estimator__forest__n_estimators=10,
+        vote__letters__estimator__svm__C=5.0,
         vote__gate__svm__C=5.0,
         vote__digits__vsv_rotation=5.0,
     )
