@@ -376,23 +376,7 @@ GRID_KEYS = [
     "vote__weights",
 ]
 
-# the letters head's own keys: the SVM's (accurate, best) and the forest's
-# (fast); otherwise "fast" has the keys of "accurate"
-LETTERS_SVM_KEYS = [
-    "vote__letters__C",
-    "vote__letters__cache_size",
-    "vote__letters__calibration",
-    "vote__letters__calibration_size",
-    "vote__letters__gamma",
-    "vote__letters__kernel_dtype",
-    "vote__letters__max_samples_per_class",
-    "vote__letters__n_components",
-    "vote__letters__pca_components",
-    "vote__letters__pca_whiten",
-    "vote__letters__scaling",
-    "vote__letters__shrinking",
-    "vote__letters__solver",
-]
+# "fast": the keys of "accurate", but the forest's for the letters head
 LETTERS_FOREST_KEYS = [
     "vote__letters__class_weight",
     "vote__letters__extra_trees",
@@ -400,9 +384,13 @@ LETTERS_FOREST_KEYS = [
     "vote__letters__max_features",
     "vote__letters__min_samples_leaf",
     "vote__letters__n_estimators",
+    "vote__letters__n_jobs",
+    "vote__letters__random_state",
+    "vote__letters__verbose",
 ]
 GRID_KEYS_FAST = sorted(
-    set(GRID_KEYS) - set(LETTERS_SVM_KEYS) | set(LETTERS_FOREST_KEYS)
+    [key for key in GRID_KEYS if not key.startswith("vote__letters__")]
+    + LETTERS_FOREST_KEYS
 )
 
 # preset='best': the accurate preset with virtual support vectors on the digits
