@@ -9,9 +9,9 @@ One run (issue 12) fits, side by side and on the same images:
   normalizer and features, the settings of our digits head), no tasks;
 - ``hiclass``: hiclass's ``LocalClassifierPerParentNode`` (a root node that
   picks the task, then one classifier per task, top-down) on the same features:
-  our gate SVM at the root, our digits SVM and letters forest at the task
-  nodes (``pip install .[bench]``; left out with a note when hiclass is
-  missing);
+  our gate SVM at the root, our digits and letters heads (those of the
+  default model) at the task nodes (``pip install .[bench]``; left out with a
+  note when hiclass is missing);
 - ``tutorial``: the plain pipeline a tutorial user writes: images brought to
   28 x 28 by a plain MNIST recipe (``_common.mnist_recipe``: polarity, crop, fit in
   20 x 20, centre of mass; 28 x 28 sets are MNIST-shaped already and only
@@ -1014,8 +1014,8 @@ def main(argv=None):
         "hiclass": shared.get(
             "hiclass_error",
             "LocalClassifierPerParentNode: our gate "
-            "at the root, our digits SVM and letters forest at the "
-            "task nodes, on our features",
+            "at the root, the default model's digits and letters heads at "
+            "the task nodes, on our features",
         ),
         "runs": records,
         "acceptance": checks,
