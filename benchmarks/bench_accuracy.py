@@ -103,9 +103,11 @@ VARIANTS = {
     "labels": {"gate_target": "labels"},
     # the gate of main before issue 12: the heads' features, digit vs letter
     "shared_gate": {"gate_input": "features", "gate_target": "tasks"},
-    # an RBF SVM letters head instead of the forest
+    # the letters head: the SVM (the default since issue 12), the forest of
+    # the presets before it, the SVM that also learns two distorted copies
+    # of every letter
     "svm": {"letters_head": "svm"},
-    # ... that also learns two distorted copies of every letter
+    "forest": {"letters_head": "forest"},
     "svm_copies": {"letters_head": "svm", "letters_copies": 2},
 }
 

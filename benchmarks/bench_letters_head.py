@@ -26,8 +26,11 @@ rows (the normalizer and the features, the same for every head, left out),
 and the support vectors of an SVM head. Writes
 ``benchmarks/results/bench_letters_head.json``.
 
-    python benchmarks/bench_letters_head.py                      # all candidates
+    python benchmarks/bench_letters_head.py                      # DEFAULT
     python benchmarks/bench_letters_head.py --candidates forest,svm --quick
+    python benchmarks/bench_letters_head.py --out benchmarks/results/\
+bench_letters_head_levers.json --candidates svm_C3,svm_C30,svm_pca50,\
+svm_pca200,svm_pca_all,svm_vsv                               # the SVM's levers
 """
 
 import time
@@ -67,7 +70,27 @@ CANDIDATES = {
         {"letters_head": "svm", "letters_copies": 2},
         {"vote__letters__estimator__features__hog__pixels_per_cell": HOG4},
     ),
+    # the SVM's own levers
+    "svm_C3": ({"letters_head": "svm"}, {"vote__letters__C": 3.0}),
+    "svm_C30": ({"letters_head": "svm"}, {"vote__letters__C": 30.0}),
+    "svm_pca50": ({"letters_head": "svm"}, {"vote__letters__pca_components": 50}),
+    "svm_pca200": ({"letters_head": "svm"}, {"vote__letters__pca_components": 200}),
+    "svm_pca_all": ({"letters_head": "svm"}, {"vote__letters__pca_components": None}),
+    # virtual support vectors (method="vsv") instead of distorted copies
+    "svm_vsv": (
+        {"letters_head": "svm", "letters_copies": 1},
+        {"vote__letters__method": "vsv"},
+    ),
 }
+#: candidates run by default (the others: --candidates NAME,...)
+DEFAULT = [
+    "forest",
+    "forest_copies2",
+    "svm",
+    "svm_hog4",
+    "svm_copies2",
+    "svm_copies2_hog4",
+]
 QUICK = {"n_synthetic": 1_000, "n_rows": 1_500}
 
 
@@ -75,8 +98,8 @@ def parse_args(argv=None):
     parser = make_parser(__doc__, "bench_letters_head.json", n_jobs=2)
     parser.add_argument(
         "--candidates",
-        default=",".join(CANDIDATES),
-        help=f"comma-separated: {', '.join(CANDIDATES)}",
+        default=",".join(DEFAULT),
+        help=f"comma-separated, of: {', '.join(CANDIDATES)}",
     )
     parser.add_argument("--n-synthetic", type=int, default=10_000)
     parser.add_argument(

@@ -219,8 +219,8 @@ def make_default_model(
         ``letters_copies``: ``vote__letters__estimator__svm__C``, ...). Chosen
         on a validation split of the training letters and on a source the
         head never saw, the SVM was the more accurate head alone on every
-        letters set of the accuracy protocol, in source and out, and it
-        costs about as much CPU per image as the forest
+        letters set of the accuracy protocol, in source and out, for about
+        twice the forest's CPU time per image
         (``benchmarks/bench_letters_head.py``; figures in the README). That
         is why "accurate" and "best" use it; "fast" keeps the forest.
     digits_max_samples : int or "all", default=None (the preset's)
