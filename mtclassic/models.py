@@ -138,8 +138,9 @@ def make_default_model(
         Task membership of the vote. ``"gate"``: each head learns its own task
         and an RBF SVM gate (a two-class :class:`~mtclassic.heads.DigitClassifier`)
         learns digit vs letter. ``"other"``: each head also learns an "other"
-        class from the other task's images; slower to fit, and the forest then
-        grows on all images, which makes it several times larger.
+        class from the other task's images; slower to fit (the letters SVM
+        then learns every digit too), and a letters forest grows on all
+        images, which makes it several times larger.
     gate_input : {"redrawn", "features"}, default="redrawn"
         What the gate sees (``membership="gate"``). ``"redrawn"``: the
         features of the images with their strokes drawn again with one pen
