@@ -51,7 +51,12 @@ batch_prior        the baseline model, each test set scored as one batch under
                    the task mix the vote estimates from it
                    (``vote__task_prior="batch"``)
 best               ``preset="best"``: virtual support vectors on the digits
-                   head, two distorted copies of every letter for the forest
+                   head, two distorted copies of every letter for the
+                   letters SVM
+letters_forest     ``letters_head="forest"``: the extra-trees letters head of
+                   the presets before issue 12 instead of the baseline's SVM
+letters_svm_aug    ``letters_copies=2``: the SVM letters head also learns two
+                   distorted copies of every letter
 =================  =========================================================
 
 BLAS is pinned to one thread; ``--n-jobs`` (2) goes to the models. Prints the
@@ -128,6 +133,15 @@ CONFIGS = {
     "best": (
         "preset='best': virtual support vectors, distorted letters",
         {"preset": "best"},
+    ),
+    "letters_forest": (
+        "letters_head='forest': the extra-trees letters head instead of the SVM",
+        {"letters_head": "forest"},
+    ),
+    "letters_svm_aug": (
+        "letters_copies=2: the SVM letters head on the letters and two "
+        "distorted copies of each",
+        {"letters_copies": 2},
     ),
 }
 

@@ -18,7 +18,7 @@ process and ``--n-jobs`` (2) jobs:
 - ``tutorial``: ``_common.TutorialPipeline`` (per-image scikit-image
   HOG, ``SVC(probability=True)`` on the digits, a random forest on the letters);
 - ``grid``: a 3-fold ``GridSearchCV`` of the accurate preset over 4 settings
-  (``vote__digits__C`` x ``vote__letters__n_estimators``) on ``--grid-rows``
+  (``vote__digits__C`` x ``vote__letters__C``) on ``--grid-rows``
   (20,000) random rows of the training set, ``n_jobs=--n-jobs`` folds side by
   side, refit included.
 
@@ -91,7 +91,7 @@ from mtclassic.heads import DigitClassifier
 from mtclassic.models import PRESETS
 from mtclassic.persistence import save_model
 
-GRID = {"vote__digits__C": [5.0, 10.0], "vote__letters__n_estimators": [50, 100]}
+GRID = {"vote__digits__C": [5.0, 10.0], "vote__letters__C": [5.0, 10.0]}
 QUICK = {"n_digits": 500, "n_emnist": 1000, "n_rows": 2000, "grid_rows": 1200}
 
 

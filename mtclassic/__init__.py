@@ -1,7 +1,7 @@
 """mtclassic: handwritten character recognition with classical machine learning.
 
-HOG and pixel features feed task heads (an SVM for digits, a random forest for
-letters); :class:`MultiTaskVotingClassifier` combines them into one
+HOG and pixel features feed task heads (RBF SVMs for digits and letters, or a
+random forest for letters); :class:`MultiTaskVotingClassifier` combines them into one
 scikit-learn classifier over the union of their labels.
 
 The public names are imported lazily, so that ``import mtclassic`` (and the

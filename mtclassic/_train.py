@@ -14,7 +14,7 @@ By default they are inferred from the labels (digits only, letters only, or
 both), and lower-case labels are read as their upper case, as EMNIST's
 'letters' split merges the cases. With ``case_sensitive=True`` lower-case
 labels stay classes of their own *within the letters task*: the letters head
-(a random forest, which takes any number of classes) learns 'A'-'Z' and
+(an SVM or a forest; both take any number of classes) learns 'A'-'Z' and
 'a'-'z' side by side, and the gate still decides digit vs letter. Why not a
 third task: a gate between upper and lower case would have to tell 'C' from
 'c' and 'O' from 'o', which differ in size only, and the normaliser scales

@@ -33,7 +33,7 @@ def build_parser():
         prog="mtclassic",
         description=(
             "Handwritten digit and letter recognition with classical machine "
-            "learning (HOG features, SVM and random-forest heads, multi-task vote)."
+            "learning (HOG features, SVM or random-forest heads, multi-task vote)."
         ),
     )
     parser.add_argument(

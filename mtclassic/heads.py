@@ -124,7 +124,12 @@ def _pairwise_log_proba(decisions, n_classes, slope):
     terms = np.zeros((n_samples, n_classes, n_classes))
     terms[:, first, second] = -slope * decisions
     terms[:, second, first] = slope * decisions
-    log_unnormalised = -logsumexp(terms, axis=2)
+    # logsumexp over j, in place: scipy's costs several more passes over the
+    # (n, k, k) terms, which for 26 letters cost as much as the kernel
+    top = terms.max(axis=2, keepdims=True)  # >= 0, the diagonal's log 1
+    terms -= top
+    np.exp(terms, out=terms)
+    log_unnormalised = -(np.log(terms.sum(axis=2)) + top[..., 0])
     return log_unnormalised - logsumexp(log_unnormalised, axis=1, keepdims=True)
 
 
@@ -582,6 +587,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             intercept,
             self.gamma_,
             dtype=np.dtype(self.kernel_dtype),
+            n_support=svm.n_support_,
         )
 
     def _log_proba_from_scores(self, scores, slope):
@@ -639,7 +645,9 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(log_proba, axis=1)]
 
 
-def _rbf_decisions(Z, support_vectors, coef, intercept, gamma, dtype=np.float64):
+def _rbf_decisions(
+    Z, support_vectors, coef, intercept, gamma, dtype=np.float64, n_support=None
+):
     """One-vs-one decisions of an RBF SVM, batched through BLAS.
 
     ``exp(-gamma |z - s|^2)`` for a chunk of rows against all support vectors is
@@ -647,9 +655,17 @@ def _rbf_decisions(Z, support_vectors, coef, intercept, gamma, dtype=np.float64)
     block to ``_KERNEL_CHUNK_BYTES``. float32 halves the time of both products;
     on centred, globally scaled features the rounding of ``|z - s|^2`` then
     moves the kernel by about 1e-7 and the decisions by about 1e-4 at most.
+
+    ``n_support`` (support vectors per class, grouped by class in that order,
+    as libsvm stores them): a support vector of class i only weighs in the
+    ``k - 1`` pairs holding i, so the second product is taken class by class
+    on those columns, ``k / 2`` times fewer operations than the dense
+    ``(n_support, n_pairs)`` product (13x for 26 letters, where that product
+    cost more than the kernel). Same decisions up to the summation order.
     """
     support_vectors = support_vectors.astype(dtype, copy=False)
     coef = coef.astype(dtype, copy=False)
+    blocks = _class_blocks(coef, n_support)
     sv_sq = np.einsum("ij,ij->i", support_vectors, support_vectors)
     itemsize = np.dtype(dtype).itemsize
     rows = max(1, _KERNEL_CHUNK_BYTES // (itemsize * max(1, support_vectors.shape[0])))
@@ -663,9 +679,34 @@ def _rbf_decisions(Z, support_vectors, coef, intercept, gamma, dtype=np.float64)
         np.maximum(kernel, 0.0, out=kernel)  # rounding can make d^2 slightly < 0
         kernel *= -gamma
         np.exp(kernel, out=kernel)
-        out[start : start + rows] = kernel @ coef
+        if blocks is None:
+            out[start : start + rows] = kernel @ coef
+            continue
+        target = out[start : start + rows]
+        target[:] = 0.0
+        for sv_rows, pair_columns, class_coef in blocks:
+            target[:, pair_columns] += kernel[:, sv_rows] @ class_coef
     out += intercept
     return out
+
+
+def _class_blocks(coef, n_support):
+    """``(support rows, pair columns, coefficients)`` of each class, or None.
+
+    None (the dense product) without ``n_support`` or for two classes, where
+    every support vector is in the one pair.
+    """
+    if n_support is None or len(n_support) <= 2:
+        return None
+    n_classes = len(n_support)
+    first, second = np.triu_indices(n_classes, k=1)
+    bounds = np.concatenate([[0], np.cumsum(n_support)])
+    blocks = []
+    for i in range(n_classes):
+        rows = slice(bounds[i], bounds[i + 1])
+        columns = np.flatnonzero((first == i) | (second == i))
+        blocks.append((rows, columns, np.ascontiguousarray(coef[rows][:, columns])))
+    return blocks
 
 
 def _pair_coefficients(svm):

@@ -32,13 +32,16 @@ SVM_CACHE_MB = 2000
 
 #: Settings of each preset of :func:`make_default_model` (any of them can be
 #: overridden by the keyword of the same name). ``"accurate"``: every row
-#: trains the SVMs, deskewed images, 100 trees. ``"fast"``: cheaper to
-#: fit and to score: no deskew, SVMs fitted on at most 2,000 rows per class or
-#: task (fewer support vectors), 50 trees. ``"best"``: the accurate preset
-#: with virtual support vectors on the digits head (``vsv``) and two
-#: distorted copies of every letter for the forest (``letters_copies``):
-#: slower to fit, and to score. All project the features onto their leading principal
-#: components before the SVMs' kernels.
+#: trains the SVMs, deskewed images, an SVM letters head. ``"fast"``: cheaper
+#: to fit and to score: no deskew, SVMs fitted on at most 2,000 rows per class
+#: or task (fewer support vectors), a forest of 50 trees for the letters.
+#: ``"best"``: the accurate preset with virtual support vectors on the digits
+#: head (``vsv``) and two distorted copies of every letter for the letters
+#: SVM (``letters_copies``): slower to fit, and to score. All project the
+#: features onto their leading principal components before the SVMs' kernels.
+#: The letters head of "accurate" and "best" was a forest until issue 12:
+#: the SVM was the more accurate head alone on every letters set, in source
+#: and out (``letters_head`` in :func:`make_default_model`).
 PRESETS = {
     "accurate": {
         "deskew": True,
@@ -49,6 +52,7 @@ PRESETS = {
         "digits_components": DIGITS_COMPONENTS,
         "vsv": False,
         "letters_copies": 0,
+        "letters_head": "svm",
     },
     "fast": {
         "deskew": False,
@@ -59,6 +63,7 @@ PRESETS = {
         "digits_components": DIGITS_COMPONENTS,
         "vsv": False,
         "letters_copies": 0,
+        "letters_head": "forest",
     },
 }
 PRESETS["best"] = {**PRESETS["accurate"], "vsv": True, "letters_copies": 2}
@@ -77,6 +82,7 @@ def _seed(random_state):
     {
         "preset": [StrOptions(set(PRESETS))],
         "gate_input": [StrOptions({"redrawn", "features"})],
+        "letters_head": [StrOptions({"forest", "svm"}), None],
     },
     # the estimators check the rest of the parameters in their fit
     prefer_skip_nested_validation=False,
@@ -98,17 +104,21 @@ def make_default_model(
     digits_components=None,
     vsv=None,
     letters_copies=None,
+    letters_head=None,
 ):
     """The whole chain as one scikit-learn ``Pipeline``.
 
     ``ImageNormalizer -> make_features() -> MultiTaskVotingClassifier`` with a
     digits head (:class:`~mtclassic.heads.DigitClassifier`, RBF SVM, labels
-    ``'0'..'9'``) and a letters head (:class:`~mtclassic.heads.LetterClassifier`,
-    extra-trees, labels ``'A'..'Z'``). The features are computed once and shared
-    by both heads. The SVMs compute their kernels in float32 (twice as fast to
+    ``'0'..'9'``) and a letters head (labels ``'A'..'Z'``): an RBF SVM with
+    the same settings in the accurate and best presets, the extra-trees
+    forest :class:`~mtclassic.heads.LetterClassifier` in the fast one
+    (``letters_head``). The features are computed once and shared by both
+    heads. The SVMs compute their kernels in float32 (twice as fast to
     predict as float64; see ``DigitClassifier.kernel_dtype``). The steps are named ``normalize``, ``features`` and ``vote``,
     so grid-search keys read ``vote__weights``, ``vote__digits__C``,
-    ``vote__letters__n_estimators``, ``features__hog__pixels_per_cell``.
+    ``vote__letters__C`` (the forest's: ``vote__letters__n_estimators``),
+    ``features__hog__pixels_per_cell``.
 
     Parameters
     ----------
@@ -117,8 +127,8 @@ def make_default_model(
     preset : {"accurate", "fast", "best"}, default="accurate"
         Named settings (:data:`PRESETS`) for ``deskew``, ``n_estimators``,
         ``gate_max_samples``, ``digits_max_samples``, ``gate_components``,
-        ``digits_components``, ``vsv`` and ``letters_copies``; a value given
-        for one
+        ``digits_components``, ``vsv``, ``letters_copies`` and
+        ``letters_head``; a value given for one
         of those keywords overrides the preset's. The measured accuracy and
         speed of each preset are in the README's benchmark table.
     n_jobs : int, default=None
@@ -128,8 +138,9 @@ def make_default_model(
         Task membership of the vote. ``"gate"``: each head learns its own task
         and an RBF SVM gate (a two-class :class:`~mtclassic.heads.DigitClassifier`)
         learns digit vs letter. ``"other"``: each head also learns an "other"
-        class from the other task's images; slower to fit, and the forest then
-        grows on all images, which makes it several times larger.
+        class from the other task's images; slower to fit (the letters SVM
+        then learns every digit too), and a letters forest grows on all
+        images, which makes it several times larger.
     gate_input : {"redrawn", "features"}, default="redrawn"
         What the gate sees (``membership="gate"``). ``"redrawn"``: the
         features of the images with their strokes drawn again with one pen
@@ -158,7 +169,8 @@ def make_default_model(
         Straighten slanted characters in the normalizer (more accurate on
         MNIST; ``benchmarks/bench_ablation.py``).
     n_estimators : int, default=None (the preset's)
-        Trees of the letters forest. The trees stop at leaves of 3 rows and
+        Trees of the letters forest (``letters_head="forest"``; unused with
+        ``"svm"``). The trees stop at leaves of 3 rows and
         draw ``sqrt`` features per split: on EMNIST letters a-m they scored
         nearly as well as three times as many fully grown ``log2`` trees, at
         a fraction of the size and of the predict time (``bench_fit.py``
@@ -178,8 +190,9 @@ def make_default_model(
         images and the pipeline is ``normalize -> vote``, with grid keys
         ``vote__digits__estimator__svm__C``,
         ``vote__digits__estimator__features__hog__...``,
-        ``vote__letters__forest__n_estimators`` (with ``letters_copies``:
-        ``vote__letters__estimator__forest__n_estimators``),
+        ``vote__letters__svm__C`` (with ``letters_copies``:
+        ``vote__letters__estimator__svm__C``; the forest's:
+        ``vote__letters__forest__n_estimators``),
         ``vote__gate__svm__C``,
         ``vote__gate__features__strokes__...`` (``gate_input="redrawn"``; the
         heads then see the redrawn block too, as in the other presets:
@@ -192,7 +205,25 @@ def make_default_model(
         from (:class:`~mtclassic.augment.AugmentedClassifier`,
         ``method="distort"``): letters are the scarce side of the training
         data. Like ``vsv`` it makes the heads take images (grid keys
-        ``vote__letters__n_copies``, ``vote__letters__estimator__forest__...``).
+        ``vote__letters__n_copies``, ``vote__letters__estimator__forest__...``,
+        or ``vote__letters__estimator__svm__...`` with ``letters_head="svm"``).
+    letters_head : {"forest", "svm"}, default=None (the preset's)
+        The letters head. ``"forest"``: extra-trees
+        (:class:`~mtclassic.heads.LetterClassifier`, ``n_estimators`` trees;
+        grid keys ``vote__letters__n_estimators``, ...). ``"svm"``: an RBF
+        SVM with the digits head's settings (a
+        :class:`~mtclassic.heads.DigitClassifier`, generic despite its name:
+        26 classes, 325 one-vs-one pairs, calibrated probabilities over
+        ``'A'..'Z'``, and ``"other"`` with ``membership="other"``; grid keys
+        ``vote__letters__C``, ``vote__letters__gamma``,
+        ``vote__letters__pca_components``, ...; with ``vsv`` or
+        ``letters_copies``: ``vote__letters__estimator__svm__C``, ...). Chosen
+        on a validation split of the training letters and on a source the
+        head never saw, the SVM was the more accurate head alone on every
+        letters set of the accuracy protocol, in source and out, for about
+        twice the forest's CPU time per image
+        (``benchmarks/bench_letters_head.py``; figures in the README). That
+        is why "accurate" and "best" use it; "fast" keeps the forest.
     digits_max_samples : int or "all", default=None (the preset's)
         Rows of each digit class the digits SVM is fitted on; ``"all"`` uses
         all. Fewer rows, fewer support vectors: faster to fit and to score.
@@ -236,17 +267,11 @@ def make_default_model(
         digits_components=digits_components,
         vsv=vsv,
         letters_copies=letters_copies,
+        letters_head=letters_head,
     )
     seed = _seed(random_state)
     digits = _svm(settings["digits_max_samples"], settings["digits_components"], seed)
-    letters = LetterClassifier(
-        n_estimators=settings["n_estimators"],
-        extra_trees=True,
-        max_features="sqrt",
-        min_samples_leaf=3,
-        n_jobs=n_jobs,
-        random_state=seed,
-    )
+    letters = _letters(settings, n_jobs, seed)
     gate = None
     if membership == "gate":
         gate = _svm(settings["gate_max_samples"], settings["gate_components"], seed)
@@ -307,6 +332,23 @@ def _svm(max_samples, components, seed):
     )
 
 
+def _letters(settings, n_jobs, seed):
+    """The letters head the settings ask for: the forest or an RBF SVM."""
+    if settings["letters_head"] == "svm":
+        # the digits head's settings: on the letters' validation split, C
+        # from 3 to 30 and 50 to all principal components scored alike
+        # (benchmarks/bench_letters_head.py, its levers' candidates)
+        return _svm(None, DIGITS_COMPONENTS, seed)
+    return LetterClassifier(
+        n_estimators=settings["n_estimators"],
+        extra_trees=True,
+        max_features="sqrt",
+        min_samples_leaf=3,
+        n_jobs=n_jobs,
+        random_state=seed,
+    )
+
+
 def _image_heads_model(
     digits, letters, gate, settings, gate_input, n_jobs, seed, **vote
 ):
@@ -327,9 +369,11 @@ def _image_heads_model(
     digits = on_features("svm", digits)
     if settings["vsv"]:
         digits = AugmentedClassifier(digits, method="vsv", random_state=seed)
-    letters = on_features("forest", letters)
+    letters = on_features(
+        "svm" if settings["letters_head"] == "svm" else "forest", letters
+    )
     if settings["letters_copies"]:
-        # letters are the scarce side: the forest also learns distorted copies
+        # letters are the scarce side: the head also learns distorted copies
         letters = AugmentedClassifier(
             letters, n_copies=settings["letters_copies"], random_state=seed
         )

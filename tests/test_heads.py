@@ -41,6 +41,13 @@ def test_batched_decisions_equal_libsvm(digits, n_classes):
                           dtype=np.float32)  # fmt: skip
     np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-3)
     assert not np.array_equal(fast, expected)
+    # class by class on the pairs of each support vector's class: the same
+    # decisions as the dense product (the path _svm_scores takes)
+    for dtype, tol in ((np.float64, 1e-9), (np.float32, 1e-3)):
+        by_class = _rbf_decisions(Z, sv, clf.pair_coef_, clf.pair_intercept_,
+                                  clf.gamma_, dtype=dtype,
+                                  n_support=clf.svm_.n_support_)  # fmt: skip
+        np.testing.assert_allclose(by_class, expected, rtol=0, atol=tol)
 
 
 def test_coupling_is_a_distribution_that_follows_the_pairs():

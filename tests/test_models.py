@@ -42,13 +42,17 @@ def test_structure_and_grid_keys():
     assert vote.gate.kernel_dtype == "float32"
     heads = dict(vote.estimators)
     assert isinstance(heads["digits"], DigitClassifier)
-    assert isinstance(heads["letters"], LetterClassifier)
+    # an SVM letters head since issue 12; the forest on demand
+    assert isinstance(heads["letters"], DigitClassifier)
+    forest = dict(make_default_model(letters_head="forest")[-1].estimators)
+    assert isinstance(forest["letters"], LetterClassifier)
+    assert forest["letters"].n_estimators == PRESETS["accurate"]["n_estimators"]
     assert vote.tasks == {"digits": ALL_LABELS[:10], "letters": ALL_LABELS[10:]}
     params = model.get_params()
     for key in (
         "vote__weights",
         "vote__digits__C",
-        "vote__letters__n_estimators",
+        "vote__letters__C",
         "vote__gate__C",
         "features__hog__pixels_per_cell",
         "normalize__deskew",
@@ -170,10 +174,15 @@ def test_clone_cross_val_and_grid_search_over_vote_head_and_features(characters)
 
 @pytest.mark.parametrize("preset", ["accurate", "fast"])
 def test_presets_set_their_settings(preset):
-    params = make_default_model(preset=preset).get_params()
+    model = make_default_model(preset=preset)
+    params = model.get_params()
     settings = PRESETS[preset]
+    letters = dict(model.named_steps["vote"].estimators)["letters"]
+    kind = {"forest": LetterClassifier, "svm": DigitClassifier}
+    assert isinstance(letters, kind[settings["letters_head"]])
     assert params["normalize__deskew"] is settings["deskew"]
-    assert params["vote__letters__n_estimators"] == settings["n_estimators"]
+    if settings["letters_head"] == "forest":
+        assert params["vote__letters__n_estimators"] == settings["n_estimators"]
     for key, step in [("gate_max_samples", "gate"), ("digits_max_samples", "digits")]:
         expected = None if settings[key] == "all" else settings[key]
         assert params[f"vote__{step}__max_samples_per_class"] == expected
@@ -228,7 +237,7 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
     model.set_params(
         vote__digits__estimator__svm__C=5.0,
         vote__digits__estimator__features__hog__orientations=8,
-        vote__letters__estimator__forest__n_estimators=10,
+        vote__letters__estimator__svm__C=5.0,
         vote__gate__svm__C=5.0,
         vote__digits__vsv_rotation=5.0,
     )
@@ -248,6 +257,84 @@ def test_letters_copies_alone_makes_image_heads():
     params = model.get_params()
     assert params["vote__letters__n_copies"] == 1
     assert params["vote__digits__svm__pca_components"] == DIGITS_COMPONENTS
+
+
+@pytest.fixture(scope="module")
+def svm_letters(characters):
+    X, y, _, _ = characters
+    return make_default_model(random_state=0, letters_head="svm").fit(X, y)
+
+
+def test_svm_letters_head_builds_fits_and_predicts(characters, svm_letters):
+    model = make_default_model(letters_head="svm")
+    letters = dict(model.named_steps["vote"].estimators)["letters"]
+    assert isinstance(letters, DigitClassifier)
+    # the digits head's settings
+    digits = dict(model.named_steps["vote"].estimators)["digits"]
+    assert letters.get_params() == digits.get_params()
+    assert letters.pca_components == DIGITS_COMPONENTS
+    _, _, X_test, y_test = characters
+    proba = svm_letters.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert svm_letters.classes_.tolist() == ALL_LABELS
+    vote = svm_letters.named_steps["vote"]
+    # the heads learn the vote's label codes: the letters' codes
+    letters = vote.named_estimators_["letters"]
+    assert vote.classes_[letters.classes_].tolist() == ALL_LABELS[10:]
+    assert letters.support_.size > 0
+    assert svm_letters.score(X_test, y_test) > 0.5
+
+
+@pytest.mark.slow  # a grid search / distorted copies: over a second
+def test_svm_letters_head_grid_keys_and_pickling(characters, svm_letters):
+    params = make_default_model(letters_head="svm").get_params()
+    for key in ("vote__letters__C", "vote__letters__gamma",
+                "vote__letters__pca_components"):  # fmt: skip
+        assert key in params
+    assert "vote__letters__n_estimators" not in params
+    X, y, X_test, _ = characters
+    grid = GridSearchCV(
+        make_default_model(random_state=0, letters_head="svm"),
+        {"vote__letters__C": [1.0, 10.0]},
+        cv=2,
+    ).fit(X[:240], y[:240])
+    best = grid.best_estimator_.named_steps["vote"].named_estimators_["letters"]
+    assert best.C == grid.best_params_["vote__letters__C"]
+    expected = svm_letters.predict_proba(X_test)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(svm_letters)).predict_proba(X_test), expected
+    )
+
+
+def test_svm_letters_head_learns_other(characters):
+    X, y, X_test, _ = characters
+    model = make_default_model(random_state=0, letters_head="svm", membership="other")
+    model.fit(X, y)
+    letters = model.named_steps["vote"].named_estimators_["letters"]
+    assert isinstance(letters, DigitClassifier)
+    assert -1 in letters.classes_  # the reserved "other" class
+    np.testing.assert_allclose(model.predict_proba(X_test).sum(axis=1), 1.0)
+
+
+@pytest.mark.slow  # a grid search / distorted copies: over a second
+def test_svm_letters_head_on_distorted_copies():
+    model = make_default_model(letters_head="svm", letters_copies=1, random_state=0)
+    params = model.get_params()
+    assert params["vote__letters__n_copies"] == 1
+    assert params["vote__letters__estimator__svm__pca_components"] == DIGITS_COMPONENTS
+    assert "vote__letters__estimator__forest__n_estimators" not in params
+    X, y = make_characters(300, random_state=0)
+    model.fit(X[:240], y[:240])
+    letters = model.named_steps["vote"].named_estimators_["letters"]
+    assert letters.n_augmented_ == 2 * np.isin(y[:240], ALL_LABELS[10:]).sum()
+    np.testing.assert_allclose(model.predict_proba(X[240:]).sum(axis=1), 1.0)
+
+
+def test_letters_head_is_checked():
+    with pytest.raises(
+        ValueError, match=r"'letters_head' parameter of make_default_model .*Got 'knn'"
+    ):
+        make_default_model(letters_head="knn")
 
 
 def test_unknown_preset_is_named():
