@@ -77,8 +77,8 @@ _ACTIVE_SET_TOL = 1e-3
 # When a round is needed anyway, the rows within this much beyond their margin
 # join the set too (worst first, within active_set_size): the refit moves the
 # boundary a little, and without them a few stragglers each cost one more
-# refit (on the gate's 31,820 rows: 5 rounds without, 3 with; 0.5 added more
-# rows for no fewer rounds).
+# refit (the gate on 31,820 rows, active_set_size=10,000: 5 rounds without,
+# 3 with; 0.5 added more rows for no fewer rounds).
 _ACTIVE_SET_HALO = 0.2
 
 
@@ -267,12 +267,16 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         class, libsvm's tolerance) join the set with the rows just beyond it
         (``y f(x) < 1.2``), at most this many per round, worst first, and the
         SVM is refitted on the grown set. The loop ends when no row outside
-        violates. The set only grows, so it ends after at
-        most ``ceil(n_rows / active_set_size)`` rounds, and the result is the
-        SVM of all rows up to libsvm's tolerance: the rows left out would have
-        had zero weight. It pays where most rows lie beyond the margin, as
-        for the vote's gate: libsvm then solves a smaller problem, with a
-        smaller kernel cache. ``verbose`` prints one line per round.
+        violates: every round adds a row, so at the latest with all rows in
+        the set. The result is the SVM of all rows up to libsvm's tolerance
+        (the rows left out would have had zero weight). It pays where most
+        rows lie far beyond the margin, as for the vote's gate: libsvm then
+        solves smaller problems, whose kernel rows are shorter, so that more
+        of them fit in ``cache_size`` (the gate on the full accuracy
+        protocol: the same support vectors in about a third of the CPU time;
+        ``benchmarks/bench_gate_levers.py``). Where most rows end up as
+        support vectors the rounds cost more than they save. ``verbose``
+        prints one line per round.
     n_jobs : int, default=None
         Parallel folds for ``calibration="cv"``.
     random_state : int, RandomState instance or None, default=None
