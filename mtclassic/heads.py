@@ -637,7 +637,12 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             # float64: the set, hence the model, must not hang on BLAS rounding
             coef, intercept = _pair_coefficients(svm)
             decisions = _rbf_decisions(
-                Z[outside], svm.support_vectors_, coef, intercept, self.gamma_
+                Z[outside],
+                svm.support_vectors_,
+                coef,
+                intercept,
+                self.gamma_,
+                n_support=svm.n_support_,
             )
             signs = sign[y_codes[outside]]
             margin = np.where(signs != 0, signs * decisions, np.inf).min(axis=1)
