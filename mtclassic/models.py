@@ -33,7 +33,9 @@ SVM_CACHE_MB = 2000
 # active-set fit (DigitClassifier.active_set_size): the same SVM as the fit on
 # all rows at once, in a fraction of the time and memory on the full protocol,
 # where most rows lie far beyond the margin and the plain fit's kernel rows
-# overflow the cache (benchmarks/bench_gate_levers.py).
+# overflow the cache (benchmarks/bench_gate_levers.py). On the full protocol
+# 10,000 took less CPU than 5,000 (6 rounds, 1.4x) and 20,000 (3 rounds of up
+# to 44,000 rows, which overflow the cache again, 1.8x).
 GATE_ACTIVE_SET = 10_000
 
 #: Settings of each preset of :func:`make_default_model` (any of them can be
