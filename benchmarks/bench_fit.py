@@ -10,9 +10,10 @@ process and ``--n-jobs`` (2) jobs:
 - ``preset:<name>``: :func:`mtclassic.make_default_model` with that preset
   (every preset of ``PRESETS``, or ``--presets``), raw images in;
 - ``accurate-unprojected``: the accurate preset with the SVMs' projection off
-  (``gate_components="all"``, ``digits_components="all"``) and libsvm's cache
-  back at ``DigitClassifier``'s default: the kernel path of the code before
-  the projection, the baseline of the speed-up;
+  (``gate_components="all"``, ``digits_components="all"``), the gate fitted on
+  all rows at once (``gate_active_set="all"``) and libsvm's cache back at
+  ``DigitClassifier``'s default: the kernel path of the code before the
+  projection, the baseline of the speed-up;
 - ``flat``: one 36-class ``SVC(C=10, gamma="scale")`` on our features
   (``_common.flat_svc``; normaliser and features included in its time);
 - ``tutorial``: ``_common.TutorialPipeline`` (per-image scikit-image
@@ -222,8 +223,8 @@ def stage_seconds(stdout):
     (``features/NAME``), the vote's ``(i of n) fitted NAME, 1.2s``
     (``vote/NAME``) and the gate's ``[DigitClassifier] what, 1.2s``
     (``gate/scaled``, ``gate/fitted``, ``gate/calibrated``: its first word;
-    names joined with ``/``, so that make_readme_table's dotted paths reach
-    them).
+    the rounds of an active-set fit: ``gate/round1``, ...; names joined with
+    ``/``, so that make_readme_table's dotted paths reach them).
     """
     stages = {}
     for line in stdout.splitlines():
@@ -240,6 +241,8 @@ def stage_seconds(stdout):
             kind, what, seconds = ours.groups()
             if kind == "MultiTaskVoting":
                 what = "vote/" + what.split("fitted ", 1)[-1]
+            elif what.startswith("active set round "):
+                what = "gate/round" + what.split()[3].rstrip(":")
             else:
                 what = "gate/" + what.split()[0]  # scaled, fitted, calibrated
             stages[what] = float(seconds)
@@ -256,6 +259,7 @@ def fit_job(job, X, y, args):
                 args.n_jobs,
                 gate_components="all",
                 digits_components="all",
+                gate_active_set="all",
             )
             cache = DigitClassifier().cache_size  # libsvm's cache before this change
             model.set_params(

@@ -1,11 +1,13 @@
-"""The gate's fit levers: rows per task and libsvm's cache, against routing.
+"""The gate's fit levers: rows per task, libsvm's cache and the active-set fit.
 
 The accurate preset's gate (an RBF SVM on the redrawn strokes' features,
 digit vs letter) is the slowest part of its fit on the accuracy protocol. This
-measures what two of its parameters buy: ``gate_max_samples`` (rows of each
-task the gate SVM is fitted on; ``vote__gate__max_samples_per_class``) and
-``cache_size`` (libsvm's kernel cache, MB; ``vote__gate__cache_size``), and
-what they cost in routing (the vote's task chosen wrongly).
+measures what three of its parameters buy: ``gate_max_samples`` (rows of each
+task the gate SVM is fitted on; ``vote__gate__max_samples_per_class``),
+``cache_size`` (libsvm's kernel cache, MB; ``vote__gate__cache_size``) and
+``active_set_size`` (the exact SVM fitted by chunking, same model;
+``vote__gate__active_set_size``), and what they cost in routing (the vote's
+task chosen wrongly).
 
 On the accuracy protocol's training set (``bench_fit.training_set``: fold 0 of
 ``bench_accuracy``'s in-source run, ``--n-digits`` MNIST digits) the default
@@ -21,6 +23,7 @@ Prints a table and writes ``benchmarks/results/bench_gate_levers.json``.
 
     python benchmarks/bench_gate_levers.py                  # 20,000 MNIST digits
     python benchmarks/bench_gate_levers.py --caps 10000,15000 --caches 2000
+    python benchmarks/bench_gate_levers.py --settings all:2000,all:2000:10000
 """
 
 import argparse
@@ -65,9 +68,15 @@ def parse_args(argv=None):
     )
     parser.add_argument("--caches", default="2000,1000", help="libsvm cache, MB")
     parser.add_argument(
+        "--active-sets",
+        default="none",
+        help="gate active_set_size values ('none': the plain fit)",
+    )
+    parser.add_argument(
         "--settings",
         default=None,
-        help="CAP:CACHE pairs, comma-separated (default: every --caps x --caches)",
+        help="CAP:CACHE[:ACTIVE] settings, comma-separated (default: every "
+        "--caps x --caches x --active-sets)",
     )
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -98,7 +107,7 @@ def prepare(args, work):
 
 def run_child(setting, work, args):
     """Fit the gate of one setting; print its figures as one RESULT line."""
-    cap, cache = setting.split(":")
+    cap, cache, active = (setting.split(":") + ["none"])[:3]
     arrays = np.load(work / "features.npz")
     vote = joblib.load(work / "vote.joblib")
     X, y = arrays["train"], arrays["y_train"]
@@ -107,6 +116,7 @@ def run_child(setting, work, args):
     gate = vote.gate.set_params(
         max_samples_per_class=None if cap == "all" else int(cap),
         cache_size=float(cache),
+        active_set_size=None if active == "none" else int(active),
         random_state=args.random_state,
     )
     rss_before = status_kb("self", "VmRSS") / 1024
@@ -115,6 +125,8 @@ def run_child(setting, work, args):
     record = {
         "cap": cap,
         "cache_mb": float(cache),
+        "active_set_size": None if active == "none" else int(active),
+        "active_set_rounds": int(gate.n_active_set_rounds_),
         "fit_s": time.perf_counter() - started,
         "fit_cpu_s": time.process_time() - cpu,
         "rss_before_fit_mb": rss_before,
@@ -174,9 +186,10 @@ def main(argv=None):
             args.settings.split(",")
             if args.settings
             else [
-                f"{cap}:{cache}"
+                f"{cap}:{cache}:{active}"
                 for cap in args.caps.split(",")
                 for cache in args.caches.split(",")
+                for active in args.active_sets.split(",")
             ]
         )
         for setting in settings:
@@ -242,8 +255,14 @@ def _record(args, argv, n_train, sets, results, started, complete=True):
 def summary_line(r):
     styled = [k for k in r if k.endswith(("_pen278", "_bin16", "_frame1bit"))]
     worst = min((r[k]["accuracy"] for k in styled), default=float("nan"))
+    active = r.get("active_set_size")
+    chunks = (
+        ""
+        if active is None
+        else f", active set {active} ({r['active_set_rounds']} rounds)"
+    )
     return (
-        f"cap {r['cap']:>6} cache {r['cache_mb']:5.0f} MB: {r['gate_rows']:>6} rows, "
+        f"cap {r['cap']:>6} cache {r['cache_mb']:5.0f} MB{chunks}: {r['gate_rows']:>6} rows, "
         f"{r['support_vectors']:>6} SV, fit {r['fit_s']:6.1f} s (CPU {r['fit_cpu_s']:6.1f}), "
         f"peak {r['peak_mb']:5.0f} MB (+{r['fit_peak_over_before_mb']:.0f}); "
         f"routing {100 * r['in_source']['routing']:.2f}% / "

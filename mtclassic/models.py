@@ -29,12 +29,22 @@ GATE_COMPONENTS = 200
 # model; benchmarks/bench_svm_projection.py and bench_fit.py). The digits head
 # solves small pairwise problems and fills far less of it.
 SVM_CACHE_MB = 2000
+# Rows of the gate's first chunk and most rows added per round of its
+# active-set fit (DigitClassifier.active_set_size): the same SVM as the fit on
+# all rows at once, in a fraction of the time and memory on the full protocol,
+# where most rows lie far beyond the margin and the plain fit's kernel rows
+# overflow the cache (benchmarks/bench_gate_levers.py). On the full protocol
+# 10,000 took less CPU than 5,000 (6 rounds, 1.4x) and 20,000 (3 rounds of up
+# to 44,000 rows, which overflow the cache again, 1.8x).
+GATE_ACTIVE_SET = 10_000
 
 #: Settings of each preset of :func:`make_default_model` (any of them can be
 #: overridden by the keyword of the same name). ``"accurate"``: every row
 #: trains the SVMs, deskewed images, an SVM letters head. ``"fast"``: cheaper
 #: to fit and to score: no deskew, SVMs fitted on at most 2,000 rows per class
-#: or task (fewer support vectors), a forest of 50 trees for the letters.
+#: or task (fewer support vectors), a forest of 50 trees for the letters;
+#: the accurate preset fits its gate by chunks of 10,000 rows (the same SVM,
+#: sooner).
 #: ``"best"``: the accurate preset with virtual support vectors on the digits
 #: head (``vsv``) and two distorted copies of every letter for the letters
 #: SVM (``letters_copies``): slower to fit, and to score. All project the
@@ -50,6 +60,7 @@ PRESETS = {
         "digits_max_samples": "all",
         "gate_components": GATE_COMPONENTS,
         "digits_components": DIGITS_COMPONENTS,
+        "gate_active_set": GATE_ACTIVE_SET,
         "vsv": False,
         "letters_copies": 0,
         "letters_head": "svm",
@@ -61,6 +72,7 @@ PRESETS = {
         "digits_max_samples": 2_000,
         "gate_components": GATE_COMPONENTS,
         "digits_components": DIGITS_COMPONENTS,
+        "gate_active_set": "all",
         "vsv": False,
         "letters_copies": 0,
         "letters_head": "forest",
@@ -102,6 +114,7 @@ def make_default_model(
     digits_max_samples=None,
     gate_components=None,
     digits_components=None,
+    gate_active_set=None,
     vsv=None,
     letters_copies=None,
     letters_head=None,
@@ -127,8 +140,8 @@ def make_default_model(
     preset : {"accurate", "fast", "best"}, default="accurate"
         Named settings (:data:`PRESETS`) for ``deskew``, ``n_estimators``,
         ``gate_max_samples``, ``digits_max_samples``, ``gate_components``,
-        ``digits_components``, ``vsv``, ``letters_copies`` and
-        ``letters_head``; a value given for one
+        ``digits_components``, ``gate_active_set``, ``vsv``,
+        ``letters_copies`` and ``letters_head``; a value given for one
         of those keywords overrides the preset's. The measured accuracy and
         speed of each preset are in the README's benchmark table.
     n_jobs : int, default=None
@@ -181,6 +194,14 @@ def make_default_model(
         ``weights="balanced"`` then undoes the gate's own task mix. A capped
         gate fits faster and routes a little worse (the fast preset against
         the accurate one in ``benchmarks/bench_accuracy.py``).
+    gate_active_set : int or "all", default=None (the preset's)
+        Fit the gate SVM by chunks: a first chunk of this many rows, then the
+        rows that violate its margin, at most this many per round, until none
+        does (``DigitClassifier.active_set_size``, grid key
+        ``vote__gate__active_set_size``); ``"all"``: on all rows at once. The
+        result is the same SVM up to libsvm's tolerance; on the full protocol
+        the chunks fit it several times faster, in less memory
+        (``benchmarks/bench_gate_levers.py``).
     vsv : bool, default=None (the preset's)
         Virtual support vectors on the digits head
         (:class:`~mtclassic.augment.AugmentedClassifier` with ``method="vsv"``):
@@ -265,6 +286,7 @@ def make_default_model(
         digits_max_samples=digits_max_samples,
         gate_components=gate_components,
         digits_components=digits_components,
+        gate_active_set=gate_active_set,
         vsv=vsv,
         letters_copies=letters_copies,
         letters_head=letters_head,
@@ -274,7 +296,12 @@ def make_default_model(
     letters = _letters(settings, n_jobs, seed)
     gate = None
     if membership == "gate":
-        gate = _svm(settings["gate_max_samples"], settings["gate_components"], seed)
+        gate = _svm(
+            settings["gate_max_samples"],
+            settings["gate_components"],
+            seed,
+            active_set=settings["gate_active_set"],
+        )
     if settings["vsv"] or settings["letters_copies"]:
         return _image_heads_model(
             digits,
@@ -319,7 +346,7 @@ def _settings(preset, **given):
     return {key: None if value == "all" else value for key, value in settings.items()}
 
 
-def _svm(max_samples, components, seed):
+def _svm(max_samples, components, seed, active_set=None):
     """The digits head or the gate: an RBF SVM as the presets build it."""
     # float32 kernels: twice the predict throughput of float64 (see
     # DigitClassifier.kernel_dtype); labels agree, probabilities to ~1e-6
@@ -328,6 +355,7 @@ def _svm(max_samples, components, seed):
         max_samples_per_class=max_samples,
         pca_components=components,
         cache_size=SVM_CACHE_MB,
+        active_set_size=active_set,
         random_state=seed,
     )
 

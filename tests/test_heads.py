@@ -293,7 +293,13 @@ def test_forest_probabilities_do_not_depend_on_n_jobs_or_blocks(
 
 @pytest.mark.parametrize(
     "params",
-    [{}, {"calibration": "cv"}, {"max_samples_per_class": 40}],
+    [
+        {},
+        {"calibration": "cv"},
+        {"max_samples_per_class": 40},
+        {"active_set_size": 100},
+        {"active_set_size": 100, "calibration": "cv", "max_samples_per_class": 60},
+    ],
 )
 def test_support_indexes_the_callers_rows(digits, params):
     X, y, _, _ = digits
@@ -301,7 +307,7 @@ def test_support_indexes_the_callers_rows(digits, params):
     assert clf.support_.shape == (clf.svm_.support_vectors_.shape[0],)
     np.testing.assert_allclose(clf._scale(X[clf.support_]), clf.svm_.support_vectors_)
     if params.get("max_samples_per_class"):
-        assert np.bincount(y[clf.support_]).max() <= 40
+        assert np.bincount(y[clf.support_]).max() <= params["max_samples_per_class"]
     nystroem = DigitClassifier(solver="nystroem", n_components=50, random_state=0)
     assert not hasattr(nystroem.fit(X, y), "support_")
 
@@ -414,3 +420,89 @@ def test_letter_classifier_verbose_prints_the_fit(digits, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"[LetterClassifier] fitted 3 trees on {len(y)} rows, ")
     assert out.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def characters():
+    """Features of synthetic digits and letters: a realistic SVM problem."""
+    from mtclassic.datasets import make_characters
+    from mtclassic.features import make_features
+
+    X, y = make_characters(3000, random_state=0)
+    F = make_features().fit_transform(X)
+    y = np.asarray(y).astype(str)
+    return F[:2400], y[:2400], F[2400:], y[2400:]
+
+
+@pytest.mark.parametrize("target", ["tasks", "labels"])
+def test_active_set_fit_is_the_full_fit(characters, target):
+    X, y, X_test, _ = characters
+    if target == "tasks":  # the gate's problem: digit or letter
+        y = np.char.isdigit(y).astype(int)
+    params = {"pca_components": 40, "random_state": 0}
+    plain = DigitClassifier(**params).fit(X, y)
+    chunked = DigitClassifier(active_set_size=300, **params).fit(X, y)
+    assert plain.n_active_set_rounds_ == 1
+    assert chunked.n_active_set_rounds_ > 2  # the chunks did the work
+    # the same SVM up to libsvm's tolerance
+    assert np.mean(chunked.predict(X_test) == plain.predict(X_test)) >= 0.995
+    scores = chunked._svm_scores(chunked._scale(X_test))
+    np.testing.assert_allclose(
+        scores, plain._svm_scores(plain._scale(X_test)), atol=0.02
+    )
+    differ = set(chunked.support_) ^ set(plain.support_)
+    assert len(differ) <= 0.01 * plain.support_.size
+    # libsvm's own predict still runs on the chunked SVC
+    np.testing.assert_allclose(
+        chunked.svm_.decision_function(chunked._scale(X_test[:50])),
+        np.squeeze(-scores[:50] if scores.shape[1] == 1 else scores[:50]),
+        atol=1e-8,
+    )
+
+
+def test_active_set_no_smaller_than_the_rows_is_the_plain_fit(digits):
+    X, y, X_test, _ = digits
+    plain = DigitClassifier(random_state=0).fit(X, y)
+    large = DigitClassifier(active_set_size=len(y), random_state=0).fit(X, y)
+    assert large.n_active_set_rounds_ == 1
+    np.testing.assert_array_equal(
+        large.predict_proba(X_test), plain.predict_proba(X_test)
+    )
+
+
+@pytest.mark.parametrize("value", [0, 1, -5, 2.5, "auto"])
+def test_bad_active_set_size_names_the_parameter(digits, value):
+    X, y, _, _ = digits
+    with pytest.raises(
+        ValueError, match="'active_set_size' parameter of DigitClassifier"
+    ):
+        DigitClassifier(active_set_size=value).fit(X, y)
+
+
+def test_active_set_verbose_prints_one_line_per_round(digits, capsys):
+    X, y, _, _ = digits
+    clf = DigitClassifier(active_set_size=150, verbose=1, random_state=0).fit(X, y)
+    rounds = [
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("[DigitClassifier] active set round ")
+    ]
+    assert len(rounds) == clf.n_active_set_rounds_ > 1
+    sizes = [int(line.split(": ")[1].split(" rows")[0]) for line in rounds]
+    assert sizes[0] >= 150 and sizes == sorted(sizes)  # the set only grows
+    assert all(" support vectors, " in line for line in rounds)
+    assert f"{clf.svm_.support_.size} support vectors" in rounds[-1]
+    assert rounds[-1].split(", ")[2].startswith("0 of ")  # no row left violating
+
+
+@pytest.mark.parametrize("calibration", ["holdout", "cv"])
+def test_active_set_is_deterministic_for_any_n_jobs(digits, calibration):
+    X, y, X_test, _ = digits
+    params = {"active_set_size": 150, "calibration": calibration, "random_state": 3}
+    first = DigitClassifier(n_jobs=1, **params).fit(X, y)
+    again = DigitClassifier(n_jobs=2, **params).fit(X, y)
+    np.testing.assert_array_equal(first.support_, again.support_)
+    np.testing.assert_array_equal(first.svm_.dual_coef_, again.svm_.dual_coef_)
+    np.testing.assert_array_equal(
+        first.predict_proba(X_test), again.predict_proba(X_test)
+    )

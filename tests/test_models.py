@@ -189,6 +189,10 @@ def test_presets_set_their_settings(preset):
     for key, step in [("gate_components", "gate"), ("digits_components", "digits")]:
         expected = None if settings[key] == "all" else settings[key]
         assert params[f"vote__{step}__pca_components"] == expected
+    expected = settings["gate_active_set"]
+    expected = None if expected == "all" else expected
+    assert params["vote__gate__active_set_size"] == expected
+    assert params["vote__digits__active_set_size"] is None
 
 
 def test_keywords_override_the_preset():
@@ -199,6 +203,10 @@ def test_keywords_override_the_preset():
     assert params["vote__letters__n_estimators"] == 7
     assert params["vote__gate__max_samples_per_class"] is None
     assert params["vote__digits__max_samples_per_class"] == 2_000
+    params = make_default_model(gate_active_set="all").get_params()
+    assert params["vote__gate__active_set_size"] is None
+    params = make_default_model(preset="fast", gate_active_set=500).get_params()
+    assert params["vote__gate__active_set_size"] == 500
 
 
 def test_components_keywords_and_grid_keys():
