@@ -375,7 +375,7 @@ FIGURES = [
     ),
     (
         "bench_fit",
-        "  speed-up over the unprojected kernels (main's), same run",
+        '  speed-up over the unprojected kernels (main before issue 16; the records may come from separate runs, see the JSON\'s "merged")',
         ["ratios.accurate_speedup_wall"],
         "x",
         ">= 4x",
