@@ -1094,22 +1094,20 @@ def score_files(
 def _under_task_prior(ref, task_prior, inputs, transpose):
     """``ref`` scoring under the task mix of a sample of ``inputs`` ("batch"),
     and that mix by task; ``ref`` itself and None for "fixed"."""
+    from mtclassic.metrics import fitted_tasks
     from mtclassic.prior import adapt_task_prior
 
-    vote = ref.model.steps[-1][1] if hasattr(ref.model, "steps") else ref.model
-    if task_prior == "fixed" or (
-        task_prior == "auto" and not hasattr(vote, "predict_task_mix")
-    ):
+    tasks = fitted_tasks(ref.model)  # None for a model without a vote
+    if task_prior == "fixed" or (task_prior == "auto" and tasks is None):
         return ref, None
     # a copy: the caller's model keeps its own prior
     model = copy.deepcopy(ref.model) if ref.path is None else ref.model
     sample = sample_images(inputs, _TASK_MIX_SAMPLE, transpose=transpose)
     mix = adapt_task_prior(model, sample)
-    vote = model.steps[-1][1] if hasattr(model, "steps") else model
     # the workers get this model, not the file; resume checks the mix too
     token = joblib.hash((ref.token, mix.tolist()))
     scored = _ModelRef(model, None, token, ref.labels, ref.tasks)
-    return scored, dict(zip(vote.tasks_.tolist(), mix.tolist(), strict=True))
+    return scored, dict(zip(tasks, mix.tolist(), strict=True))
 
 
 def _manifest(sources, chunk_size, format, top_k, model_token):

@@ -147,6 +147,7 @@ def run_evaluate(
     """
     from mtclassic._data import load_labelled_images
     from mtclassic._report import evaluate, unknown_labels_warning, write_report
+    from mtclassic.metrics import fitted_tasks
     from mtclassic.persistence import load_model
     from mtclassic.prior import adapt_task_prior
 
@@ -163,12 +164,10 @@ def run_evaluate(
     print(f"data:  {dataset.description}", file=out)
     if dataset.skipped:
         print(f"skipped {len(dataset.skipped)} unreadable file(s)", file=out)
-    vote = model.steps[-1][1] if hasattr(model, "steps") else model
-    if task_prior == "batch" or (
-        task_prior == "auto" and hasattr(vote, "predict_task_mix")
-    ):
+    tasks = fitted_tasks(model)  # None for a model without a vote
+    if task_prior == "batch" or (task_prior == "auto" and tasks is not None):
         mix = adapt_task_prior(model, dataset.images)
-        shares = task_mix_text(dict(zip(vote.tasks_, mix, strict=True)))
+        shares = task_mix_text(dict(zip(tasks, mix, strict=True)))
         print(f"task mix estimated from the images: {shares}", file=out)
     if report is None:
         result = evaluate(model, dataset.images, dataset.target, ids=dataset.ids)
