@@ -392,10 +392,8 @@ def test_readme_benchmark_table_comes_from_the_json_files(tmp_path, capsys):
             {
                 "machine": {"cpu": "Test CPU", "cores": 2},
                 "summary": {
-                    "ours_default": {
-                        "digits_head_mnist": 0.99213,
-                        "routing_error": 0.0123,
-                    }
+                    "ours_default": {"digits_head_mnist": 0.99213},
+                    "ours_default_batch": {"routing_error": 0.0123},
                 },
             }
         )
@@ -406,8 +404,11 @@ def test_readme_benchmark_table_comes_from_the_json_files(tmp_path, capsys):
     assert (
         "| accuracy (`bench_accuracy.py`) | digits head alone, MNIST test | 99.21% |"
     ) in text
-    assert "| routing error (task chosen wrongly) | 1.23% | <= 1.5% |" in text
-    assert "- `bench_accuracy.py`: cpu: Test CPU, cores: 2" in text
+    assert (
+        "|   routing error, look-alike pairs included | 1.23% | issue 12: <= 2.5% |"
+        in text
+    )
+    assert "- `bench_accuracy.json`: cpu: Test CPU, cores: 2" in text
     assert text.count("| not measured yet |") == n_figures - 2
     assert table.main([*args, "--check"]) == 0
     capsys.readouterr()
