@@ -37,9 +37,9 @@ two steps, the vote and the gate: ``verbose``), and ``stages_s`` holds each
 stage's seconds as those lines print them (``normalize``, ``features/hog``,
 ``features/redrawn/strokes``, ..., ``vote/gate``, ``vote/digits``, and the
 gate's own stages ``gate/fitted``, ...; the vote's heads and gate run side by
-side on ``--n-jobs`` workers). ``--save-model PATH`` saves the fitted accurate
-preset (``mtclassic.save_model``, progress switches off and ``n_jobs`` None
-again) for ``bench_scoring.py --model PATH`` and ``bench_accuracy.py --ours
+side on ``--n-jobs`` threads of the child process). ``--save-model PATH``
+saves the fitted accurate preset (``mtclassic.save_model``, progress switches
+off and ``n_jobs`` None again) for ``bench_scoring.py --model PATH`` and ``bench_accuracy.py --ours
 saved --fitted-model PATH``; ``--save-tutorial PATH`` saves the fitted
 tutorial for ``bench_scoring.py --tutorial PATH``: both trained on this
 training set.

@@ -429,7 +429,7 @@ FIGURES = [
     ),
     (
         "bench_fit",
-        "  the gate's fit, wall (its stage, on a worker beside the heads)",
+        "  the gate's fit, wall (its stage, on a thread beside the heads)",
         ["results.preset:accurate.stages_s.vote/gate"],
         "s",
         "",

@@ -482,11 +482,13 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             train, holdout = _holdout_split(
                 y_codes, self._holdout_share(y_codes.size), rng
             )
-            self._set_svm(*self._fit_svm(Z[train], y_codes[train], rng), rows[train])
-            log(f"fitted the SVM on {train.size} rows{self._support_note()}")
             if holdout.size == 0:  # tiny data: nothing could be held out
                 holdout = train
-            held_scores, held_codes = self._svm_scores(Z[holdout]), y_codes[holdout]
+            # the rows of Z the fit needs, Z itself freed for the SVM's cache
+            Z_held, Z = Z[holdout], Z[train]
+            self._set_svm(*self._fit_svm(Z, y_codes[train], rng), rows[train])
+            log(f"fitted the SVM on {train.size} rows{self._support_note()}")
+            held_scores, held_codes = self._svm_scores(Z_held), y_codes[holdout]
         else:
             n_folds = min(3, int(np.bincount(y_codes).min()))
             if n_folds < 2:
@@ -534,7 +536,9 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         if self.pca_components is None:
             return None, None
         n_features = X.shape[1]
-        Z = (X - self.center_) / self.scale_  # projection_ is not set yet
+        # projection_ is not set yet; in place: one (n, d) array, not two
+        Z = X - self.center_
+        Z /= self.scale_
         variance, axes = np.linalg.eigh(Z.T @ Z / max(1, Z.shape[0] - 1))
         variance, axes = np.maximum(variance[::-1], 0.0), axes[:, ::-1]
         total = variance.sum()

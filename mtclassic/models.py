@@ -27,8 +27,13 @@ GATE_COMPONENTS = 200
 # every row, so its kernel rows are recomputed whenever the cache is too small;
 # a larger cache than libsvm's default 500 MB shortened its fit markedly (same
 # model; benchmarks/bench_svm_projection.py and bench_fit.py). The digits head
-# solves small pairwise problems and fills far less of it.
-SVM_CACHE_MB = 2000
+# solves small pairwise problems and fills far less of it (its largest pair
+# on the full protocol, about 13,000 rows, under 700 MB). The gate's cache and
+# the heap its rows fragment are most of the accurate preset's peak memory on
+# the full protocol (README, "Fit memory"). The gate alone there, against
+# 2,000 MB: 1,800 MB took 320 MB off its peak for 1.09x its CPU time, 1,500 MB
+# 700 MB for 1.65x (the same dual coefficients, bit for bit).
+SVM_CACHE_MB = 1800
 # Rows of the gate's first chunk and most rows added per round of its
 # active-set fit (DigitClassifier.active_set_size): the same SVM as the fit on
 # all rows at once, in a fraction of the time and memory on the full protocol,
@@ -146,7 +151,8 @@ def make_default_model(
         speed of each preset are in the README's benchmark table.
     n_jobs : int, default=None
         Parallel jobs of the normalizer, the HOG features, the forest and the
-        vote (heads fitted side by side). None means 1.
+        vote (heads and gate fitted side by side, on threads that share the
+        features). None means 1.
     membership : {"gate", "other"}, default="gate"
         Task membership of the vote. ``"gate"``: each head learns its own task
         and an RBF SVM gate (a two-class :class:`~mtclassic.heads.DigitClassifier`)

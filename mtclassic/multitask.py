@@ -316,10 +316,14 @@ def _check_columns(columns, n_features, name):
     return index
 
 
-def _fit_one(estimator, X, y, message):
-    """Fit one head (or the gate) inside a joblib job; print timing if asked."""
+def _fit_one(estimator, X, rows, y, message):
+    """Fit one head (or the gate) inside a joblib job; print timing if asked.
+
+    ``rows`` (None: all) are taken from ``X`` here, in the job, so that a
+    head's copy of its rows lives only while it is fitted.
+    """
     start = time.perf_counter()
-    estimator.fit(X, y)
+    estimator.fit(X if rows is None else _rows(X, rows), y)
     if message is not None:
         print(f"[MultiTaskVoting] {message}, {time.perf_counter() - start:.1f}s")
     return estimator
@@ -454,8 +458,12 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         set in chunks alike, estimate the mix once
         (``vote.predict_task_mix(sample)``) and pass it as an array.
     n_jobs : int, default=None
-        Heads (and the gate) fitted in parallel with joblib; also the number of
-        threads collecting the heads' probabilities in predict. None means 1.
+        Heads (and the gate) fitted side by side on this many joblib threads
+        (``prefer="threads"``: they share ``X`` instead of each worker
+        process holding a copy of its rows; each head takes its rows of ``X``
+        only while it is fitted; ``joblib.parallel_config(backend="loky")``
+        fits them in processes instead); also the number of threads
+        collecting the heads' probabilities in predict. None means 1.
     verbose : bool, default=False
         Print the time each head takes to fit.
 
@@ -634,20 +642,29 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
             if head != "drop"
         ]
         jobs = self._fit_jobs(X, heads, codes, sample_task)
-        fitted = Parallel(n_jobs=self.n_jobs)(
+        # Threads: the heads of mtclassic (libsvm, numpy, the trees) release
+        # the GIL, and threads share X where worker processes would each hold
+        # a copy of their rows (the accurate preset's fit on the full protocol:
+        # about half the peak memory, same time; README). A joblib
+        # parallel_config(backend=...) still chooses otherwise.
+        fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(_fit_one)(
                 estimator,
                 job_X,
+                rows,
                 job_y,
                 f"({i + 1} of {len(jobs)}) fitted {name}" if self.verbose else None,
             )
-            for i, (estimator, job_X, job_y, name) in enumerate(jobs)
+            for i, (estimator, job_X, rows, job_y, name) in enumerate(jobs)
         )
         self._store_fitted(fitted)
         return self
 
     def _fit_jobs(self, X, heads, codes, sample_task):
-        """``(unfitted clone, X, y, name)`` of every active head and the gate."""
+        """``(unfitted clone, X, rows, y, name)`` of every active head and the gate.
+
+        ``rows`` (None: all of ``X``) are the rows the job fits on.
+        """
         n_columns = None
         if self.head_columns is not None or self.gate_columns is not None:
             # column indices need a 2-D X; scikit-learn's checks word the errors
@@ -662,17 +679,17 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         for index, (name, head) in enumerate(heads):
             if self.membership == "other":
                 head_y = np.where(sample_task == index, codes, OTHER)
-                jobs.append((clone(head), head_X, head_y, name))
+                jobs.append((clone(head), head_X, None, head_y, name))
                 continue
             rows = np.flatnonzero(sample_task == index)
             if np.unique(codes[rows]).size == 1:
                 head = DummyClassifier(strategy="prior")
-            jobs.append((clone(head), _rows(head_X, rows), codes[rows], name))
+            jobs.append((clone(head), head_X, rows, codes[rows], name))
         if self.membership == "gate" and len(heads) > 1:
             gate = self.gate if self.gate is not None else _default_gate()
             gate_X = _columns(X, gate_columns)
             gate_y = codes if self.gate_target == "labels" else sample_task
-            jobs.append((clone(gate), gate_X, gate_y, "gate"))
+            jobs.append((clone(gate), gate_X, None, gate_y, "gate"))
         return jobs
 
     def _store_fitted(self, fitted):

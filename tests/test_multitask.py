@@ -1,7 +1,9 @@
 """MultiTaskVotingClassifier: the vote, task mappings, errors, sklearn citizenship."""
 
+import os
 import pickle
 import re
+from contextlib import nullcontext
 
 import joblib
 import numpy as np
@@ -370,6 +372,40 @@ def test_parallel_fit_gives_the_same_model(blobs):
     one = _vote(membership="gate").fit(X, y).predict_proba(X)
     two = _vote(membership="gate", n_jobs=2).fit(X, y).predict_proba(X)
     np.testing.assert_allclose(one, two)
+
+
+class _WhereFitted(ClassifierMixin, BaseEstimator):
+    """Records the process and the rows it was fitted on (a constant classifier)."""
+
+    def fit(self, X, y):
+        self.pid_, self.X_ = os.getpid(), np.asarray(X)
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), self.classes_.size), 1.0 / self.classes_.size)
+
+
+@pytest.mark.parametrize("backend", [None, "loky"])
+def test_parallel_fit_runs_in_threads_unless_told(blobs, backend):
+    # threads share X (issue 16: no copy of the feature rows per worker
+    # process); joblib's parallel_config still chooses processes
+    X, y = blobs
+    heads = [("numbers", _WhereFitted()), ("letters", _WhereFitted())]
+    vote = MultiTaskVotingClassifier(
+        heads, tasks=TASKS, membership="gate", gate=_WhereFitted(), n_jobs=2
+    )
+    chosen = nullcontext() if backend is None else joblib.parallel_config(backend)
+    with chosen:
+        vote.fit(X, y)
+    fitted = [*vote.estimators_, vote.gate_]
+    in_here = [est.pid_ == os.getpid() for est in fitted]
+    assert in_here == [backend is None] * 3
+    # each head saw exactly its task's rows, the gate all of them
+    numbers = np.isin(y, list(TASKS["numbers"]))
+    np.testing.assert_array_equal(fitted[0].X_, X[numbers])
+    np.testing.assert_array_equal(fitted[1].X_, X[~numbers])
+    np.testing.assert_array_equal(fitted[2].X_, X)
 
 
 def test_verbose_prints_each_fit(blobs, capsys):
