@@ -7,12 +7,12 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils import check_random_state
 
 from .augment import AugmentedClassifier
-from .features import make_features
+from .features import HOGTransformer, make_features
 from .heads import DigitClassifier, LetterClassifier
 from .multitask import DEFAULT_TASKS, MultiTaskVotingClassifier
 from .preprocessing import ImageNormalizer
 from .strokes import StrokeRedrawer
-from .utils._sklearn_compat import StrOptions, validate_params
+from .utils._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = ["PRESETS", "make_default_model"]
 
@@ -37,6 +37,9 @@ SVM_CACHE_MB = 2000
 # 10,000 took less CPU than 5,000 (6 rounds, 1.4x) and 20,000 (3 rounds of up
 # to 44,000 rows, which overflow the cache again, 1.8x).
 GATE_ACTIVE_SET = 10_000
+# Side in pixels of the HOG cells of the features every head shares (the
+# HOGTransformer's default); a head given other cells computes its own.
+SHARED_CELLS = HOGTransformer().pixels_per_cell[0]
 
 #: Settings of each preset of :func:`make_default_model` (any of them can be
 #: overridden by the keyword of the same name). ``"accurate"``: every row
@@ -46,8 +49,9 @@ GATE_ACTIVE_SET = 10_000
 #: the accurate preset fits its gate by chunks of 10,000 rows (the same SVM,
 #: sooner).
 #: ``"best"``: the accurate preset with virtual support vectors on the digits
-#: head (``vsv``) and two distorted copies of every letter for the letters
-#: SVM (``letters_copies``): slower to fit, and to score. All project the
+#: head (``vsv``), two distorted copies of every letter for the letters
+#: SVM (``letters_copies``) and HOG cells of 4 x 4 pixels for the letters
+#: head's own features (``letters_cells``): slower to fit, and to score. All project the
 #: features onto their leading principal components before the SVMs' kernels.
 #: The letters head of "accurate" and "best" was a forest until issue 12:
 #: the SVM was the more accurate head alone on every letters set, in source
@@ -64,6 +68,7 @@ PRESETS = {
         "vsv": False,
         "letters_copies": 0,
         "letters_head": "svm",
+        "letters_cells": SHARED_CELLS,
     },
     "fast": {
         "deskew": False,
@@ -76,9 +81,15 @@ PRESETS = {
         "vsv": False,
         "letters_copies": 0,
         "letters_head": "forest",
+        "letters_cells": SHARED_CELLS,
     },
 }
-PRESETS["best"] = {**PRESETS["accurate"], "vsv": True, "letters_copies": 2}
+PRESETS["best"] = {
+    **PRESETS["accurate"],
+    "vsv": True,
+    "letters_copies": 2,
+    "letters_cells": 4,
+}
 
 
 def _seed(random_state):
@@ -95,6 +106,7 @@ def _seed(random_state):
         "preset": [StrOptions(set(PRESETS))],
         "gate_input": [StrOptions({"redrawn", "features"})],
         "letters_head": [StrOptions({"forest", "svm"}), None],
+        "letters_cells": [Interval(numbers.Integral, 1, None, closed="left"), None],
     },
     # the estimators check the rest of the parameters in their fit
     prefer_skip_nested_validation=False,
@@ -118,6 +130,7 @@ def make_default_model(
     vsv=None,
     letters_copies=None,
     letters_head=None,
+    letters_cells=None,
 ):
     """The whole chain as one scikit-learn ``Pipeline``.
 
@@ -141,7 +154,8 @@ def make_default_model(
         Named settings (:data:`PRESETS`) for ``deskew``, ``n_estimators``,
         ``gate_max_samples``, ``digits_max_samples``, ``gate_components``,
         ``digits_components``, ``gate_active_set``, ``vsv``,
-        ``letters_copies`` and ``letters_head``; a value given for one
+        ``letters_copies``, ``letters_head`` and ``letters_cells``; a value
+        given for one
         of those keywords overrides the preset's. The measured accuracy and
         speed of each preset are in the README's benchmark table.
     n_jobs : int, default=None
@@ -245,6 +259,17 @@ def make_default_model(
         twice the forest's CPU time per image
         (``benchmarks/bench_letters_head.py``; figures in the README). That
         is why "accurate" and "best" use it; "fast" keeps the forest.
+    letters_cells : int, default=None (the preset's)
+        Side in pixels of the HOG cells of the letters head's own features
+        (grid key ``vote__letters__estimator__features__hog__pixels_per_cell``
+        with ``letters_copies``, else ``vote__letters__features__hog__...``).
+        The accurate and fast presets keep the cells every head shares (7: a
+        7 x 7 grid of cells on the 28 x 28 image); any other size makes the
+        heads and the gate take images and compute their own features, as
+        ``vsv`` does. The best preset's 4 (1,296 HOG columns instead of 324;
+        the redrawn block keeps its cells) scored higher on both validation
+        columns of ``benchmarks/bench_letters_head.py``, with and without
+        distorted copies.
     digits_max_samples : int or "all", default=None (the preset's)
         Rows of each digit class the digits SVM is fitted on; ``"all"`` uses
         all. Fewer rows, fewer support vectors: faster to fit and to score.
@@ -290,6 +315,7 @@ def make_default_model(
         vsv=vsv,
         letters_copies=letters_copies,
         letters_head=letters_head,
+        letters_cells=letters_cells,
     )
     seed = _seed(random_state)
     digits = _svm(settings["digits_max_samples"], settings["digits_components"], seed)
@@ -302,7 +328,11 @@ def make_default_model(
             seed,
             active_set=settings["gate_active_set"],
         )
-    if settings["vsv"] or settings["letters_copies"]:
+    if (
+        settings["vsv"]
+        or settings["letters_copies"]
+        or settings["letters_cells"] != SHARED_CELLS
+    ):
         return _image_heads_model(
             digits,
             letters,
@@ -401,6 +431,9 @@ def _image_heads_model(
     letters = on_features(
         "svm" if settings["letters_head"] == "svm" else "forest", letters
     )
+    cells = settings["letters_cells"]
+    # only the letters' own HOG: the redrawn block the gate sees keeps its cells
+    letters.set_params(features__hog__pixels_per_cell=(cells, cells))
     if settings["letters_copies"]:
         # letters are the scarce side: the head also learns distorted copies
         letters = AugmentedClassifier(

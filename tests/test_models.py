@@ -231,7 +231,15 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
     model = make_default_model(preset="best", n_estimators=20, random_state=0)
     assert [name for name, _ in model.steps] == ["normalize", "vote"]
     params = model.get_params()
-    assert PRESETS["best"] == {**PRESETS["accurate"], "vsv": True, "letters_copies": 2}
+    assert PRESETS["best"] == {
+        **PRESETS["accurate"],
+        "vsv": True,
+        "letters_copies": 2,
+        "letters_cells": 4,
+    }
+    assert params["vote__letters__estimator__features__hog__pixels_per_cell"] == (4, 4)
+    shared = make_default_model().get_params()["features__hog__pixels_per_cell"]
+    assert params["vote__digits__estimator__features__hog__pixels_per_cell"] == shared
     assert params["vote__digits__method"] == "vsv"
     assert params["vote__letters__method"] == "distort"
     assert params["vote__letters__n_copies"] == 2
@@ -265,6 +273,43 @@ def test_letters_copies_alone_makes_image_heads():
     params = model.get_params()
     assert params["vote__letters__n_copies"] == 1
     assert params["vote__digits__svm__pca_components"] == DIGITS_COMPONENTS
+
+
+def test_letters_cells_give_the_letters_head_its_own_hog(characters):
+    # the shared cells keep the shared features; others make image heads
+    assert (
+        make_default_model(letters_cells=PRESETS["accurate"]["letters_cells"]).steps[1][
+            0
+        ]
+        == "features"
+    )
+    model = make_default_model(letters_cells=4, random_state=0)
+    assert [name for name, _ in model.steps] == ["normalize", "vote"]
+    params = model.get_params()
+    assert params["vote__letters__features__hog__pixels_per_cell"] == (4, 4)
+    shared = make_default_model().get_params()["features__hog__pixels_per_cell"]
+    assert params["vote__digits__features__hog__pixels_per_cell"] == shared
+    # the redrawn block and the gate keep the shared cells
+    redrawn = "vote__letters__features__redrawn__features__hog__pixels_per_cell"
+    assert params[redrawn] == shared
+    assert params["vote__gate__features__features__hog__pixels_per_cell"] == shared
+    X, y, X_test, _ = characters
+    model.fit(X, y)
+    vote = model.named_steps["vote"]
+    letters, digits = (
+        vote.named_estimators_["letters"],
+        vote.named_estimators_["digits"],
+    )
+    # finer cells, more HOG columns than the digits head's
+    assert letters[-1].n_features_in_ > digits[-1].n_features_in_
+    np.testing.assert_allclose(model.predict_proba(X_test).sum(axis=1), 1.0)
+
+
+def test_letters_cells_are_checked():
+    with pytest.raises(
+        ValueError, match=r"'letters_cells' parameter of make_default_model .*Got 0"
+    ):
+        make_default_model(letters_cells=0)
 
 
 @pytest.fixture(scope="module")
