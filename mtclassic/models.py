@@ -231,10 +231,11 @@ def make_default_model(
         ``vote__gate__svm__C``,
         ``vote__gate__features__strokes__...`` (``gate_input="redrawn"``; the
         heads then see the redrawn block too, as in the other presets:
-        ``vote__digits__estimator__features__redrawn__...``) and
-        ``vote__digits__vsv_rotation``. About three digits fits, and the
-        digits head keeps about three times the support vectors (slower to
-        score); the README's benchmark table has the measured figures.
+        ``vote__digits__estimator__features__redrawn__...``),
+        ``vote__digits__vsv_rotation`` and ``vote__digits__vsv_shifts``. About
+        three digits fits, and the digits head keeps about three times the
+        support vectors (slower to score); the README's benchmark table has
+        the measured figures.
     letters_copies : int, default=None (the preset's)
         Distorted copies of every letter image the letters forest also learns
         from (:class:`~mtclassic.augment.AugmentedClassifier`,
