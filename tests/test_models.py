@@ -236,14 +236,20 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
         "vsv": True,
         "letters_copies": 2,
         "letters_cells": 4,
+        "digits_cells": 4,
+        "digits_components": 200,
+        "letters_components": 200,
     }
-    assert params["vote__letters__estimator__features__hog__pixels_per_cell"] == (4, 4)
+    for head in ("digits", "letters"):
+        key = f"vote__{head}__estimator__features__hog__pixels_per_cell"
+        assert params[key] == (4, 4)
+        assert params[f"vote__{head}__estimator__svm__pca_components"] == 200
+    # the gate keeps the shared features
     shared = make_default_model().get_params()["features__hog__pixels_per_cell"]
-    assert params["vote__digits__estimator__features__hog__pixels_per_cell"] == shared
+    assert params["vote__gate__features__features__hog__pixels_per_cell"] == shared
     assert params["vote__digits__method"] == "vsv"
     assert params["vote__letters__method"] == "distort"
     assert params["vote__letters__n_copies"] == 2
-    assert params["vote__digits__estimator__svm__pca_components"] == DIGITS_COMPONENTS
     assert params["vote__gate__svm__pca_components"] == GATE_COMPONENTS
     # the gate sees the redrawn strokes, the heads those and their own features
     assert "vote__gate__features__strokes__n_jobs" in params
@@ -305,11 +311,22 @@ def test_letters_cells_give_the_letters_head_its_own_hog(characters):
     np.testing.assert_allclose(model.predict_proba(X_test).sum(axis=1), 1.0)
 
 
-def test_letters_cells_are_checked():
+@pytest.mark.parametrize("keyword", ["letters_cells", "digits_cells"])
+def test_cells_are_checked(keyword):
     with pytest.raises(
-        ValueError, match=r"'letters_cells' parameter of make_default_model .*Got 0"
+        ValueError, match=rf"'{keyword}' parameter of make_default_model .*Got 0"
     ):
-        make_default_model(letters_cells=0)
+        make_default_model(**{keyword: 0})
+
+
+def test_digits_cells_and_letters_components():
+    params = make_default_model(digits_cells=5, letters_components=50).get_params()
+    assert params["vote__digits__features__hog__pixels_per_cell"] == (5, 5)
+    assert params["vote__letters__svm__pca_components"] == 50
+    assert params["vote__digits__svm__pca_components"] == DIGITS_COMPONENTS
+    # the accurate preset: one shared features step, the letters SVM on 100
+    accurate = make_default_model().get_params()
+    assert accurate["vote__letters__pca_components"] == DIGITS_COMPONENTS
 
 
 @pytest.fixture(scope="module")
