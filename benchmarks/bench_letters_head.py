@@ -62,6 +62,8 @@ from mtclassic.datasets import make_characters
 HOG4 = (4, 4)  # HOG cells of 4 x 4 pixels instead of 7 x 7: 1,296 columns
 CANDIDATES = {
     "forest": ({"letters_head": "forest"}, {}),
+    # the best preset's letters head as it is now (issue 12: svm_copies2_hog4_pca200)
+    "best": ({"preset": "best"}, {}),
     "forest_copies2": ({"letters_head": "forest", "letters_copies": 2}, {}),
     "svm": ({"letters_head": "svm"}, {}),
     "svm_hog4": ({"letters_head": "svm"}, {"features__hog__pixels_per_cell": HOG4}),
