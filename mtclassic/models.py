@@ -167,10 +167,9 @@ def make_default_model(
         Named settings (:data:`PRESETS`) for ``deskew``, ``n_estimators``,
         ``gate_max_samples``, ``digits_max_samples``, ``gate_components``,
         ``digits_components``, ``letters_components``, ``gate_active_set``,
-        ``vsv``,
-        ``letters_copies``, ``letters_head``, ``letters_cells`` and
-        ``digits_cells``; a value given for one
-        of those keywords overrides the preset's. The measured accuracy and
+        ``vsv``, ``letters_copies``, ``letters_head``, ``letters_cells`` and
+        ``digits_cells``; a value given for one of those keywords overrides
+        the preset's. The measured accuracy and
         speed of each preset are in the README's benchmark table.
     n_jobs : int, default=None
         Parallel jobs of the normalizer, the HOG features, the forest and the
