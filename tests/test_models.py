@@ -193,6 +193,12 @@ def test_presets_set_their_settings(preset):
     expected = None if expected == "all" else expected
     assert params["vote__gate__active_set_size"] == expected
     assert params["vote__digits__active_set_size"] is None
+    if settings["letters_head"] == "svm":
+        expected = settings["letters_components"]
+        assert params["vote__letters__pca_components"] == expected
+    # one shared features step, on the heads' cells
+    cells = {settings["letters_cells"], settings["digits_cells"]}
+    assert {params["features__hog__pixels_per_cell"]} == {(c, c) for c in cells}
 
 
 def test_keywords_override_the_preset():
