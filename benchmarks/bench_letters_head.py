@@ -87,24 +87,42 @@ CANDIDATES = {
 # the best preset's letters head (copies, 4 x 4 cells) and its levers (issue 12)
 _COPIES_HOG4 = CANDIDATES["svm_copies2_hog4"]
 _HEAD = "vote__letters__estimator__"
-CANDIDATES |= {
-    f"svm_copies2_hog4_{suffix}": (_COPIES_HOG4[0], {**_COPIES_HOG4[1], **params})
-    for suffix, params in {
-        "C3": {f"{_HEAD}svm__C": 3.0},
-        "C30": {f"{_HEAD}svm__C": 30.0},
-        "pca200": {f"{_HEAD}svm__pca_components": 200},
-        "pca300": {f"{_HEAD}svm__pca_components": 300},
-        "or12": {f"{_HEAD}features__hog__orientations": 12},
-        "strength15": {"vote__letters__strength": 1.5},
-        "strength05": {"vote__letters__strength": 0.5},
-        "pix1": {f"{_HEAD}features__pixels__downsample": 1},
-        "sqrt": {f"{_HEAD}features__hog__transform_sqrt": True},
-        "C3_or12": {f"{_HEAD}svm__C": 3.0, f"{_HEAD}features__hog__orientations": 12},
-    }.items()
-} | {
-    f"svm_copies{n}_hog4": ({**_COPIES_HOG4[0], "letters_copies": n}, _COPIES_HOG4[1])
-    for n in (3, 4)
-}
+CANDIDATES |= (
+    {
+        f"svm_copies2_hog4_{suffix}": (_COPIES_HOG4[0], {**_COPIES_HOG4[1], **params})
+        for suffix, params in {
+            "C3": {f"{_HEAD}svm__C": 3.0},
+            "C30": {f"{_HEAD}svm__C": 30.0},
+            "pca200": {f"{_HEAD}svm__pca_components": 200},
+            "pca300": {f"{_HEAD}svm__pca_components": 300},
+            "or12": {f"{_HEAD}features__hog__orientations": 12},
+            "strength15": {"vote__letters__strength": 1.5},
+            "strength05": {"vote__letters__strength": 0.5},
+            "pix1": {f"{_HEAD}features__pixels__downsample": 1},
+            "sqrt": {f"{_HEAD}features__hog__transform_sqrt": True},
+            "C3_or12": {
+                f"{_HEAD}svm__C": 3.0,
+                f"{_HEAD}features__hog__orientations": 12,
+            },
+        }.items()
+    }
+    | {
+        f"svm_copies{n}_hog4": (
+            {**_COPIES_HOG4[0], "letters_copies": n},
+            _COPIES_HOG4[1],
+        )
+        for n in (3, 4)
+    }
+    | {
+        # levers on top of the best preset's letters head as it is now
+        f"best_{suffix}": ({"preset": "best", **keywords}, params)
+        for suffix, keywords, params in [
+            ("copies3", {"letters_copies": 3}, {}),
+            ("pix1", {}, {f"{_HEAD}features__pixels__downsample": 1}),
+            ("sqrt", {}, {f"{_HEAD}features__hog__transform_sqrt": True}),
+        ]
+    }
+)
 #: candidates run by default (the others: --candidates NAME,...)
 DEFAULT = [
     "forest",
