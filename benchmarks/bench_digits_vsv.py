@@ -15,6 +15,17 @@ p-value). BLAS is pinned to one thread. Writes
 ``benchmarks/results/bench_digits_vsv.json``.
 
     python benchmarks/bench_digits_vsv.py --data-dir ../shared/data
+
+``--candidates NAME,...`` measures instead the digits head of
+``make_default_model(preset="best")`` (its normalizer, then the ``vote``'s
+digits estimator, fitted on the digits alone) with the settings of
+:data:`CANDIDATES`, on a validation split of the MNIST training images only:
+fitted on the first ``--n-train`` minus ``--n-validation`` images, scored on
+the last ``--n-validation`` (the test images play no part in the choice).
+Writes ``benchmarks/results/bench_digits_vsv_levers.json`` then::
+
+    python benchmarks/bench_digits_vsv.py --candidates before,hog4,shifts8,\
+hog4_pca200 --out benchmarks/results/bench_digits_vsv_levers.json
 """
 
 import os
@@ -30,24 +41,49 @@ from _common import (
     load_mnist_train,
     machine,
     make_parser,
+    names,
     parse,
     utc_date,
     write_json,
 )
 from scipy.stats import binomtest
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
-from mtclassic import AugmentedClassifier
+from mtclassic import AugmentedClassifier, make_default_model
 
 #: --quick: a small run end to end
-QUICK = {"n_train": 500, "n_test": 300}
+QUICK = {"n_train": 500, "n_test": 300, "n_validation": 200}
+#: the best preset's digits head before issue 12: the shared 7 x 7 HOG cells
+#: and 100 components; the candidates change it one lever at a time
+BEFORE = {"digits_cells": 7, "digits_components": 100}
+#: name -> (keywords of make_default_model(preset="best"), set_params of it)
+CANDIDATES = {
+    "best": ({}, {}),  # the preset as it is now
+    "before": (BEFORE, {}),
+    "hog4": ({**BEFORE, "digits_cells": 4}, {}),
+    "pca200": ({**BEFORE, "digits_components": 200}, {}),
+    "pca_all": ({**BEFORE, "digits_components": "all"}, {}),
+    "hog4_pca200": ({**BEFORE, "digits_cells": 4, "digits_components": 200}, {}),
+    "or12": (
+        BEFORE,
+        {"vote__digits__estimator__features__hog__orientations": 12},
+    ),
+    "rotation15": (BEFORE, {"vote__digits__vsv_rotation": 15.0}),
+    "shifts8": (BEFORE, {"vote__digits__vsv_shifts": 8}),
+}
 
 
 def parse_args(argv=None):
-    parser = make_parser(__doc__, "bench_digits_vsv.json")
+    parser = make_parser(__doc__, "bench_digits_vsv.json", n_jobs=1)
     parser.add_argument("--n-train", type=int, default=60_000)
     parser.add_argument("--n-test", type=int, default=10_000)
     parser.add_argument("--rotation", type=float, default=10.0)
+    parser.add_argument(
+        "--candidates",
+        default=None,
+        help=f"comma-separated, of: {', '.join(CANDIDATES)} (validation split)",
+    )
+    parser.add_argument("--n-validation", type=int, default=10_000)
     add_quick(parser, QUICK)
     return parse(parser, argv, QUICK)
 
@@ -85,8 +121,61 @@ def run(vsv, X_train, y_train, X_test, y_test, args):
     return record, predicted
 
 
+def best_digits_head(name, args):
+    """normalize -> the best preset's digits head, with the candidate's settings."""
+    keywords, params = CANDIDATES[name]
+    model = make_default_model(
+        preset="best", random_state=args.random_state, n_jobs=args.n_jobs, **keywords
+    ).set_params(**params)
+    head = dict(model.named_steps["vote"].estimators)["digits"]
+    return Pipeline([model.steps[0], ("digits", head)])
+
+
+def validate_candidates(args, argv):
+    """Each candidate fitted on the training images but the last ones, scored on those."""
+    chosen = names(args.candidates, CANDIDATES, "--candidates")
+    X, y = load_mnist_train(args.data_dir, args.n_train)
+    n_fit = len(y) - args.n_validation
+    records = []
+    for name in chosen:  # written after each, so a stopped run keeps its rows
+        model = best_digits_head(name, args)
+        started = time.perf_counter()
+        model.fit(X[:n_fit], y[:n_fit])
+        fit_seconds = time.perf_counter() - started
+        predicted = model.predict(X[n_fit:])
+        record = {
+            "name": name,
+            "keywords": CANDIDATES[name][0],
+            "params": CANDIDATES[name][1],
+            "validation_accuracy": round(
+                100 * float(np.mean(predicted == y[n_fit:])), 2
+            ),
+            "validation_errors": int(np.sum(predicted != y[n_fit:])),
+            "support_vectors": int(model[-1].estimator_[-1].svm_.support_.size),
+            "fit_seconds": round(fit_seconds, 1),
+        }
+        print(record, flush=True)
+        records.append(record)
+        write_json(
+            args.out,
+            {
+                "benchmark": "bench_digits_vsv",
+                "command": command_line(__file__, argv),
+                "date": utc_date(),
+                "n_fit": n_fit,
+                "n_validation": len(y) - n_fit,
+                "candidates": records,
+                "complete": len(records) == len(chosen),
+                "machine": machine(),
+            },
+        )
+    print(f"wrote {args.out}")
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.candidates is not None:
+        return validate_candidates(args, argv)
     started = time.perf_counter()
     X_train, y_train = load_mnist_train(args.data_dir, args.n_train)
     X_test, y_test = load_mnist_test(args.data_dir, args.n_test)

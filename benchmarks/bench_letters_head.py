@@ -62,6 +62,8 @@ from mtclassic.datasets import make_characters
 HOG4 = (4, 4)  # HOG cells of 4 x 4 pixels instead of 7 x 7: 1,296 columns
 CANDIDATES = {
     "forest": ({"letters_head": "forest"}, {}),
+    # the best preset's letters head as it is now (issue 12: svm_copies2_hog4_pca200)
+    "best": ({"preset": "best"}, {}),
     "forest_copies2": ({"letters_head": "forest", "letters_copies": 2}, {}),
     "svm": ({"letters_head": "svm"}, {}),
     "svm_hog4": ({"letters_head": "svm"}, {"features__hog__pixels_per_cell": HOG4}),
@@ -82,6 +84,45 @@ CANDIDATES = {
         {"vote__letters__method": "vsv"},
     ),
 }
+# the best preset's letters head (copies, 4 x 4 cells) and its levers (issue 12)
+_COPIES_HOG4 = CANDIDATES["svm_copies2_hog4"]
+_HEAD = "vote__letters__estimator__"
+CANDIDATES |= (
+    {
+        f"svm_copies2_hog4_{suffix}": (_COPIES_HOG4[0], {**_COPIES_HOG4[1], **params})
+        for suffix, params in {
+            "C3": {f"{_HEAD}svm__C": 3.0},
+            "C30": {f"{_HEAD}svm__C": 30.0},
+            "pca200": {f"{_HEAD}svm__pca_components": 200},
+            "pca300": {f"{_HEAD}svm__pca_components": 300},
+            "or12": {f"{_HEAD}features__hog__orientations": 12},
+            "strength15": {"vote__letters__strength": 1.5},
+            "strength05": {"vote__letters__strength": 0.5},
+            "pix1": {f"{_HEAD}features__pixels__downsample": 1},
+            "sqrt": {f"{_HEAD}features__hog__transform_sqrt": True},
+            "C3_or12": {
+                f"{_HEAD}svm__C": 3.0,
+                f"{_HEAD}features__hog__orientations": 12,
+            },
+        }.items()
+    }
+    | {
+        f"svm_copies{n}_hog4": (
+            {**_COPIES_HOG4[0], "letters_copies": n},
+            _COPIES_HOG4[1],
+        )
+        for n in (3, 4)
+    }
+    | {
+        # levers on top of the best preset's letters head as it is now
+        f"best_{suffix}": ({"preset": "best", **keywords}, params)
+        for suffix, keywords, params in [
+            ("copies3", {"letters_copies": 3}, {}),
+            ("pix1", {}, {f"{_HEAD}features__pixels__downsample": 1}),
+            ("sqrt", {}, {f"{_HEAD}features__hog__transform_sqrt": True}),
+        ]
+    }
+)
 #: candidates run by default (the others: --candidates NAME,...)
 DEFAULT = [
     "forest",
@@ -107,6 +148,12 @@ def parse_args(argv=None):
         type=int,
         default=None,
         help="at most this many rows of every training and test set (strided)",
+    )
+    parser.add_argument(
+        "--validation-only",
+        action="store_true",
+        help="the validation figures only (no test, timing or cross-source fits): "
+        "to screen candidates before the chosen ones are tested",
     )
     add_quick(parser, QUICK)
     return parse(parser, argv, QUICK)
@@ -172,6 +219,9 @@ def measure(name, sets, args):
     unseen_X, unseen_y = sets["unseen_train"]
     fitted = clone(chain).fit(unseen_X, unseen_y)
     record["validation"]["unseen_az"] = accuracy(fitted, *sets["unseen_test"])
+    if args.validation_only:
+        print(name, record, flush=True)
+        return record
     # test: the in-source run's letters, then the cross-source run's
     start = time.perf_counter()
     fitted = clone(chain).fit(X, y)

@@ -7,12 +7,12 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils import check_random_state
 
 from .augment import AugmentedClassifier
-from .features import make_features
+from .features import HOGTransformer, make_features
 from .heads import DigitClassifier, LetterClassifier
 from .multitask import DEFAULT_TASKS, MultiTaskVotingClassifier
 from .preprocessing import ImageNormalizer
 from .strokes import StrokeRedrawer
-from .utils._sklearn_compat import StrOptions, validate_params
+from .utils._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = ["PRESETS", "make_default_model"]
 
@@ -42,6 +42,9 @@ SVM_CACHE_MB = 1800
 # 10,000 took less CPU than 5,000 (6 rounds, 1.4x) and 20,000 (3 rounds of up
 # to 44,000 rows, which overflow the cache again, 1.8x).
 GATE_ACTIVE_SET = 10_000
+# Side in pixels of the HOG cells of the features every head shares (the
+# HOGTransformer's default); a head given other cells computes its own.
+SHARED_CELLS = HOGTransformer().pixels_per_cell[0]
 
 #: Settings of each preset of :func:`make_default_model` (any of them can be
 #: overridden by the keyword of the same name). ``"accurate"``: every row
@@ -51,9 +54,13 @@ GATE_ACTIVE_SET = 10_000
 #: the accurate preset fits its gate by chunks of 10,000 rows (the same SVM,
 #: sooner).
 #: ``"best"``: the accurate preset with virtual support vectors on the digits
-#: head (``vsv``) and two distorted copies of every letter for the letters
-#: SVM (``letters_copies``): slower to fit, and to score. All project the
-#: features onto their leading principal components before the SVMs' kernels.
+#: head (``vsv``), two distorted copies of every letter for the letters
+#: SVM (``letters_copies``), HOG cells of 4 x 4 pixels for both heads' own
+#: features (``digits_cells``, ``letters_cells``) projected onto 200
+#: components (``digits_components``, ``letters_components``; issue 12, chosen
+#: on validation splits of the training data): slower to fit, and to score.
+#: All project the features onto their leading principal components before
+#: the SVMs' kernels.
 #: The letters head of "accurate" and "best" was a forest until issue 12:
 #: the SVM was the more accurate head alone on every letters set, in source
 #: and out (``letters_head`` in :func:`make_default_model`).
@@ -65,10 +72,13 @@ PRESETS = {
         "digits_max_samples": "all",
         "gate_components": GATE_COMPONENTS,
         "digits_components": DIGITS_COMPONENTS,
+        "letters_components": DIGITS_COMPONENTS,
         "gate_active_set": GATE_ACTIVE_SET,
         "vsv": False,
         "letters_copies": 0,
         "letters_head": "svm",
+        "letters_cells": SHARED_CELLS,
+        "digits_cells": SHARED_CELLS,
     },
     "fast": {
         "deskew": False,
@@ -77,13 +87,24 @@ PRESETS = {
         "digits_max_samples": 2_000,
         "gate_components": GATE_COMPONENTS,
         "digits_components": DIGITS_COMPONENTS,
+        "letters_components": DIGITS_COMPONENTS,
         "gate_active_set": "all",
         "vsv": False,
         "letters_copies": 0,
         "letters_head": "forest",
+        "letters_cells": SHARED_CELLS,
+        "digits_cells": SHARED_CELLS,
     },
 }
-PRESETS["best"] = {**PRESETS["accurate"], "vsv": True, "letters_copies": 2}
+PRESETS["best"] = {
+    **PRESETS["accurate"],
+    "vsv": True,
+    "letters_copies": 2,
+    "letters_cells": 4,
+    "digits_cells": 4,
+    "digits_components": 200,
+    "letters_components": 200,
+}
 
 
 def _seed(random_state):
@@ -100,6 +121,8 @@ def _seed(random_state):
         "preset": [StrOptions(set(PRESETS))],
         "gate_input": [StrOptions({"redrawn", "features"})],
         "letters_head": [StrOptions({"forest", "svm"}), None],
+        "letters_cells": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "digits_cells": [Interval(numbers.Integral, 1, None, closed="left"), None],
     },
     # the estimators check the rest of the parameters in their fit
     prefer_skip_nested_validation=False,
@@ -119,10 +142,13 @@ def make_default_model(
     digits_max_samples=None,
     gate_components=None,
     digits_components=None,
+    letters_components=None,
     gate_active_set=None,
     vsv=None,
     letters_copies=None,
     letters_head=None,
+    letters_cells=None,
+    digits_cells=None,
 ):
     """The whole chain as one scikit-learn ``Pipeline``.
 
@@ -145,9 +171,10 @@ def make_default_model(
     preset : {"accurate", "fast", "best"}, default="accurate"
         Named settings (:data:`PRESETS`) for ``deskew``, ``n_estimators``,
         ``gate_max_samples``, ``digits_max_samples``, ``gate_components``,
-        ``digits_components``, ``gate_active_set``, ``vsv``,
-        ``letters_copies`` and ``letters_head``; a value given for one
-        of those keywords overrides the preset's. The measured accuracy and
+        ``digits_components``, ``letters_components``, ``gate_active_set``,
+        ``vsv``, ``letters_copies``, ``letters_head``, ``letters_cells`` and
+        ``digits_cells``; a value given for one of those keywords overrides
+        the preset's. The measured accuracy and
         speed of each preset are in the README's benchmark table.
     n_jobs : int, default=None
         Parallel jobs of the normalizer, the HOG features, the forest and the
@@ -223,10 +250,11 @@ def make_default_model(
         ``vote__gate__svm__C``,
         ``vote__gate__features__strokes__...`` (``gate_input="redrawn"``; the
         heads then see the redrawn block too, as in the other presets:
-        ``vote__digits__estimator__features__redrawn__...``) and
-        ``vote__digits__vsv_rotation``. About three digits fits, and the
-        digits head keeps about three times the support vectors (slower to
-        score); the README's benchmark table has the measured figures.
+        ``vote__digits__estimator__features__redrawn__...``),
+        ``vote__digits__vsv_rotation`` and ``vote__digits__vsv_shifts``. About
+        three digits fits, and the digits head keeps about three times the
+        support vectors (slower to score); the README's benchmark table has
+        the measured figures.
     letters_copies : int, default=None (the preset's)
         Distorted copies of every letter image the letters forest also learns
         from (:class:`~mtclassic.augment.AugmentedClassifier`,
@@ -251,18 +279,40 @@ def make_default_model(
         twice the forest's CPU time per image
         (``benchmarks/bench_letters_head.py``; figures in the README). That
         is why "accurate" and "best" use it; "fast" keeps the forest.
+    letters_cells : int, default=None (the preset's)
+        Side in pixels of the HOG cells of the letters head's own features
+        (grid key ``vote__letters__estimator__features__hog__pixels_per_cell``
+        with ``letters_copies``, else ``vote__letters__features__hog__...``).
+        The accurate and fast presets keep the cells every head shares (7: a
+        7 x 7 grid of cells on the 28 x 28 image); any other size makes the
+        heads and the gate take images and compute their own features, as
+        ``vsv`` does. The best preset's 4 (1,296 HOG columns instead of 324;
+        the redrawn block keeps its cells) scored higher on both validation
+        columns of ``benchmarks/bench_letters_head.py``, with and without
+        distorted copies.
+    digits_cells : int, default=None (the preset's)
+        The same for the digits head's own features (grid key
+        ``vote__digits__estimator__features__hog__pixels_per_cell`` with
+        ``vsv``, else ``vote__digits__features__hog__...``).
     digits_max_samples : int or "all", default=None (the preset's)
         Rows of each digit class the digits SVM is fitted on; ``"all"`` uses
         all. Fewer rows, fewer support vectors: faster to fit and to score.
-    gate_components, digits_components : int, float or "all", default=None
-        Principal components of the features the gate SVM (the digits SVM)
-        computes its kernel on (``DigitClassifier.pca_components``; grid keys
-        ``vote__gate__pca_components``, ``vote__digits__pca_components``);
+    gate_components, digits_components, letters_components : int, float or \
+"all", default=None
+        Principal components of the features the gate SVM (the digits SVM,
+        the letters SVM) computes its kernel on
+        (``DigitClassifier.pca_components``; grid keys
+        ``vote__gate__pca_components``, ``vote__digits__pca_components``,
+        ``vote__letters__pca_components``);
         ``"all"``: the features unprojected; None: the preset's. The kernels
         then cost the projected dimension instead of the 520 features: the
         presets' components keep the MNIST and routing accuracy within 0.1
         point and fit both SVMs faster
-        (``benchmarks/bench_svm_projection.py``).
+        (``benchmarks/bench_svm_projection.py``). The best preset projects
+        its heads' finer features (``digits_cells``, ``letters_cells``) onto
+        200: on the validation splits of ``benchmarks/bench_digits_vsv.py``
+        and ``benchmarks/bench_letters_head.py`` 100 kept too little of them
+        (MNIST, and the letters of a source the head never saw).
 
     Returns
     -------
@@ -292,10 +342,13 @@ def make_default_model(
         digits_max_samples=digits_max_samples,
         gate_components=gate_components,
         digits_components=digits_components,
+        letters_components=letters_components,
         gate_active_set=gate_active_set,
         vsv=vsv,
         letters_copies=letters_copies,
         letters_head=letters_head,
+        letters_cells=letters_cells,
+        digits_cells=digits_cells,
     )
     seed = _seed(random_state)
     digits = _svm(settings["digits_max_samples"], settings["digits_components"], seed)
@@ -308,7 +361,12 @@ def make_default_model(
             seed,
             active_set=settings["gate_active_set"],
         )
-    if settings["vsv"] or settings["letters_copies"]:
+    if (
+        settings["vsv"]
+        or settings["letters_copies"]
+        or settings["letters_cells"] != SHARED_CELLS
+        or settings["digits_cells"] != SHARED_CELLS
+    ):
         return _image_heads_model(
             digits,
             letters,
@@ -373,7 +431,7 @@ def _letters(settings, n_jobs, seed):
         # the digits head's settings: on the letters' validation split, C
         # from 3 to 30 and 50 to all principal components scored alike
         # (benchmarks/bench_letters_head.py, its levers' candidates)
-        return _svm(None, DIGITS_COMPONENTS, seed)
+        return _svm(None, settings["letters_components"], seed)
     return LetterClassifier(
         n_estimators=settings["n_estimators"],
         extra_trees=True,
@@ -396,16 +454,19 @@ def _image_heads_model(
 
     redrawn = vote["membership"] == "gate" and gate_input == "redrawn"
 
-    def on_features(name, estimator):
-        return Pipeline(
-            [("features", _head_features(n_jobs, redrawn)), (name, estimator)]
-        )
+    def on_features(name, estimator, cells):
+        features = _head_features(n_jobs, redrawn)
+        # the head's own HOG cells; its redrawn block keeps the gate's
+        features.set_params(hog__pixels_per_cell=(cells, cells))
+        return Pipeline([("features", features), (name, estimator)])
 
-    digits = on_features("svm", digits)
+    digits = on_features("svm", digits, settings["digits_cells"])
     if settings["vsv"]:
         digits = AugmentedClassifier(digits, method="vsv", random_state=seed)
     letters = on_features(
-        "svm" if settings["letters_head"] == "svm" else "forest", letters
+        "svm" if settings["letters_head"] == "svm" else "forest",
+        letters,
+        settings["letters_cells"],
     )
     if settings["letters_copies"]:
         # letters are the scarce side: the head also learns distorted copies

@@ -270,6 +270,7 @@ def test_bad_input_is_a_clear_error(X, y, match):
         ({"estimator": "svm"}, "'estimator' parameter.*fit.*Got 'svm'"),
         ({"method": "vs"}, "'method' parameter.*among.*Got 'vs'"),
         ({"vsv_rotation": -5}, "'vsv_rotation' parameter.*range.*Got -5"),
+        ({"vsv_shifts": 6}, "'vsv_shifts' parameter.*Got 6"),
     ],
 )
 def test_bad_parameters_are_clear_errors(params, match):
@@ -373,6 +374,23 @@ def test_vsv_small_rotations_keep_the_ink_and_zero_leaves_them_out():
     assert rotated.min() >= 0.0 and rotated.max() <= 1.0
     shifts_only = AugmentedClassifier(_SupportProbe(), method="vsv", vsv_rotation=0)
     assert shifts_only.fit(images, y).n_augmented_ == 25
+
+
+def test_vsv_eight_shifts_add_the_diagonals_before_the_rotations():
+    images, y = _strokes(10), np.arange(10) % 3  # label 1 at rows 1, 4, 7
+    clf = AugmentedClassifier(
+        _SupportProbe(), method="vsv", vsv_rotation=90, vsv_shifts=8
+    )
+    seen = clf.fit(images, y).estimator_.X_seen_
+    assert clf.n_augmented_ == 3 * (1 + 8 + 2) == len(seen)
+    chosen = images[[1, 4, 7]]
+    # the four shifts of vsv_shifts=4 first, unchanged
+    four = AugmentedClassifier(_SupportProbe(), method="vsv", vsv_rotation=90)
+    assert np.array_equal(seen[:15], four.fit(images, y).estimator_.X_seen_[:15])
+    for k, (d_row, d_col) in enumerate([(1, 1), (1, -1), (-1, 1), (-1, -1)]):
+        block = seen[3 * (k + 5) : 3 * (k + 6)]
+        assert np.array_equal(block, np.roll(chosen, (d_row, d_col), (1, 2)))
+    assert np.array_equal(seen[27:], four.estimator_.X_seen_[15:])
 
 
 def test_vsv_flat_rows_and_lists_of_sizes():

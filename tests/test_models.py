@@ -193,6 +193,12 @@ def test_presets_set_their_settings(preset):
     expected = None if expected == "all" else expected
     assert params["vote__gate__active_set_size"] == expected
     assert params["vote__digits__active_set_size"] is None
+    if settings["letters_head"] == "svm":
+        expected = settings["letters_components"]
+        assert params["vote__letters__pca_components"] == expected
+    # one shared features step, on the heads' cells
+    cells = {settings["letters_cells"], settings["digits_cells"]}
+    assert {params["features__hog__pixels_per_cell"]} == {(c, c) for c in cells}
 
 
 def test_keywords_override_the_preset():
@@ -231,11 +237,23 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
     model = make_default_model(preset="best", n_estimators=20, random_state=0)
     assert [name for name, _ in model.steps] == ["normalize", "vote"]
     params = model.get_params()
-    assert PRESETS["best"] == {**PRESETS["accurate"], "vsv": True, "letters_copies": 2}
+    # the accurate preset but for these settings (issue 12: cells, components)
+    best, accurate = PRESETS["best"], PRESETS["accurate"]
+    assert best.keys() == accurate.keys()
+    changed = {key: value for key, value in best.items() if value != accurate[key]}
+    cells = {"letters_cells": 4, "digits_cells": 4}
+    components = {"digits_components": 200, "letters_components": 200}
+    assert changed == {"vsv": True, "letters_copies": 2, **cells, **components}
+    for head in ("digits", "letters"):
+        key = f"vote__{head}__estimator__features__hog__pixels_per_cell"
+        assert params[key] == (4, 4)
+        assert params[f"vote__{head}__estimator__svm__pca_components"] == 200
+    # the gate keeps the shared features
+    shared = make_default_model().get_params()["features__hog__pixels_per_cell"]
+    assert params["vote__gate__features__features__hog__pixels_per_cell"] == shared
     assert params["vote__digits__method"] == "vsv"
     assert params["vote__letters__method"] == "distort"
     assert params["vote__letters__n_copies"] == 2
-    assert params["vote__digits__estimator__svm__pca_components"] == DIGITS_COMPONENTS
     assert params["vote__gate__svm__pca_components"] == GATE_COMPONENTS
     # the gate sees the redrawn strokes, the heads those and their own features
     assert "vote__gate__features__strokes__n_jobs" in params
@@ -265,6 +283,54 @@ def test_letters_copies_alone_makes_image_heads():
     params = model.get_params()
     assert params["vote__letters__n_copies"] == 1
     assert params["vote__digits__svm__pca_components"] == DIGITS_COMPONENTS
+
+
+def test_letters_cells_give_the_letters_head_its_own_hog(characters):
+    # the shared cells keep the shared features; others make image heads
+    assert (
+        make_default_model(letters_cells=PRESETS["accurate"]["letters_cells"]).steps[1][
+            0
+        ]
+        == "features"
+    )
+    model = make_default_model(letters_cells=4, random_state=0)
+    assert [name for name, _ in model.steps] == ["normalize", "vote"]
+    params = model.get_params()
+    assert params["vote__letters__features__hog__pixels_per_cell"] == (4, 4)
+    shared = make_default_model().get_params()["features__hog__pixels_per_cell"]
+    assert params["vote__digits__features__hog__pixels_per_cell"] == shared
+    # the redrawn block and the gate keep the shared cells
+    redrawn = "vote__letters__features__redrawn__features__hog__pixels_per_cell"
+    assert params[redrawn] == shared
+    assert params["vote__gate__features__features__hog__pixels_per_cell"] == shared
+    X, y, X_test, _ = characters
+    model.fit(X, y)
+    vote = model.named_steps["vote"]
+    letters, digits = (
+        vote.named_estimators_["letters"],
+        vote.named_estimators_["digits"],
+    )
+    # finer cells, more HOG columns than the digits head's
+    assert letters[-1].n_features_in_ > digits[-1].n_features_in_
+    np.testing.assert_allclose(model.predict_proba(X_test).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("keyword", ["letters_cells", "digits_cells"])
+def test_cells_are_checked(keyword):
+    with pytest.raises(
+        ValueError, match=rf"'{keyword}' parameter of make_default_model .*Got 0"
+    ):
+        make_default_model(**{keyword: 0})
+
+
+def test_digits_cells_and_letters_components():
+    params = make_default_model(digits_cells=5, letters_components=50).get_params()
+    assert params["vote__digits__features__hog__pixels_per_cell"] == (5, 5)
+    assert params["vote__letters__svm__pca_components"] == 50
+    assert params["vote__digits__svm__pca_components"] == DIGITS_COMPONENTS
+    # the accurate preset: one shared features step, the letters SVM on 100
+    accurate = make_default_model().get_params()
+    assert accurate["vote__letters__pca_components"] == DIGITS_COMPONENTS
 
 
 @pytest.fixture(scope="module")
