@@ -361,14 +361,7 @@ def test_evaluate_image_folder_skips_unreadable_files(model_path, eval_data, tmp
 
 
 def _readme_table_module():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "make_readme_table.py"
-    spec = importlib.util.spec_from_file_location("make_readme_table", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _benchmark_module("make_readme_table")
 
 
 def test_readme_benchmark_table_comes_from_the_json_files(tmp_path, capsys):
@@ -574,3 +567,61 @@ def test_misclassified_grid_shows_files_and_originals(
         shape = original.images[0].get_array().shape
         assert shape == images[index].shape
     assert {ax.images[0].get_array().shape for ax in normalised} == {(28, 28)}
+
+
+def _benchmark_module(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compare_accuracy_flags_each_figure_worse_than_the_tolerance(tmp_path, capsys):
+    compare = _benchmark_module("compare_accuracy")
+
+    def variant(vote, routing, n=1000):
+        figures = {"mnist/vote": vote, "mnist/routing_total": routing}
+        details = {"mnist": {"n_samples": n}}
+        return figures, details
+
+    new_figures, details = variant(0.975, 0.020)
+    old_figures, _ = variant(0.980, 0.020)
+    batch_new, _ = variant(0.990, 0.010)
+    batch_old, _ = variant(0.990, 0.012)  # routing: lower is better
+    record = {
+        "runs": {
+            "in_source": {
+                "figures": {
+                    "ours_a": new_figures,
+                    "ours_a_batch": batch_new,
+                    "ours_b": old_figures,
+                    "ours_b_batch": batch_old,
+                },
+                "per_fold": {"0": {"ours_a": {"details": details}}},
+            }
+        }
+    }
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(record))
+    out = tmp_path / "cmp.json"
+    assert compare.main([f"{path}:ours_a", f"{path}:ours_b", "--out", str(out)]) == 1
+    rows = {(r["row"], r["figure"]): r for r in json.loads(out.read_text())["rows"]}
+    assert len(rows) == 4
+    worse = rows[("fixed", "mnist/vote")]
+    assert worse["worse"] and worse["gain_points"] == -0.5
+    assert worse["gain_images"] == -5
+    assert rows[("batch", "mnist/routing_total")]["gain_points"] == 0.2
+    assert not any(r["worse"] for key, r in rows.items() if key[1] != "mnist/vote")
+    assert (
+        "worse -0.50 (-5 images): in_source fixed mnist/vote" in capsys.readouterr().out
+    )
+    # within the tolerance: exit 0
+    assert compare.main([f"{path}:ours_a", f"{path}:ours_b", "--tolerance", "0.6"]) == 0
+    with pytest.raises(SystemExit, match="no run of .* has variant 'ours_c'"):
+        compare.main([f"{path}:ours_a", f"{path}:ours_c"])
+    with pytest.raises(SystemExit, match="expected FILE.json:VARIANT"):
+        compare.main([str(path), f"{path}:ours_b"])
