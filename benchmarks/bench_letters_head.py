@@ -147,6 +147,10 @@ CANDIDATES |= {
         # on 3,000 training letters)
         "gamma12": {f"{_HEAD}svm__gamma": 0.0012},
         "gamma03": {f"{_HEAD}svm__gamma": 0.0003},
+        # the SVM on more of the rows: a smaller calibration holdout (2,000
+        # by default), or none (3-fold cross-fitted calibration, then a refit)
+        "cal500": {f"{_HEAD}svm__calibration_size": 500},
+        "cv": {f"{_HEAD}svm__calibration": "cv"},
     }.items()
 }
 #: candidates run by default (the others: --candidates NAME,...)
