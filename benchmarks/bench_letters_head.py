@@ -62,8 +62,10 @@ from mtclassic.datasets import make_characters
 HOG4 = (4, 4)  # HOG cells of 4 x 4 pixels instead of 7 x 7: 1,296 columns
 CANDIDATES = {
     "forest": ({"letters_head": "forest"}, {}),
-    # the best preset's letters head as it is now (issue 12: svm_copies2_hog4_pca200)
+    # the best preset's letters head as it is now (issue 12: svm_copies2_hog4_pca200
+    # with full-resolution pixels, best_pix1; best_pix2 is it before those)
     "best": ({"preset": "best"}, {}),
+    "best_pix2": ({"preset": "best", "letters_pixels": 2}, {}),
     "forest_copies2": ({"letters_head": "forest", "letters_copies": 2}, {}),
     "svm": ({"letters_head": "svm"}, {}),
     "svm_hog4": ({"letters_head": "svm"}, {"features__hog__pixels_per_cell": HOG4}),
@@ -114,15 +116,43 @@ CANDIDATES |= (
         for n in (3, 4)
     }
     | {
-        # levers on top of the best preset's letters head as it is now
-        f"best_{suffix}": ({"preset": "best", **keywords}, params)
+        # levers on top of the best preset's letters head before its
+        # full-resolution pixels (letters_pixels=2)
+        f"best_{suffix}": ({"preset": "best", "letters_pixels": 2, **keywords}, params)
         for suffix, keywords, params in [
             ("copies3", {"letters_copies": 3}, {}),
             ("pix1", {}, {f"{_HEAD}features__pixels__downsample": 1}),
             ("sqrt", {}, {f"{_HEAD}features__hog__transform_sqrt": True}),
+            # the pixels' weight in the kernel at 14 x 14 (global scaling
+            # keeps it): about the distance full-resolution pixels give them
+            ("pixw2", {}, {f"{_HEAD}features__transformer_weights": {"pixels": 2}}),
+            ("affine", {}, {"vote__letters__elastic": False}),
         ]
     }
 )
+# levers on top of full-resolution pixels (best_pix1, the best preset since)
+_PIX1 = {f"{_HEAD}features__pixels__downsample": 1}
+CANDIDATES |= {
+    f"best_pix1_{suffix}": ({"preset": "best"}, {**_PIX1, **params})
+    for suffix, params in {
+        "pca300": {f"{_HEAD}svm__pca_components": 300},
+        "or12": {f"{_HEAD}features__hog__orientations": 12},
+        "C30": {f"{_HEAD}svm__C": 30.0},
+        "pixw15": {f"{_HEAD}features__transformer_weights": {"pixels": 1.5}},
+        "pixw07": {f"{_HEAD}features__transformer_weights": {"pixels": 0.7}},
+        "affine": {"vote__letters__elastic": False},
+        "hog3": {f"{_HEAD}features__hog__pixels_per_cell": (3, 3)},
+        "block3": {f"{_HEAD}features__hog__cells_per_block": (3, 3)},
+        # about 2.7 and 0.7 times the kernel width "scale" gives it (4.4e-4
+        # on 3,000 training letters)
+        "gamma12": {f"{_HEAD}svm__gamma": 0.0012},
+        "gamma03": {f"{_HEAD}svm__gamma": 0.0003},
+        # the SVM on more of the rows: a smaller calibration holdout (2,000
+        # by default), or none (3-fold cross-fitted calibration, then a refit)
+        "cal500": {f"{_HEAD}svm__calibration_size": 500},
+        "cv": {f"{_HEAD}svm__calibration": "cv"},
+    }.items()
+}
 #: candidates run by default (the others: --candidates NAME,...)
 DEFAULT = [
     "forest",

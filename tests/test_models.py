@@ -11,7 +11,12 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from mtclassic import ImageNormalizer, make_default_model
 from mtclassic.datasets import make_characters
 from mtclassic.heads import DigitClassifier, LetterClassifier
-from mtclassic.models import DIGITS_COMPONENTS, GATE_COMPONENTS, PRESETS
+from mtclassic.models import (
+    DIGITS_COMPONENTS,
+    GATE_COMPONENTS,
+    PRESET_DEFAULTS,
+    PRESETS,
+)
 from mtclassic.multitask import MultiTaskVotingClassifier
 
 ALL_LABELS = list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -237,17 +242,29 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
     model = make_default_model(preset="best", n_estimators=20, random_state=0)
     assert [name for name, _ in model.steps] == ["normalize", "vote"]
     params = model.get_params()
-    # the accurate preset but for these settings (issue 12: cells, components)
-    best, accurate = PRESETS["best"], PRESETS["accurate"]
+    # the accurate preset but for these settings (issue 12: cells, components,
+    # the letters head's pixels)
+    best = PRESETS["best"]
+    accurate = {**PRESET_DEFAULTS, **PRESETS["accurate"]}
     assert best.keys() == accurate.keys()
     changed = {key: value for key, value in best.items() if value != accurate[key]}
     cells = {"letters_cells": 4, "digits_cells": 4}
     components = {"digits_components": 200, "letters_components": 200}
-    assert changed == {"vsv": True, "letters_copies": 2, **cells, **components}
+    assert changed == {
+        "vsv": True,
+        "letters_copies": 2,
+        **cells,
+        **components,
+        "letters_pixels": 1,
+    }
     for head in ("digits", "letters"):
         key = f"vote__{head}__estimator__features__hog__pixels_per_cell"
         assert params[key] == (4, 4)
         assert params[f"vote__{head}__estimator__svm__pca_components"] == 200
+    # full-resolution pixels for the letters head only
+    shared = PRESET_DEFAULTS["letters_pixels"]
+    assert params["vote__letters__estimator__features__pixels__downsample"] == 1
+    assert params["vote__digits__estimator__features__pixels__downsample"] == shared
     # the gate keeps the shared features
     shared = make_default_model().get_params()["features__hog__pixels_per_cell"]
     assert params["vote__gate__features__features__hog__pixels_per_cell"] == shared
@@ -315,7 +332,29 @@ def test_letters_cells_give_the_letters_head_its_own_hog(characters):
     np.testing.assert_allclose(model.predict_proba(X_test).sum(axis=1), 1.0)
 
 
-@pytest.mark.parametrize("keyword", ["letters_cells", "digits_cells"])
+def test_letters_pixels_give_the_letters_head_its_own_pixels(characters):
+    # the shared blocks keep the shared features; others make image heads
+    shared = PRESET_DEFAULTS["letters_pixels"]
+    assert make_default_model(letters_pixels=shared).steps[1][0] == "features"
+    assert make_default_model().get_params()["features__pixels__downsample"] == shared
+    model = make_default_model(letters_pixels=1, random_state=0)
+    assert [name for name, _ in model.steps] == ["normalize", "vote"]
+    params = model.get_params()
+    assert params["vote__letters__features__pixels__downsample"] == 1
+    assert params["vote__digits__features__pixels__downsample"] == shared
+    redrawn = "vote__letters__features__redrawn__features__pixels__downsample"
+    assert params[redrawn] == shared
+    X, y, X_test, _ = characters
+    model.fit(X, y)
+    vote = model.named_steps["vote"]
+    letters = vote.named_estimators_["letters"]
+    digits = vote.named_estimators_["digits"]
+    # 28 x 28 pixel columns instead of 14 x 14: 588 more than the digits head
+    assert letters[-1].n_features_in_ - digits[-1].n_features_in_ == 28 * 28 - 14 * 14
+    np.testing.assert_allclose(model.predict_proba(X_test).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("keyword", ["letters_cells", "digits_cells", "letters_pixels"])
 def test_cells_are_checked(keyword):
     with pytest.raises(
         ValueError, match=rf"'{keyword}' parameter of make_default_model .*Got 0"
