@@ -64,8 +64,7 @@ PRESET_DEFAULTS = {"letters_pixels": SHARED_PIXELS}
 #: SVM (``letters_copies``), HOG cells of 4 x 4 pixels for both heads' own
 #: features (``digits_cells``, ``letters_cells``) projected onto 200
 #: components (``digits_components``, ``letters_components``; issue 12, chosen
-#: on validation splits of the training data), and the letters head's pixels
-#: at full resolution (``letters_pixels``): slower to fit, and to score.
+#: on validation splits of the training data): slower to fit, and to score.
 #: All project the features onto their leading principal components before
 #: the SVMs' kernels.
 #: The letters head of "accurate" and "best" was a forest until issue 12:
@@ -111,7 +110,6 @@ PRESETS["best"] = {
     "digits_cells": 4,
     "digits_components": 200,
     "letters_components": 200,
-    "letters_pixels": 1,
 }
 
 
@@ -311,11 +309,13 @@ def make_default_model(
         ``letters_copies``, else ``vote__letters__features__pixels__...``).
         The accurate and fast presets keep the blocks every head shares (2:
         14 x 14 features of the 28 x 28 image); any other side makes the heads
-        and the gate take images, as ``letters_cells`` does. The best
-        preset's 1 (784 pixel columns instead of 196) scored higher on the
-        validation split of ``benchmarks/bench_letters_head.py`` (94.88%
-        against 94.50%) and alike on the unseen source (84.97% against
-        85.17%).
+        and the gate take images, as ``letters_cells`` does. On the best
+        preset, 1 (784 pixel columns instead of 196) scored 9 images higher on
+        the validation split of ``benchmarks/bench_letters_head.py`` (94.88%
+        against 94.50%), alike on the unseen source (84.97% against 85.17%)
+        and no better on the full protocol's test sets
+        (``benchmarks/results/bench_accuracy_best_pix1.json``): all presets
+        keep 2.
     digits_max_samples : int or "all", default=None (the preset's)
         Rows of each digit class the digits SVM is fitted on; ``"all"`` uses
         all. Fewer rows, fewer support vectors: faster to fit and to score.
