@@ -467,6 +467,10 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         self.scale_[self.scale_ == 0] = 1.0  # constant features stay constant
         self.projection_, self.explained_variance_ratio_ = self._fit_projection(X)
         Z = self._scale(X)
+        n_features = X.shape[1]
+        # the float64 copy of X validate_data makes of float32 features: freed
+        # for the SVM's kernel cache (the fit needs only Z from here)
+        del X
         self.n_components_ = Z.shape[1]
         self.gamma_ = (
             1.0 / (Z.shape[1] * Z.var()) if self.gamma == "scale" else float(self.gamma)
@@ -474,8 +478,8 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         if not np.isfinite(self.gamma_):  # all rows identical: any width will do
             self.gamma_ = 1.0
         log(
-            f"scaled {X.shape[0]} rows to {Z.shape[1]} dimensions"
-            f" ({X.shape[1]} features)"
+            f"scaled {Z.shape[0]} rows to {Z.shape[1]} dimensions"
+            f" ({n_features} features)"
         )
 
         if self.calibration == "holdout":

@@ -389,6 +389,13 @@ def test_accurate_heads_share_one_features_step_on_fine_cells():
     default = (DEFAULT_CELLS, DEFAULT_CELLS)
     assert params["features__redrawn__features__hog__pixels_per_cell"] == default
     assert params["vote__gate_columns"] == slice(-_n_columns(_redrawn(None)), None)
+    # float32 feature rows (half the memory the fit holds), every block
+    X = np.random.default_rng(0).random((2, 28, 28))
+    assert model.named_steps["features"].fit_transform(X).dtype == np.float32
+    for key in ("features__hog__dtype", "features__pixels__dtype"):
+        assert params[key] is np.float32
+    for key in ("hog", "pixels"):
+        assert params[f"features__redrawn__features__{key}__dtype"] is np.float32
     # any common size shares; the keywords override the preset's
     params = make_default_model(digits_cells=5, letters_cells=5).get_params()
     assert params["features__hog__pixels_per_cell"] == (5, 5)
