@@ -172,13 +172,17 @@ def _fit_slope(log_proba_of_slope, y_codes, n_classes):
     return float(np.exp(result.x))
 
 
-# Rows per chunk of DigitClassifier's column statistics and projection: a
-# float64 temporary of about 16 MB at 2,000 features.
-_MOMENT_CHUNK_ROWS = 1024
+# Bytes of a chunk of rows of DigitClassifier's column statistics and
+# projection (a float64 temporary, small enough for the cores' cache).
+_ROW_CHUNK_BYTES = 2 * 2**20
+
+
+def _chunk_rows(X):
+    return max(1, _ROW_CHUNK_BYTES // (8 * max(1, X.shape[1])))
 
 
 def _row_chunks(X):
-    return chunk_slices(X.shape[0], _MOMENT_CHUNK_ROWS)
+    return chunk_slices(X.shape[0], _chunk_rows(X))
 
 
 def _column_moments(X):
@@ -601,16 +605,24 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             self.pair_coef_, self.pair_intercept_ = _pair_coefficients(svm)
             self.support_ = rows[svm.support_]
 
-    def _scale(self, X):
-        """The rows the SVM sees (float64): centred, scaled and, if asked,
-        projected; by chunks of rows, so a projection needs no (n, d)
-        temporary."""
+    def _scale(self, X, dtype=np.float64):
+        """The rows the SVM sees: centred, scaled and, if asked, projected;
+        by chunks of rows, so a projection needs no (n, d) temporary.
+
+        ``dtype``: the precision of the centring and the projection (float32
+        in predict with ``kernel_dtype="float32"``, whose kernel rounds to it
+        anyway: the projection was most of the heads' predict time).
+        """
         projection = getattr(self, "projection_", None)
         if projection is None:
-            return (X - self.center_) / self.scale_
-        Z = np.empty((X.shape[0], projection.shape[1]))
+            return ((X - self.center_) / self.scale_).astype(dtype, copy=False)
+        projection = projection.astype(dtype, copy=False)
+        Z = np.empty((X.shape[0], projection.shape[1]), dtype)
+        centred = np.empty((min(X.shape[0], _chunk_rows(X)), X.shape[1]), dtype)
         for rows in _row_chunks(X):
-            np.matmul(X[rows] - self.center_, projection, out=Z[rows])
+            part = centred[: rows.stop - rows.start]
+            np.subtract(X[rows], self.center_, out=part, casting="same_kind")
+            np.matmul(part, projection, out=Z[rows])
         return Z
 
     def _fit_svm(self, Z, y_codes, random_state):
@@ -744,7 +756,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
-        scores = self._svm_scores(self._scale(X))
+        scores = self._svm_scores(self._scale(X, np.dtype(self.kernel_dtype)))
         return self._log_proba_from_scores(scores, self.calibration_slope_)
 
     def predict_proba(self, X):
