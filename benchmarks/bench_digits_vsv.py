@@ -26,6 +26,13 @@ Writes ``benchmarks/results/bench_digits_vsv_levers.json`` then::
 
     python benchmarks/bench_digits_vsv.py --candidates before,hog4,shifts8,\
 hog4_pca200 --out benchmarks/results/bench_digits_vsv_levers.json
+
+The ``accurate*`` candidates are the accurate preset's digits head (no
+virtual support vectors; with its shared features step when its heads share
+one), on the same split (``bench_digits_vsv_accurate.json``)::
+
+    python benchmarks/bench_digits_vsv.py --candidates accurate,accurate_hog4,\
+accurate_hog4_pca200 --out benchmarks/results/bench_digits_vsv_accurate.json
 """
 
 import os

@@ -252,7 +252,10 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         (2e-3 for a gate with 16,000 support vectors, whose terms add up),
         and, as with any float32 BLAS product, by as much between the same row
         scored in batches of different composition (rounding depends on the
-        row's position in the block). ``"float64"`` equals libsvm to rounding.
+        row's position in the block). With ``pca_components`` the rows are
+        then centred and projected in float32 too (on the accurate preset's
+        2,012 features the projection cost more than the kernel). ``"float64"``
+        equals libsvm to rounding.
     max_samples_per_class : int or None, default=None
         Fit on at most this many rows of each class (a random subsample drawn
         with ``random_state``); None uses every row. The exact SVM's fit time
