@@ -61,7 +61,7 @@ PRESET_DEFAULTS = {"letters_pixels": SHARED_PIXELS}
 # pipeline holds them for the whole fit of the vote, and float32 halves them
 # (71,820 x 2,012 on the full protocol: 580 MB instead of 1,160 MB). The SVMs
 # centre, scale and project them in float64 by chunks of rows, with no float64
-# copy: with both, the accurate preset's fit on 4 x 4 cells peaked at 3,534 MB
+# copy: with both, the accurate preset's fit on 4 x 4 cells peaked at 3,488 MB
 # on the full protocol (4,056 MB with float64 rows and whole-array
 # statistics, 4,053 MB with float32 rows alone; bench_fit.py, issue 16's 4 GB).
 FEATURES_DTYPE = np.float32
