@@ -714,6 +714,11 @@ class PixelTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
         self.image_shape = image_shape
         self.dtype = dtype
 
+    def __setstate__(self, state):
+        # models saved before the dtype parameter computed float64 features
+        state.setdefault("dtype", np.float64)
+        super().__setstate__(state)
+
     def _check_images(self, X, *, reset):
         images = self._validate_images(X, reset=reset)
         height, width = images.shape[1:]

@@ -474,6 +474,20 @@ def test_pixels_float32_is_the_float64_output_rounded(digits):
         assert_array_equal(narrow, wide.astype(np.float32))
 
 
+def test_pixels_pickled_before_dtype_load_as_float64(digits):
+    # a model saved before PixelTransformer had dtype still transforms
+    transformer = PixelTransformer(downsample=2).fit(digits)
+    state = transformer.__getstate__()
+    del state["dtype"]
+    old = PixelTransformer.__new__(PixelTransformer)
+    old.__setstate__(state)
+    assert old.dtype is np.float64
+    assert_array_equal(old.transform(digits), transformer.transform(digits))
+    assert_array_equal(
+        pickle.loads(pickle.dumps(old)).transform(digits), transformer.transform(digits)
+    )
+
+
 def test_make_features_dtype_reaches_both_transformers(digits):
     features = make_features(dtype=np.float32)
     assert features.get_params()["hog__dtype"] is np.float32
