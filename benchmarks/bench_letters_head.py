@@ -58,8 +58,11 @@ from mtclassic import make_default_model
 from mtclassic.datasets import make_characters
 
 #: name -> (keywords of make_default_model, then set_params of the model);
-#: the accurate preset's settings otherwise
+#: the accurate preset's settings otherwise, on the 7 x 7 pixel cells it had
+#: when these were measured (BEFORE_CELLS; a candidate naming a preset gets
+#: that preset as it is)
 HOG4 = (4, 4)  # HOG cells of 4 x 4 pixels instead of 7 x 7: 1,296 columns
+BEFORE_CELLS = {"digits_cells": 7, "letters_cells": 7}
 CANDIDATES = {
     "forest": ({"letters_head": "forest"}, {}),
     # the best preset's letters head as it is now (issue 12: svm_copies2_hog4_pca200
@@ -201,6 +204,8 @@ def letters_of(part, n_rows=None):
 
 def letters_head(keywords, params, args):
     """The letters head of the model, on raw images: normalize (-> features) -> head."""
+    if "preset" not in keywords:
+        keywords = {**BEFORE_CELLS, **keywords}
     model = make_default_model(
         random_state=args.random_state, n_jobs=args.n_jobs, **keywords
     ).set_params(**params)

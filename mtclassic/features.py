@@ -665,6 +665,10 @@ class PixelTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
         fill a whole block (at the bottom and the right) are dropped.
     image_shape : tuple of two int, default=None
         ``(height, width)`` of flat rows; square images are inferred when None.
+    dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+        Precision of the output (the block means are computed in float64 and
+        rounded once); float32 halves the memory of the feature rows, as
+        :class:`HOGTransformer`'s ``dtype`` does.
 
     Attributes
     ----------
@@ -701,12 +705,19 @@ class PixelTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
             NumberInterval(numbers.Real, 0, None, closed="neither"),
         ],
         "downsample": [NumberInterval(numbers.Integral, 1, None, closed="left")],
+        "dtype": [float_dtype()],
     }
 
-    def __init__(self, scale="auto", downsample=1, image_shape=None):
+    def __init__(self, scale="auto", downsample=1, image_shape=None, dtype=np.float64):
         self.scale = scale
         self.downsample = downsample
         self.image_shape = image_shape
+        self.dtype = dtype
+
+    def __setstate__(self, state):
+        # models saved before the dtype parameter computed float64 features
+        state.setdefault("dtype", np.float64)
+        super().__setstate__(state)
 
     def _check_images(self, X, *, reset):
         images = self._validate_images(X, reset=reset)
@@ -729,7 +740,8 @@ class PixelTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         pixels : ndarray of shape (n_samples, (height // downsample) * (width // downsample))
-            One row per image, in row-major order of the (downsampled) image.
+            One row per image, in row-major order of the (downsampled) image,
+            of type ``dtype``.
         """
         self._validate_params()
         images = self._check_images(X, reset=False)
@@ -742,7 +754,7 @@ class PixelTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
             scale = float(self.scale)
         # mean of step x step pixels, divided by scale, as one factor
         factor = 1.0 / (scale * step * step)
-        out = np.empty((n_images, rows * cols))
+        out = np.empty((n_images, rows * cols), dtype=self.dtype)
         chunk = chunk_length((height, width), self._chunk_pixels)
         for start in range(0, n_images, chunk):
             pixels = images[start : start + chunk, : rows * step, : cols * step]
@@ -761,8 +773,8 @@ class PixelTransformer(ImageTransformerMixin, TransformerMixin, BaseEstimator):
                     np.divide(mean, scale, out=out[start : start + chunk])
                 if not np.isfinite(out[start : start + chunk]).all():
                     raise ValueError(
-                        f"X / scale is beyond the float64 range with scale={scale!r}; "
-                        "use a larger scale."
+                        f"X / scale is beyond the {out.dtype.name} range with "
+                        f"scale={scale!r}; use a larger scale."
                     )
         return out
 
@@ -807,6 +819,7 @@ def make_features(
     pixel_downsample=2,
     pixel_scale="auto",
     image_shape=None,
+    dtype=np.float64,
     n_jobs=None,
 ):
     """HOG and pixel features of images, joined in one FeatureUnion.
@@ -831,6 +844,9 @@ def make_features(
     image_shape : tuple of two int, default=None
         ``(height, width)`` of flat rows, given to both transformers; square
         images are inferred when None.
+    dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+        ``dtype`` of both transformers' output (``hog_params`` may override
+        the HOG's); float32 holds the feature rows in half the memory.
     n_jobs : int, default=None
         Threads of the HOG computation (the pixels cost next to nothing).
 
@@ -853,7 +869,12 @@ def make_features(
         raise ValueError("make_features needs hog=True or pixels=True; both are False.")
     steps = []
     if hog:
-        params = {"image_shape": image_shape, "n_jobs": n_jobs, **(hog_params or {})}
+        params = {
+            "image_shape": image_shape,
+            "dtype": dtype,
+            "n_jobs": n_jobs,
+            **(hog_params or {}),
+        }
         steps.append(("hog", HOGTransformer(**params)))
     if pixels:
         steps.append(
@@ -863,6 +884,7 @@ def make_features(
                     scale=pixel_scale,
                     downsample=pixel_downsample,
                     image_shape=image_shape,
+                    dtype=dtype,
                 ),
             )
         )

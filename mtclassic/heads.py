@@ -172,6 +172,31 @@ def _fit_slope(log_proba_of_slope, y_codes, n_classes):
     return float(np.exp(result.x))
 
 
+# Bytes of a chunk of rows of DigitClassifier's column statistics and
+# projection (a float64 temporary, small enough for the cores' cache).
+_ROW_CHUNK_BYTES = 2 * 2**20
+
+
+def _chunk_rows(X):
+    return max(1, _ROW_CHUNK_BYTES // (8 * max(1, X.shape[1])))
+
+
+def _row_chunks(X):
+    return chunk_slices(X.shape[0], _chunk_rows(X))
+
+
+def _column_moments(X):
+    """Mean and standard deviation of every column of X, in float64, by chunks
+    of rows (no float64 copy of a float32 X, no (n, d) temporary)."""
+    n_rows = max(1, X.shape[0])
+    mean = X.sum(axis=0, dtype=np.float64) / n_rows
+    squares = np.zeros(X.shape[1])
+    for rows in _row_chunks(X):
+        deviation = X[rows] - mean
+        squares += np.einsum("ij,ij->j", deviation, deviation)
+    return mean, np.sqrt(squares / n_rows)
+
+
 class DigitClassifier(ClassifierMixin, BaseEstimator):
     """Scaled RBF support vector machine with calibrated probabilities.
 
@@ -227,7 +252,10 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         (2e-3 for a gate with 16,000 support vectors, whose terms add up),
         and, as with any float32 BLAS product, by as much between the same row
         scored in batches of different composition (rounding depends on the
-        row's position in the block). ``"float64"`` equals libsvm to rounding.
+        row's position in the block). With ``pca_components`` the rows are
+        then centred and projected in float32 too (on the accurate preset's
+        2,012 features the projection cost more than the kernel). ``"float64"``
+        equals libsvm to rounding.
     max_samples_per_class : int or None, default=None
         Fit on at most this many rows of each class (a random subsample drawn
         with ``random_state``); None uses every row. The exact SVM's fit time
@@ -443,7 +471,9 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         self : DigitClassifier
             The fitted classifier.
         """
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        # float32 rows stay float32: every statistic below is computed in
+        # float64 by chunks of rows, so the fit holds no float64 copy of X
+        X, y = validate_data(self, X, y, dtype=(np.float64, np.float32))
         check_classification_targets(y)
         log = _StageLog("DigitClassifier", self.verbose)
         self.classes_, y_codes = np.unique(y, return_inverse=True)
@@ -458,8 +488,7 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             keep = _cap_per_class(y_codes, self.max_samples_per_class, rng)
             X, y_codes, rows = X[keep], y_codes[keep], rows[keep]
         self.class_count_ = np.bincount(y_codes, minlength=self.classes_.size)
-        self.center_ = X.mean(axis=0)
-        spread = X.std(axis=0)
+        self.center_, spread = _column_moments(X)
         if self.scaling == "global":
             self.scale_ = np.full(X.shape[1], np.sqrt(np.mean(spread**2)))
         else:
@@ -467,6 +496,8 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         self.scale_[self.scale_ == 0] = 1.0  # constant features stay constant
         self.projection_, self.explained_variance_ratio_ = self._fit_projection(X)
         Z = self._scale(X)
+        n_features = X.shape[1]
+        del X  # a copy of capped rows: freed for the SVM's kernel cache
         self.n_components_ = Z.shape[1]
         self.gamma_ = (
             1.0 / (Z.shape[1] * Z.var()) if self.gamma == "scale" else float(self.gamma)
@@ -474,8 +505,8 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         if not np.isfinite(self.gamma_):  # all rows identical: any width will do
             self.gamma_ = 1.0
         log(
-            f"scaled {X.shape[0]} rows to {Z.shape[1]} dimensions"
-            f" ({X.shape[1]} features)"
+            f"scaled {Z.shape[0]} rows to {Z.shape[1]} dimensions"
+            f" ({n_features} features)"
         )
 
         if self.calibration == "holdout":
@@ -536,10 +567,14 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
         if self.pca_components is None:
             return None, None
         n_features = X.shape[1]
-        # projection_ is not set yet; in place: one (n, d) array, not two
-        Z = X - self.center_
-        Z /= self.scale_
-        variance, axes = np.linalg.eigh(Z.T @ Z / max(1, Z.shape[0] - 1))
+        # the covariance of the scaled rows, summed by chunks of rows: no
+        # (n, d) float64 temporary
+        scatter = np.zeros((n_features, n_features))
+        for rows in _row_chunks(X):
+            Z = X[rows] - self.center_
+            Z /= self.scale_
+            scatter += Z.T @ Z
+        variance, axes = np.linalg.eigh(scatter / max(1, X.shape[0] - 1))
         variance, axes = np.maximum(variance[::-1], 0.0), axes[:, ::-1]
         total = variance.sum()
         ratio = variance / total if total > 0 else np.full(n_features, 1 / n_features)
@@ -573,11 +608,25 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             self.pair_coef_, self.pair_intercept_ = _pair_coefficients(svm)
             self.support_ = rows[svm.support_]
 
-    def _scale(self, X):
-        """The rows the SVM sees: centred, scaled and, if asked, projected."""
-        if getattr(self, "projection_", None) is not None:
-            return (X - self.center_) @ self.projection_
-        return (X - self.center_) / self.scale_
+    def _scale(self, X, dtype=np.float64):
+        """The rows the SVM sees: centred, scaled and, if asked, projected;
+        by chunks of rows, so a projection needs no (n, d) temporary.
+
+        ``dtype``: the precision of the centring and the projection (float32
+        in predict with ``kernel_dtype="float32"``, whose kernel rounds to it
+        anyway: the projection was most of the heads' predict time).
+        """
+        projection = getattr(self, "projection_", None)
+        if projection is None:
+            return ((X - self.center_) / self.scale_).astype(dtype, copy=False)
+        projection = projection.astype(dtype, copy=False)
+        Z = np.empty((X.shape[0], projection.shape[1]), dtype)
+        centred = np.empty((min(X.shape[0], _chunk_rows(X)), X.shape[1]), dtype)
+        for rows in _row_chunks(X):
+            part = centred[: rows.stop - rows.start]
+            np.subtract(X[rows], self.center_, out=part, casting="same_kind")
+            np.matmul(part, projection, out=Z[rows])
+        return Z
 
     def _fit_svm(self, Z, y_codes, random_state):
         """The fitted SVM and the rounds of its active-set fit (1: all rows)."""
@@ -709,8 +758,8 @@ class DigitClassifier(ClassifierMixin, BaseEstimator):
             Columns in the order of ``classes_``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        scores = self._svm_scores(self._scale(X))
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        scores = self._svm_scores(self._scale(X, np.dtype(self.kernel_dtype)))
         return self._log_proba_from_scores(scores, self.calibration_slope_)
 
     def predict_proba(self, X):

@@ -42,27 +42,43 @@ SVM_CACHE_MB = 1800
 # 10,000 took less CPU than 5,000 (6 rounds, 1.4x) and 20,000 (3 rounds of up
 # to 44,000 rows, which overflow the cache again, 1.8x).
 GATE_ACTIVE_SET = 10_000
-# Side in pixels of the HOG cells of the features every head shares (the
-# HOGTransformer's default); a head given other cells computes its own.
-SHARED_CELLS = HOGTransformer().pixels_per_cell[0]
+# Side in pixels of the HOGTransformer's default cells (a 4 x 4 grid of them
+# on the 28 x 28 image): the gate's features (the redrawn block) and the fast
+# preset's heads. Heads on one size of cells share one features step; heads
+# on two sizes compute their own.
+DEFAULT_CELLS = HOGTransformer().pixels_per_cell[0]
+# The accurate and best presets' heads: cells of 4 x 4 pixels (1,296 HOG
+# columns instead of 324), chosen on validation splits of the training data
+# (benchmarks/bench_digits_vsv.py, bench_letters_head.py; issue 12).
+FINE_CELLS = 4
 # Side in pixels of the blocks the shared pixel features average (14 x 14 of
 # the 28 x 28 image); a head given another side computes its own features.
 SHARED_PIXELS = make_features().get_params()["pixels__downsample"]
 #: Settings a preset may leave out, and what they then are: the shared
 #: features' own (so the accurate and fast presets keep their features)
 PRESET_DEFAULTS = {"letters_pixels": SHARED_PIXELS}
+# Precision of the feature rows the presets compute (HOG and pixels): the
+# pipeline holds them for the whole fit of the vote, and float32 halves them
+# (71,820 x 2,012 on the full protocol: 580 MB instead of 1,160 MB). The SVMs
+# centre, scale and project them in float64 by chunks of rows, with no float64
+# copy: with both, the accurate preset's fit on 4 x 4 cells peaked at 3,488 MB
+# on the full protocol (4,056 MB with float64 rows and whole-array
+# statistics, 4,053 MB with float32 rows alone; bench_fit.py, issue 16's 4 GB).
+FEATURES_DTYPE = np.float32
 
 #: Settings of each preset of :func:`make_default_model` (any of them can be
 #: overridden by the keyword of the same name). ``"accurate"``: every row
 #: trains the SVMs, deskewed images, an SVM letters head. ``"fast"``: cheaper
 #: to fit and to score: no deskew, SVMs fitted on at most 2,000 rows per class
-#: or task (fewer support vectors), a forest of 50 trees for the letters;
+#: or task (fewer support vectors), a forest of 50 trees for the letters,
+#: the HOGTransformer's 7 x 7 pixel cells;
 #: the accurate preset fits its gate by chunks of 10,000 rows (the same SVM,
-#: sooner).
+#: sooner), and both its heads see HOG cells of 4 x 4 pixels
+#: (``digits_cells``, ``letters_cells``; one features step computes them for
+#: both; issue 12, chosen on validation splits of the training data).
 #: ``"best"``: the accurate preset with virtual support vectors on the digits
 #: head (``vsv``), two distorted copies of every letter for the letters
-#: SVM (``letters_copies``), HOG cells of 4 x 4 pixels for both heads' own
-#: features (``digits_cells``, ``letters_cells``) projected onto 200
+#: SVM (``letters_copies``), its heads' features projected onto 200
 #: components (``digits_components``, ``letters_components``; issue 12, chosen
 #: on validation splits of the training data): slower to fit, and to score.
 #: All project the features onto their leading principal components before
@@ -83,8 +99,8 @@ PRESETS = {
         "vsv": False,
         "letters_copies": 0,
         "letters_head": "svm",
-        "letters_cells": SHARED_CELLS,
-        "digits_cells": SHARED_CELLS,
+        "letters_cells": FINE_CELLS,
+        "digits_cells": FINE_CELLS,
     },
     "fast": {
         "deskew": False,
@@ -98,16 +114,14 @@ PRESETS = {
         "vsv": False,
         "letters_copies": 0,
         "letters_head": "forest",
-        "letters_cells": SHARED_CELLS,
-        "digits_cells": SHARED_CELLS,
+        "letters_cells": DEFAULT_CELLS,
+        "digits_cells": DEFAULT_CELLS,
     },
 }
 PRESETS["best"] = {
     **PRESETS["accurate"],
     "vsv": True,
     "letters_copies": 2,
-    "letters_cells": 4,
-    "digits_cells": 4,
     "digits_components": 200,
     "letters_components": 200,
 }
@@ -288,20 +302,26 @@ def make_default_model(
         (``benchmarks/bench_letters_head.py``; figures in the README). That
         is why "accurate" and "best" use it; "fast" keeps the forest.
     letters_cells : int, default=None (the preset's)
-        Side in pixels of the HOG cells of the letters head's own features
-        (grid key ``vote__letters__estimator__features__hog__pixels_per_cell``
-        with ``letters_copies``, else ``vote__letters__features__hog__...``).
-        The accurate and fast presets keep the cells every head shares (7: a
-        7 x 7 grid of cells on the 28 x 28 image); any other size makes the
-        heads and the gate take images and compute their own features, as
-        ``vsv`` does. The best preset's 4 (1,296 HOG columns instead of 324;
-        the redrawn block keeps its cells) scored higher on both validation
-        columns of ``benchmarks/bench_letters_head.py``, with and without
-        distorted copies.
+        Side in pixels of the HOG cells of the letters head's features. When
+        it equals ``digits_cells`` (and neither ``vsv`` nor
+        ``letters_copies`` is set), both heads share one features step,
+        computed once per image (grid key ``features__hog__pixels_per_cell``);
+        two sizes make the heads and the gate take images and compute their
+        own features, as ``vsv`` does (grid key
+        ``vote__letters__features__hog__pixels_per_cell``, with
+        ``letters_copies`` ``vote__letters__estimator__features__hog__...``).
+        The redrawn block and the gate keep the HOGTransformer's 7 x 7 pixel
+        cells (a 4 x 4 grid on the 28 x 28 image). The fast preset keeps those
+        for its heads too; the accurate and best presets' 4 (1,296 HOG columns
+        instead of 324) scored higher on both validation columns of
+        ``benchmarks/bench_letters_head.py``, with and without distorted
+        copies, and on the digits' validation split of
+        ``benchmarks/bench_digits_vsv.py``.
     digits_cells : int, default=None (the preset's)
-        The same for the digits head's own features (grid key
+        The same for the digits head's features (grid key
         ``vote__digits__estimator__features__hog__pixels_per_cell`` with
-        ``vsv``, else ``vote__digits__features__hog__...``).
+        ``vsv``, ``vote__digits__features__hog__...`` with heads on two
+        sizes of cells).
     letters_pixels : int, default=None (the preset's)
         Side of the square blocks of pixels the letters head's own pixel
         features average (``PixelTransformer.downsample``; grid key
@@ -327,7 +347,8 @@ def make_default_model(
         ``vote__gate__pca_components``, ``vote__digits__pca_components``,
         ``vote__letters__pca_components``);
         ``"all"``: the features unprojected; None: the preset's. The kernels
-        then cost the projected dimension instead of the 520 features: the
+        then cost the projected dimension instead of the features' 1,000 to
+        2,000 columns: the
         presets' components keep the MNIST and routing accuracy within 0.1
         point and fit both SVMs faster
         (``benchmarks/bench_svm_projection.py``). The best preset projects
@@ -387,8 +408,7 @@ def make_default_model(
     if (
         settings["vsv"]
         or settings["letters_copies"]
-        or settings["letters_cells"] != SHARED_CELLS
-        or settings["digits_cells"] != SHARED_CELLS
+        or settings["letters_cells"] != settings["digits_cells"]
         or settings["letters_pixels"] != SHARED_PIXELS
     ):
         return _image_heads_model(
@@ -413,7 +433,8 @@ def make_default_model(
         n_jobs=n_jobs,
     )
     redrawn = membership == "gate" and gate_input == "redrawn"
-    features = _head_features(n_jobs, redrawn)
+    # both heads on the same cells: one features step computes them once
+    features = _head_features(n_jobs, redrawn, settings["digits_cells"])
     if redrawn:
         # the redrawn block comes last, so its columns are the same whatever
         # the hog and pixels steps are set to in a grid search
@@ -479,12 +500,9 @@ def _image_heads_model(
     redrawn = vote["membership"] == "gate" and gate_input == "redrawn"
 
     def on_features(name, estimator, cells, pixels=SHARED_PIXELS):
-        features = _head_features(n_jobs, redrawn)
-        # the head's own HOG cells and pixel blocks; its redrawn block keeps
-        # the gate's
-        features.set_params(
-            hog__pixels_per_cell=(cells, cells), pixels__downsample=pixels
-        )
+        features = _head_features(n_jobs, redrawn, cells)
+        # the head's own pixel blocks; its redrawn block keeps the gate's
+        features.set_params(pixels__downsample=pixels)
         return Pipeline([("features", features), (name, estimator)])
 
     digits = on_features("svm", digits, settings["digits_cells"])
@@ -502,7 +520,11 @@ def _image_heads_model(
             letters, n_copies=settings["letters_copies"], random_state=seed
         )
     if gate is not None:
-        gate_features = _redrawn(n_jobs) if redrawn else make_features(n_jobs=n_jobs)
+        gate_features = (
+            _redrawn(n_jobs)
+            if redrawn
+            else make_features(dtype=FEATURES_DTYPE, n_jobs=n_jobs)
+        )
         gate = Pipeline([("features", gate_features), ("svm", gate)])
     vote = MultiTaskVotingClassifier(
         [("digits", digits), ("letters", letters)],
@@ -524,14 +546,16 @@ def _redrawn(n_jobs):
     return Pipeline(
         [
             ("strokes", StrokeRedrawer(n_jobs=n_jobs)),
-            ("features", make_features(n_jobs=n_jobs)),
+            ("features", make_features(dtype=FEATURES_DTYPE, n_jobs=n_jobs)),
         ]
     )
 
 
-def _head_features(n_jobs, redrawn):
-    """The heads' features: HOG and pixels, and the redrawn block if asked."""
-    features = make_features(n_jobs=n_jobs)
+def _head_features(n_jobs, redrawn, cells):
+    """The heads' features: HOG on ``cells`` x ``cells`` pixel cells and
+    pixels, and the redrawn block if asked (which keeps the gate's cells)."""
+    features = make_features(dtype=FEATURES_DTYPE, n_jobs=n_jobs)
+    features.set_params(hog__pixels_per_cell=(cells, cells))
     if redrawn:
         features = FeatureUnion(
             features.transformer_list + [("redrawn", _redrawn(n_jobs))]

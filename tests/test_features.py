@@ -464,6 +464,42 @@ def test_pixels_scale_and_downsample(digits):
     assert_allclose(down, expected.reshape(len(digits), -1))
 
 
+def test_pixels_float32_is_the_float64_output_rounded(digits):
+    # the block means in float64, rounded once to float32
+    for downsample in (1, 2):
+        wide = PixelTransformer(downsample=downsample).fit_transform(digits)
+        narrow = PixelTransformer(downsample=downsample, dtype=np.float32)
+        narrow = narrow.fit_transform(digits / 255.0)
+        assert narrow.dtype == np.float32
+        assert_array_equal(narrow, wide.astype(np.float32))
+
+
+def test_pixels_pickled_before_dtype_load_as_float64(digits):
+    # a model saved before PixelTransformer had dtype still transforms
+    transformer = PixelTransformer(downsample=2).fit(digits)
+    state = transformer.__getstate__()
+    del state["dtype"]
+    old = PixelTransformer.__new__(PixelTransformer)
+    old.__setstate__(state)
+    assert old.dtype is np.float64
+    assert_array_equal(old.transform(digits), transformer.transform(digits))
+    assert_array_equal(
+        pickle.loads(pickle.dumps(old)).transform(digits), transformer.transform(digits)
+    )
+
+
+def test_make_features_dtype_reaches_both_transformers(digits):
+    features = make_features(dtype=np.float32)
+    assert features.get_params()["hog__dtype"] is np.float32
+    assert features.get_params()["pixels__dtype"] is np.float32
+    narrow = features.fit_transform(digits)
+    assert narrow.dtype == np.float32
+    assert_allclose(narrow, make_features().fit_transform(digits), atol=1e-6)
+    # hog_params still take precedence
+    mixed = make_features(dtype=np.float32, hog_params={"dtype": np.float64})
+    assert mixed.get_params()["hog__dtype"] is np.float64
+
+
 def test_pixels_downsample_crops_the_remainder():
     rng = np.random.default_rng(6)
     images = rng.random((3, 29, 31))
@@ -502,6 +538,10 @@ def test_pixels_downsample_crops_the_remainder():
             _invalid(
                 "PixelTransformer", "downsample", "an int in the range [1, inf)", "0"
             ),
+        ),
+        (
+            {"dtype": np.int32},
+            r"The 'dtype' parameter of PixelTransformer must be",
         ),
         (
             {"downsample": 30},

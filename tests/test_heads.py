@@ -506,3 +506,37 @@ def test_active_set_is_deterministic_for_any_n_jobs(digits, calibration):
     np.testing.assert_array_equal(
         first.predict_proba(X_test), again.predict_proba(X_test)
     )
+
+
+def test_float32_rows_fit_the_float64_model_by_chunks(monkeypatch):
+    # float32 feature rows are not copied to float64: the column statistics,
+    # the principal axes and the projection are summed by chunks of rows, in
+    # float64, and give the model float64 rows give (the same float values)
+    monkeypatch.setattr(heads_module, "_ROW_CHUNK_BYTES", 8 * 64 * 7)  # 7 rows
+    X, y = make_classification(300, 64, n_informative=10, n_classes=3, random_state=0)
+    X32 = X.astype(np.float32)
+    mean, std = heads_module._column_moments(X32)
+    np.testing.assert_allclose(mean, X32.astype(np.float64).mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(std, X32.astype(np.float64).std(axis=0), rtol=1e-12)
+    wide = DigitClassifier(pca_components=12, random_state=0).fit(
+        X32.astype(np.float64), y
+    )
+    narrow = DigitClassifier(pca_components=12, random_state=0).fit(X32, y)
+    np.testing.assert_allclose(narrow.projection_, wide.projection_, atol=1e-10)
+    np.testing.assert_array_equal(narrow.support_, wide.support_)
+    np.testing.assert_allclose(
+        narrow.predict_proba(X32), wide.predict_proba(X32), atol=1e-9
+    )
+
+
+def test_float32_kernels_project_in_float32_close_to_float64():
+    # kernel_dtype="float32" also centres and projects in float32 in predict
+    X, y = make_classification(400, 80, n_informative=12, n_classes=4, random_state=1)
+    model = DigitClassifier(pca_components=20, random_state=0).fit(X, y)
+    exact = model.predict_proba(X)
+    model.set_params(kernel_dtype="float32")
+    projected = model._scale(X, np.float32)
+    assert projected.dtype == np.float32
+    np.testing.assert_allclose(projected, model._scale(X), atol=1e-4)
+    np.testing.assert_allclose(model.predict_proba(X), exact, atol=2e-3)
+    np.testing.assert_array_equal(model.predict(X), exact.argmax(axis=1))

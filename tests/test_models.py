@@ -12,10 +12,13 @@ from mtclassic import ImageNormalizer, make_default_model
 from mtclassic.datasets import make_characters
 from mtclassic.heads import DigitClassifier, LetterClassifier
 from mtclassic.models import (
+    DEFAULT_CELLS,
     DIGITS_COMPONENTS,
     GATE_COMPONENTS,
     PRESET_DEFAULTS,
     PRESETS,
+    _n_columns,
+    _redrawn,
 )
 from mtclassic.multitask import MultiTaskVotingClassifier
 
@@ -85,7 +88,9 @@ def test_the_gate_sees_the_redrawn_strokes_and_the_heads_everything(characters, 
     assert vote.gate_columns == slice(-520, None)
     assert vote.head_columns is None
     assert vote.gate_.n_features_in_ == 520
-    assert vote.estimators_[0].n_features_in_ == 1040
+    # HOG on 4 x 4 pixel cells (6 x 6 blocks of 2 x 2 cells, 9 orientations),
+    # the 14 x 14 downsampled pixels, then the redrawn block
+    assert vote.estimators_[0].n_features_in_ == 6 * 6 * 2 * 2 * 9 + 14 * 14 + 520
     # the gate's columns are the redrawn images' own features
     normalized = fitted.named_steps["normalize"].transform(X_test)
     redrawn = features.named_transformers["redrawn"].transform(normalized)
@@ -242,20 +247,14 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
     model = make_default_model(preset="best", n_estimators=20, random_state=0)
     assert [name for name, _ in model.steps] == ["normalize", "vote"]
     params = model.get_params()
-    # the accurate preset but for these settings (issue 12: cells, components,
-    # the letters head's pixels)
+    # the accurate preset but for these settings (issue 12: components; the
+    # letters head's pixels were measured and kept)
     best = {**PRESET_DEFAULTS, **PRESETS["best"]}
     accurate = {**PRESET_DEFAULTS, **PRESETS["accurate"]}
     assert best.keys() == accurate.keys()
     changed = {key: value for key, value in best.items() if value != accurate[key]}
-    cells = {"letters_cells": 4, "digits_cells": 4}
     components = {"digits_components": 200, "letters_components": 200}
-    assert changed == {
-        "vsv": True,
-        "letters_copies": 2,
-        **cells,
-        **components,
-    }
+    assert changed == {"vsv": True, "letters_copies": 2, **components}
     for head in ("digits", "letters"):
         key = f"vote__{head}__estimator__features__hog__pixels_per_cell"
         assert params[key] == (4, 4)
@@ -266,9 +265,11 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
     for head in ("digits", "letters"):
         key = f"vote__{head}__estimator__features__pixels__downsample"
         assert params[key] == shared
-    # the gate keeps the shared features
-    shared = make_default_model().get_params()["features__hog__pixels_per_cell"]
-    assert params["vote__gate__features__features__hog__pixels_per_cell"] == shared
+    # the gate keeps the accurate preset's gate features (the default cells)
+    accurate = make_default_model().get_params()
+    gate_cells = accurate["features__redrawn__features__hog__pixels_per_cell"]
+    assert gate_cells == (DEFAULT_CELLS, DEFAULT_CELLS)
+    assert params["vote__gate__features__features__hog__pixels_per_cell"] == gate_cells
     assert params["vote__digits__method"] == "vsv"
     assert params["vote__letters__method"] == "distort"
     assert params["vote__letters__n_copies"] == 2
@@ -304,23 +305,23 @@ def test_letters_copies_alone_makes_image_heads():
 
 
 def test_letters_cells_give_the_letters_head_its_own_hog(characters):
-    # the shared cells keep the shared features; others make image heads
+    # the digits head's cells keep the shared features; others make image heads
     assert (
-        make_default_model(letters_cells=PRESETS["accurate"]["letters_cells"]).steps[1][
+        make_default_model(letters_cells=PRESETS["accurate"]["digits_cells"]).steps[1][
             0
         ]
         == "features"
     )
-    model = make_default_model(letters_cells=4, random_state=0)
+    model = make_default_model(letters_cells=4, digits_cells=7, random_state=0)
     assert [name for name, _ in model.steps] == ["normalize", "vote"]
     params = model.get_params()
     assert params["vote__letters__features__hog__pixels_per_cell"] == (4, 4)
-    shared = make_default_model().get_params()["features__hog__pixels_per_cell"]
-    assert params["vote__digits__features__hog__pixels_per_cell"] == shared
-    # the redrawn block and the gate keep the shared cells
+    assert params["vote__digits__features__hog__pixels_per_cell"] == (7, 7)
+    # the redrawn block and the gate keep the default cells
+    default = (DEFAULT_CELLS, DEFAULT_CELLS)
     redrawn = "vote__letters__features__redrawn__features__hog__pixels_per_cell"
-    assert params[redrawn] == shared
-    assert params["vote__gate__features__features__hog__pixels_per_cell"] == shared
+    assert params[redrawn] == default
+    assert params["vote__gate__features__features__hog__pixels_per_cell"] == default
     X, y, X_test, _ = characters
     model.fit(X, y)
     vote = model.named_steps["vote"]
@@ -371,6 +372,54 @@ def test_digits_cells_and_letters_components():
     # the accurate preset: one shared features step, the letters SVM on 100
     accurate = make_default_model().get_params()
     assert accurate["vote__letters__pca_components"] == DIGITS_COMPONENTS
+
+
+def test_accurate_heads_share_one_features_step_on_fine_cells():
+    # issue 12: both heads on 4 x 4 pixel cells, computed once for both
+    assert PRESETS["accurate"]["digits_cells"] == PRESETS["accurate"]["letters_cells"]
+    assert PRESETS["accurate"]["digits_cells"] == 4
+    assert PRESETS["fast"]["digits_cells"] == PRESETS["fast"]["letters_cells"]
+    assert PRESETS["fast"]["digits_cells"] == DEFAULT_CELLS
+    model = make_default_model()
+    assert [name for name, _ in model.steps] == ["normalize", "features", "vote"]
+    params = model.get_params()
+    assert params["features__hog__pixels_per_cell"] == (4, 4)
+    # the redrawn block, the gate's input, keeps the default cells and stays
+    # the last columns whatever the heads' cells
+    default = (DEFAULT_CELLS, DEFAULT_CELLS)
+    assert params["features__redrawn__features__hog__pixels_per_cell"] == default
+    assert params["vote__gate_columns"] == slice(-_n_columns(_redrawn(None)), None)
+    # float32 feature rows (half the memory the fit holds), every block
+    X = np.random.default_rng(0).random((2, 28, 28))
+    assert model.named_steps["features"].fit_transform(X).dtype == np.float32
+    for key in ("features__hog__dtype", "features__pixels__dtype"):
+        assert params[key] is np.float32
+    for key in ("hog", "pixels"):
+        assert params[f"features__redrawn__features__{key}__dtype"] is np.float32
+    # any common size shares; the keywords override the preset's
+    params = make_default_model(digits_cells=5, letters_cells=5).get_params()
+    assert params["features__hog__pixels_per_cell"] == (5, 5)
+
+
+def test_shared_features_equal_each_heads_own(characters):
+    # one features step for both heads gives the model that computes the same
+    # features once per head (heads on two sizes of cells, then set alike)
+    X, y, X_test, _ = characters
+    shared = make_default_model(random_state=0, digits_cells=5, letters_cells=5)
+    own = make_default_model(random_state=0, digits_cells=5, letters_cells=7)
+    own.set_params(vote__letters__features__hog__pixels_per_cell=(5, 5))
+    assert [name for name, _ in own.steps] == ["normalize", "vote"]
+    normalized = shared[:1].fit_transform(X_test)
+    features = shared.named_steps["features"].fit_transform(normalized)
+    for head in ("digits", "letters"):
+        head_features = own.get_params()[f"vote__{head}__features"]
+        np.testing.assert_array_equal(head_features.fit_transform(normalized), features)
+    shared.fit(X, y)
+    own.fit(X, y)
+    np.testing.assert_array_equal(shared.predict(X_test), own.predict(X_test))
+    np.testing.assert_allclose(
+        shared.predict_proba(X_test), own.predict_proba(X_test), atol=1e-6
+    )
 
 
 @pytest.fixture(scope="module")
