@@ -111,6 +111,11 @@ def main(argv=None):
     args = parse_args(argv)
     new, old = _load(args.new, "new"), _load(args.old, "old")
     rows = compare(new, old, args.tolerance)
+    if args.out is not None:
+        record = {"new": args.new, "old": args.old, "tolerance": args.tolerance}
+        tmp = args.out.with_name(args.out.name + ".tmp")
+        tmp.write_text(json.dumps({**record, "rows": rows}, indent=1) + "\n")
+        tmp.replace(args.out)
     worse = [row for row in rows if row["worse"]]
     better = [row for row in rows if row["gain_points"] > args.tolerance + 1e-9]
     print(
@@ -124,11 +129,6 @@ def main(argv=None):
             f"  worse {row['gain_points']:+.2f}{images}: {row['run']} {row['row']} "
             f"{row['figure']}: {row['new']:.2f} vs {row['old']:.2f}"
         )
-    if args.out is not None:
-        record = {"new": args.new, "old": args.old, "tolerance": args.tolerance}
-        tmp = args.out.with_name(args.out.name + ".tmp")
-        tmp.write_text(json.dumps({**record, "rows": rows}, indent=1) + "\n")
-        tmp.replace(args.out)
     return 1 if worse else 0
 
 
