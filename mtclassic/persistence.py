@@ -335,7 +335,7 @@ def save_model(model, path, *, format=None, compress=3):
             timespec="seconds"
         ),
         "versions": _library_versions(),
-        "platform": platform.platform(),
+        "platform": _platform(),
         **_model_summary(model),
     }
     with atomic_writer(metadata_path(path)) as file:
@@ -348,6 +348,20 @@ def _flush_to_disk(file):
     # The rename that follows must not publish data still in the OS cache only.
     file.flush()
     os.fsync(file.fileno())
+
+
+def _platform():
+    """``"Linux-6.1.0-x86_64"``: system, release and machine.
+
+    Not ``platform.platform()``: on Linux it runs ``uname -p`` in a child
+    process, and a child forked from a process that holds a large model shows
+    that model's memory again (and may fail to start where memory is tight).
+    """
+    return "-".join(
+        part
+        for part in (platform.system(), platform.release(), platform.machine())
+        if part
+    )
 
 
 def read_metadata(path):

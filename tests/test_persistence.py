@@ -63,6 +63,22 @@ def test_joblib_round_trip_writes_payload_and_record(tmp_path, model, data):
     np.testing.assert_array_equal(joblib.load(path).predict(X), model.predict(X))
 
 
+def test_save_starts_no_child_process(tmp_path, model, monkeypatch):
+    # a child forked from a process holding a large model shows its memory
+    # again (platform.platform() runs `uname -p` on Linux)
+    import subprocess
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"save_model started a process: {args!r}")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(os, "fork", refuse)
+    meta = save_model(model, tmp_path / "model.joblib")
+    import platform
+
+    assert meta["platform"].startswith(platform.system())
+
+
 def test_record_lists_tasks_of_a_multitask_final_step(tmp_path, data):
     X, y = data
     clf = LogisticRegression().fit(X, y)
