@@ -54,9 +54,6 @@ FINE_CELLS = 4
 # Side in pixels of the blocks the shared pixel features average (14 x 14 of
 # the 28 x 28 image); a head given another side computes its own features.
 SHARED_PIXELS = make_features().get_params()["pixels__downsample"]
-#: Settings a preset may leave out, and what they then are: the shared
-#: features' own (so the accurate and fast presets keep their features)
-PRESET_DEFAULTS = {"letters_pixels": SHARED_PIXELS}
 # Precision of the feature rows the presets compute (HOG and pixels): the
 # pipeline holds them for the whole fit of the vote, and float32 halves them
 # (71,820 x 2,012 on the full protocol: 580 MB instead of 1,160 MB). The SVMs
@@ -101,6 +98,7 @@ PRESETS = {
         "letters_head": "svm",
         "letters_cells": FINE_CELLS,
         "digits_cells": FINE_CELLS,
+        "letters_pixels": SHARED_PIXELS,
     },
     "fast": {
         "deskew": False,
@@ -116,6 +114,7 @@ PRESETS = {
         "letters_head": "forest",
         "letters_cells": DEFAULT_CELLS,
         "digits_cells": DEFAULT_CELLS,
+        "letters_pixels": SHARED_PIXELS,
     },
 }
 PRESETS["best"] = {
@@ -378,7 +377,7 @@ def make_default_model(
     ['digits', 'letters']
     """
     settings = _settings(
-        {**PRESET_DEFAULTS, **PRESETS[preset]},
+        PRESETS[preset],
         deskew=deskew,
         n_estimators=n_estimators,
         gate_max_samples=gate_max_samples,

@@ -15,7 +15,6 @@ from mtclassic.models import (
     DEFAULT_CELLS,
     DIGITS_COMPONENTS,
     GATE_COMPONENTS,
-    PRESET_DEFAULTS,
     PRESETS,
     _n_columns,
     _redrawn,
@@ -249,8 +248,8 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
     params = model.get_params()
     # the accurate preset but for these settings (issue 12: components; the
     # letters head's pixels were measured and kept)
-    best = {**PRESET_DEFAULTS, **PRESETS["best"]}
-    accurate = {**PRESET_DEFAULTS, **PRESETS["accurate"]}
+    best = PRESETS["best"]
+    accurate = PRESETS["accurate"]
     assert best.keys() == accurate.keys()
     changed = {key: value for key, value in best.items() if value != accurate[key]}
     components = {"digits_components": 200, "letters_components": 200}
@@ -261,7 +260,7 @@ def test_best_preset_has_image_heads_with_virtual_support_vectors():
         assert params[f"vote__{head}__estimator__svm__pca_components"] == 200
     # both heads keep the shared pixel blocks (full-resolution letters pixels
     # were measured and not taken: bench_accuracy_best_pix1.json)
-    shared = PRESET_DEFAULTS["letters_pixels"]
+    shared = PRESETS["accurate"]["letters_pixels"]
     for head in ("digits", "letters"):
         key = f"vote__{head}__estimator__features__pixels__downsample"
         assert params[key] == shared
@@ -336,7 +335,7 @@ def test_letters_cells_give_the_letters_head_its_own_hog(characters):
 
 def test_letters_pixels_give_the_letters_head_its_own_pixels(characters):
     # the shared blocks keep the shared features; others make image heads
-    shared = PRESET_DEFAULTS["letters_pixels"]
+    shared = PRESETS["accurate"]["letters_pixels"]
     assert make_default_model(letters_pixels=shared).steps[1][0] == "features"
     assert make_default_model().get_params()["features__pixels__downsample"] == shared
     model = make_default_model(letters_pixels=1, random_state=0)
