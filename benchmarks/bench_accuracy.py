@@ -44,8 +44,11 @@ model computes the features of a test set once; the heads alone reuse the
 vote's. Then the acceptance block of issue 12, each figure PASS or FAIL with
 its value and the peers' beside it.
 
-Writes ``benchmarks/results/bench_accuracy.json`` and, as evidence of what the
-misrouted images look like, ``bench_accuracy_confusions.png`` (in-source run,
+Writes ``benchmarks/results/bench_accuracy.json``; beside it
+``bench_accuracy_predictions.npz``, every model's predicted labels (vote and
+heads alone) and the true labels of every test image, so that
+``compare_accuracy.py`` can test two models image by image; and, as evidence
+of what the misrouted images look like, ``bench_accuracy_confusions.png`` (in-source run,
 first variant of ours: one row per worst cross-task confusion, the misrouted
 images as the model sees them, then correct images of the predicted label).
 BLAS is pinned to one thread; ``--n-jobs`` (2) parallelises our heads and the
@@ -121,6 +124,9 @@ VARIANTS = {
     },
     # the accurate preset before its heads' 4 x 4 pixel cells (issue 12)
     "cells7": {"digits_cells": 7, "letters_cells": 7},
+    # the default model with the next seed (--random-state + 1): a change
+    # that should not matter, to show how far the figures move by chance
+    "reseeded": {"reseed": True},
 }
 
 #: --quick: the sizes of a small run end to end
@@ -276,7 +282,9 @@ def make_ours(variant, args):
 
         return load_model(args.fitted_model)
     if variant in VARIANTS:
-        keywords = VARIANTS[variant]
+        keywords = {"random_state": args.random_state, **VARIANTS[variant]}
+        if keywords.pop("reseed", False):
+            keywords["random_state"] = args.random_state + 1
     elif variant in PRESETS:
         keywords = {"preset": variant}
     else:
@@ -285,7 +293,7 @@ def make_ours(variant, args):
             f"preset ({sorted(PRESETS)})."
         )
     return make_default_model(
-        random_state=args.random_state, n_jobs=args.n_jobs, **keywords
+        **{"random_state": args.random_state, "n_jobs": args.n_jobs, **keywords}
     )
 
 
@@ -555,10 +563,34 @@ def evaluate(contender, tests, key=None):
     figures, details = score_sets(tests, np.asarray(y_vote).astype(str), y_heads)
     n = sum(len(y) for _, y in tests.values())
     figures.update(predict_seconds=seconds, predict_images_per_second=n / seconds)
-    return figures, details, np.asarray(y_vote).astype(str)
+    return figures, details, np.asarray(y_vote).astype(str), y_heads
 
 
-def run_models(run, train, test_runs, args, variants, skip, shared):
+def keep_predictions(store, prefix, tests, name, y_vote, y_heads):
+    """Put a model's labels (and, once, the test sets') in ``store``.
+
+    Keys: ``<prefix>/y_true``, ``<prefix>/sets``, ``<prefix>/sizes`` and
+    ``<prefix>/<model>/vote`` and ``.../heads``, where ``prefix`` is
+    ``<run>/<fold>`` (``-`` for the cross-source run, which has no folds).
+    """
+    if f"{prefix}/y_true" not in store:
+        store[f"{prefix}/y_true"] = np.concatenate(
+            [np.asarray(y).astype(str) for _, y in tests.values()]
+        )
+        store[f"{prefix}/sets"] = np.array(list(tests), dtype=str)
+        store[f"{prefix}/sizes"] = np.array([len(y) for _, y in tests.values()])
+    store[f"{prefix}/{name}/vote"] = np.asarray(y_vote).astype(str)
+    store[f"{prefix}/{name}/heads"] = np.asarray(y_heads).astype(str)
+
+
+def write_predictions(path, store):
+    """``store`` as a compressed .npz, written whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(path) as file:
+        np.savez_compressed(file, **store)
+
+
+def run_models(run, train, test_runs, args, variants, skip, shared, fold="-"):
     """Fit every model on ``train`` and score it on each run's test sets.
 
     ``test_runs``: run name -> test sets; the same fitted models score every
@@ -598,7 +630,15 @@ def run_models(run, train, test_runs, args, variants, skip, shared):
             fit_seconds += shared["tutorial_digits_seconds"]
         for test_run, tests in test_runs.items():
             test_key = None if key is None else f"{key}/{test_run}"
-            figures, details, y_vote = evaluate(contender, tests, test_key)
+            figures, details, y_vote, y_heads = evaluate(contender, tests, test_key)
+            keep_predictions(
+                shared["predictions"],
+                f"{test_run}/{fold}",
+                tests,
+                name,
+                y_vote,
+                y_heads,
+            )
             figures["fit_seconds"] = fit_seconds
             results[test_run][name] = {
                 "figures": figures,
@@ -918,9 +958,11 @@ def main(argv=None):
         args.data_dir, args.n_digits_train, args.n_digits_test, args.n_emnist
     )
 
+    predictions_path = args.out.with_name(args.out.stem + "_predictions.npz")
     shared = {
         "evidence_path": args.out.with_name(args.out.stem + "_confusions.png"),
         "features": SharedFeatures(args),
+        "predictions": {},
     }
     if "hiclass" not in skip:
         try:
@@ -955,7 +997,7 @@ def main(argv=None):
                 test_runs["photo_letters_only"] = {"hw62_digits": hw_digits}
             shared["features"].cache.clear()  # a fold's sets are its own
             results = run_models(
-                f"fold {fold}", train, test_runs, args, variants, skip, shared
+                f"fold {fold}", train, test_runs, args, variants, skip, shared, fold
             )
             for run, result in results.items():
                 per_fold[run].append(result)
@@ -1037,7 +1079,9 @@ def main(argv=None):
         "cross_source": {"n_synthetic_letters": args.n_synthetic, "results": crossed},
         "machine": machine(),
         "total_seconds": time.perf_counter() - started,
+        "predictions": predictions_path.name,
     }
+    write_predictions(predictions_path, shared["predictions"])
     write_json(args.out, record)
     print(f"wrote {args.out} ({record['total_seconds']:.0f} s in all)")
 

@@ -625,3 +625,89 @@ def test_compare_accuracy_flags_each_figure_worse_than_the_tolerance(tmp_path, c
         compare.main([f"{path}:ours_a", f"{path}:ours_c"])
     with pytest.raises(SystemExit, match="expected FILE.json:VARIANT"):
         compare.main([str(path), f"{path}:ours_b"])
+
+
+def _paired_record(tmp_path, name, y_true, votes, figures):
+    """A bench_accuracy record of fold 0 of the in-source run (one set,
+    ``mnist``), with its predictions file beside it."""
+    store = {
+        "in_source/0/y_true": y_true,
+        "in_source/0/sets": np.array(["mnist"]),
+        "in_source/0/sizes": np.array([len(y_true)]),
+    }
+    for model, vote in votes.items():
+        store[f"in_source/0/{model}/vote"] = vote
+        store[f"in_source/0/{model}/heads"] = y_true
+    np.savez_compressed(tmp_path / f"{name}_predictions.npz", **store)
+    details = {"mnist": {"n_samples": len(y_true)}}
+    record = {
+        "runs": {
+            "in_source": {
+                "figures": figures,
+                "per_fold": {"0": {m: {"details": details} for m in figures}},
+            }
+        },
+        "predictions": f"{name}_predictions.npz",
+    }
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_compare_accuracy_tests_each_figure_image_by_image(tmp_path, capsys):
+    # the same 1,000 images: "a" loses 5 digits (0.5 point: worse than the
+    # tolerance, but 5 discordant images are chance, p = 0.0625) and "c"
+    # sends 30 digits to the letters head as "E" (significant)
+    compare = _benchmark_module("compare_accuracy")
+    y_true = np.array([str(i % 10) for i in range(1000)])
+    a, c = y_true.copy(), y_true.copy()
+    a[:5] = np.where(y_true[:5] == "7", "1", "7")
+    c[:30] = "E"
+
+    def figures(vote):
+        scores = {"mnist/vote": float(np.mean(vote == y_true))}
+        misrouted = float(np.mean(vote == "E"))
+        return {**scores, "mnist/routing_outside_pairs": misrouted}
+
+    path = _paired_record(
+        tmp_path,
+        "r",
+        y_true,
+        {"ours_a": a, "ours_b": y_true, "ours_c": c},
+        {"ours_a": figures(a), "ours_b": figures(y_true), "ours_c": figures(c)},
+    )
+    out = tmp_path / "cmp.json"
+    argv = [f"{path}:ours_a", f"{path}:ours_b", "--out", str(out)]
+    assert compare.main(argv) == 1  # worse than the tolerance ...
+    assert compare.main([*argv, "--paired"]) == 0  # ... but not significantly
+    rows = {r["figure"]: r for r in json.loads(out.read_text())["rows"]}
+    vote = rows["mnist/vote"]
+    assert (vote["only_new"], vote["only_old"]) == (0, 5)
+    assert vote["p"] == pytest.approx(0.0625)
+    assert vote["worse"] and not vote["significantly_worse"]
+    assert rows["mnist/routing_outside_pairs"]["p"] == 1.0
+
+    assert compare.main([f"{path}:ours_c", f"{path}:ours_b", "--paired"]) == 1
+    printed = capsys.readouterr().out
+    assert "2 significantly worse" in printed
+    assert "worse: in_source fixed mnist/routing_outside_pairs" in printed
+    # the other way round, the same figures are significantly better
+    assert compare.main([f"{path}:ours_b", f"{path}:ours_c", "--paired"]) == 0
+    assert "0 significantly worse, 2 significantly better" in capsys.readouterr().out
+
+    # other test images: no pairing
+    other = _paired_record(
+        tmp_path,
+        "s",
+        y_true[::-1].copy(),
+        {"ours_b": y_true},
+        {"ours_b": figures(y_true)},
+    )
+    with pytest.raises(SystemExit, match="test images differ"):
+        compare.main([f"{path}:ours_a", f"{other}:ours_b"])
+    # without the predictions file, the tolerance alone decides; --paired stops
+    (tmp_path / "r_predictions.npz").unlink()
+    assert compare.main([f"{path}:ours_c", f"{path}:ours_b"]) == 1
+    assert "no predictions beside both files" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--paired: both files need"):
+        compare.main([f"{path}:ours_a", f"{path}:ours_b", "--paired"])
