@@ -28,6 +28,14 @@ and the support vectors of an SVM head. Writes
 
     python benchmarks/bench_letters_head.py                      # DEFAULT
     python benchmarks/bench_letters_head.py --candidates forest,svm --quick
+    python benchmarks/bench_letters_head.py --candidates accurate \
+        --learning-curve 0.25,0.5,0.75,1 --out benchmarks/results/\
+bench_letters_head_curve.json          # how much the letters head gains from data
+
+``--learning-curve``: each candidate is also fitted on those fractions of the
+in-source training letters (stratified by source and label; the test sets
+unchanged), and scored on the test sets: whether the head is short of
+letters, and about how many more it would need.
     python benchmarks/bench_letters_head.py --out benchmarks/results/\
 bench_letters_head_levers.json --candidates svm_C3,svm_C30,svm_pca50,\
 svm_pca200,svm_pca_all,svm_vsv                               # the SVM's levers
@@ -65,6 +73,8 @@ HOG4 = (4, 4)  # HOG cells of 4 x 4 pixels instead of 7 x 7: 1,296 columns
 BEFORE_CELLS = {"digits_cells": 7, "letters_cells": 7}
 CANDIDATES = {
     "forest": ({"letters_head": "forest"}, {}),
+    # the accurate preset's letters head as it is now
+    "accurate": ({"preset": "accurate"}, {}),
     # the best preset's letters head as it is now (issue 12: svm_copies2_hog4_pca200
     # with full-resolution pixels, best_pix1; best_pix2 is it before those)
     "best": ({"preset": "best"}, {}),
@@ -188,8 +198,24 @@ def parse_args(argv=None):
         help="the validation figures only (no test, timing or cross-source fits): "
         "to screen candidates before the chosen ones are tested",
     )
+    parser.add_argument(
+        "--learning-curve",
+        default="",
+        help="comma-separated fractions in (0, 1] of the training letters: each "
+        "candidate is also fitted on that many and tested",
+    )
     add_quick(parser, QUICK)
-    return parse(parser, argv, QUICK)
+    args = parse(parser, argv, QUICK)
+    try:
+        args.fractions = [float(f) for f in names(args.learning_curve)]
+    except ValueError:
+        args.fractions = None
+    if args.fractions is None or not all(0 < f <= 1 for f in args.fractions):
+        raise SystemExit(
+            "--learning-curve: expected fractions in (0, 1] separated by commas, "
+            f"got {args.learning_curve!r}."
+        )
+    return args
 
 
 def letters_of(part, n_rows=None):
@@ -279,6 +305,40 @@ def measure(name, sets, args):
     return record
 
 
+def learning_curve(name, sets, args):
+    """The candidate fitted on each of ``args.fractions`` of the training
+    letters, scored on the test sets."""
+    keywords, params = CANDIDATES[name]
+    chain = letters_head(keywords, params, args)
+    X, y, source = sets["train"]
+    points = []
+    for fraction in args.fractions:
+        rows = np.arange(len(y))
+        if fraction < 1:
+            rows = train_test_split(
+                rows,
+                train_size=fraction,
+                random_state=args.random_state,
+                stratify=np.char.add(source, y),
+            )[0]
+        fitted = clone(chain).fit([X[i] for i in rows], y[rows])
+        point = {
+            "fraction": fraction,
+            "n_train": int(rows.size),
+            "n_train_by_source": {
+                part: int(np.sum(source[rows] == part))
+                for part in np.unique(source).tolist()
+            },
+            "test": {
+                test: accuracy(fitted, *sets[test])
+                for test in ("emnist", "az", "hw62_letters")
+            },
+        }
+        print(name, "learning curve", point, flush=True)
+        points.append(point)
+    return points
+
+
 def _seconds(function, *args):
     """(wall, CPU) seconds of one call; CPU counts every thread of the process."""
     start, start_cpu = time.perf_counter(), time.process_time()
@@ -328,6 +388,8 @@ def main(argv=None):
     records = []
     for name in chosen:  # written after each, so a stopped run keeps its rows
         records.append(measure(name, sets, args))
+        if args.fractions:
+            records[-1]["learning_curve"] = learning_curve(name, sets, args)
         write_json(
             args.out,
             {
