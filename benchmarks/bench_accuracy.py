@@ -47,7 +47,8 @@ its value and the peers' beside it.
 Writes ``benchmarks/results/bench_accuracy.json``; beside it
 ``bench_accuracy_predictions.npz``, every model's predicted labels (vote and
 heads alone) and the true labels of every test image, so that
-``compare_accuracy.py`` can test two models image by image; and, as evidence
+``compare_accuracy.py`` can test two models image by image (git ignores it:
+it holds the test sets' labels); and, as evidence
 of what the misrouted images look like, ``bench_accuracy_confusions.png`` (in-source run,
 first variant of ours: one row per worst cross-task confusion, the misrouted
 images as the model sees them, then correct images of the predicted label).

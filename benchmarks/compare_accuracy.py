@@ -270,18 +270,27 @@ def main(argv=None):
     args = parse_args(argv)
     new, old = _load(args.new, "new"), _load(args.old, "old")
     rows = compare(new, old, args.tolerance, args.alpha)
+    worse = [row for row in rows if row["worse"]]
+    better = [row for row in rows if row["gain_points"] > args.tolerance + 1e-9]
+    tested = [row for row in rows if "p" in row]
     if args.out is not None:
+        summary = {"figures": len(rows), "worse": len(worse), "better": len(better)}
+        if tested:
+            summary.update(
+                tested=len(tested),
+                significantly_worse=sum(r["significantly_worse"] for r in tested),
+                significantly_better=sum(r["significantly_better"] for r in tested),
+            )
         record = {
             "new": args.new,
             "old": args.old,
             "tolerance": args.tolerance,
             "alpha": args.alpha,
+            "summary": summary,
         }
         tmp = args.out.with_name(args.out.name + ".tmp")
         tmp.write_text(json.dumps({**record, "rows": rows}, indent=1) + "\n")
         tmp.replace(args.out)
-    worse = [row for row in rows if row["worse"]]
-    better = [row for row in rows if row["gain_points"] > args.tolerance + 1e-9]
     print(
         f"{args.new} against {args.old}: {len(rows)} figures; "
         f"{len(worse)} worse by more than {args.tolerance} point, "
@@ -298,7 +307,6 @@ def main(argv=None):
             f"  worse {row['gain_points']:+.2f}{images}: {row['run']} {row['row']} "
             f"{row['figure']}: {row['new']:.2f} vs {row['old']:.2f}{paired}"
         )
-    tested = [row for row in rows if "p" in row]
     if not tested:
         print("paired tests: no predictions beside both files")
         if args.paired:

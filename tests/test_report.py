@@ -680,7 +680,16 @@ def test_compare_accuracy_tests_each_figure_image_by_image(tmp_path, capsys):
     argv = [f"{path}:ours_a", f"{path}:ours_b", "--out", str(out)]
     assert compare.main(argv) == 1  # worse than the tolerance ...
     assert compare.main([*argv, "--paired"]) == 0  # ... but not significantly
-    rows = {r["figure"]: r for r in json.loads(out.read_text())["rows"]}
+    written = json.loads(out.read_text())
+    assert written["summary"] == {
+        "figures": 2,
+        "worse": 1,
+        "better": 0,
+        "tested": 2,
+        "significantly_worse": 0,
+        "significantly_better": 0,
+    }
+    rows = {r["figure"]: r for r in written["rows"]}
     vote = rows["mnist/vote"]
     assert (vote["only_new"], vote["only_old"]) == (0, 5)
     assert vote["p"] == pytest.approx(0.0625)
