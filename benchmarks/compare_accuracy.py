@@ -227,6 +227,18 @@ def compare(new, old, tolerance=0.1, alpha=0.05):
             if not figures or not baseline:
                 continue
             sizes = _n_samples(new_record, run, new_variant + suffix)
+            old_sizes = _n_samples(old_record, run, old_variant + suffix)
+            differ = sorted(
+                name
+                for name in sizes.keys() & old_sizes.keys()
+                if sizes[name] != old_sizes[name]
+            )
+            if differ:
+                shown = ", ".join(f"{n} {sizes[n]} vs {old_sizes[n]}" for n in differ)
+                raise SystemExit(
+                    f"{run}: the test sets differ in size ({shown} images); "
+                    "compare runs of the same protocol."
+                )
             for key, value in figures.items():
                 if "second" in key or key not in baseline:
                     continue

@@ -625,6 +625,15 @@ def test_compare_accuracy_flags_each_figure_worse_than_the_tolerance(tmp_path, c
         compare.main([f"{path}:ours_a", f"{path}:ours_c"])
     with pytest.raises(SystemExit, match="expected FILE.json:VARIANT"):
         compare.main([str(path), f"{path}:ours_b"])
+    # another protocol (here: more images in the set) does not compare
+    other = copy.deepcopy(record)
+    other["runs"]["in_source"]["per_fold"]["0"]["ours_b"] = {
+        "details": {"mnist": {"n_samples": 5000}}
+    }
+    other_path = tmp_path / "other.json"
+    other_path.write_text(json.dumps(other))
+    with pytest.raises(SystemExit, match=r"differ in size \(mnist 1000 vs 5000"):
+        compare.main([f"{path}:ours_a", f"{other_path}:ours_b"])
 
 
 def _paired_record(tmp_path, name, y_true, votes, figures):
