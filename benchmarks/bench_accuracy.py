@@ -48,10 +48,10 @@ Writes ``benchmarks/results/bench_accuracy.json``; beside it
 ``bench_accuracy_predictions.npz``, every model's predicted labels (vote and
 heads alone) and the true labels of every test image, so that
 ``compare_accuracy.py`` can test two models image by image (git ignores it:
-it holds the test sets' labels); and, as evidence
-of what the misrouted images look like, ``bench_accuracy_confusions.png`` (in-source run,
-first variant of ours: one row per worst cross-task confusion, the misrouted
-images as the model sees them, then correct images of the predicted label).
+it holds the test sets' labels); and, as evidence of what the misrouted
+images look like, ``bench_accuracy_confusions.png`` (in-source run, first
+variant of ours: one row per worst cross-task confusion, the misrouted images
+as the model sees them, then correct images of the predicted label).
 BLAS is pinned to one thread; ``--n-jobs`` (2) parallelises our heads and the
 forests.
 
@@ -283,7 +283,7 @@ def make_ours(variant, args):
 
         return load_model(args.fitted_model)
     if variant in VARIANTS:
-        keywords = {"random_state": args.random_state, **VARIANTS[variant]}
+        keywords = dict(VARIANTS[variant])
         if keywords.pop("reseed", False):
             keywords["random_state"] = args.random_state + 1
     elif variant in PRESETS:
