@@ -105,6 +105,11 @@ VARIANTS = {
     "fast": {"preset": "fast"},
     "other": {"membership": "other"},
     "labels": {"gate_target": "labels"},
+    # the 36-label gate on at most N images per label: about as many of each
+    # digit as of each letter (205-701 per letter in the full protocol), so
+    # that a look-alike pair's shape (0/O) carries no prior of its own
+    "labels_700": {"gate_target": "labels", "gate_max_samples": 700},
+    "labels_2000": {"gate_target": "labels", "gate_max_samples": 2000},
     # the gate of main before issue 12: the heads' features, digit vs letter
     "shared_gate": {"gate_input": "features", "gate_target": "tasks"},
     # the letters head: the SVM (the default since issue 12), the forest of
