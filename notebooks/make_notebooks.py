@@ -55,7 +55,6 @@ QUICKSTART = _cells(
         import time
 
         import matplotlib.pyplot as plt
-        import numpy as np
 
         from mtclassic import make_default_model
         from mtclassic.datasets import make_characters
@@ -90,7 +89,7 @@ QUICKSTART = _cells(
         print(X_train.shape, X_train.dtype, "labels:", "".join(sorted(set(y_train))))
 
         fig, axes = plt.subplots(2, 12, figsize=(12, 2.4))
-        for ax, image, label in zip(axes.flat, X_train, y_train):
+        for ax, image, label in zip(axes.flat, X_train, y_train, strict=False):
             ax.imshow(image, cmap="gray")
             ax.set_title(label)
             ax.set_axis_off()
@@ -165,7 +164,9 @@ QUICKSTART = _cells(
     (
         "code",
         """
-        plot_misclassified(X_test, y_test, y_pred, proba, classes=model.classes_, max_images=15);
+        plot_misclassified(
+            X_test, y_test, y_pred, proba, classes=model.classes_, max_images=15
+        );
         """,
     ),
     (
@@ -180,8 +181,8 @@ QUICKSTART = _cells(
         """
         features = model[:-1].transform(X_test[:5])
         task_proba = vote.predict_task_proba(features)
-        for label, row in zip(y_test[:5], task_proba):
-            print(label, dict(zip(vote.tasks_.tolist(), row.round(3).tolist())))
+        for label, row in zip(y_test[:5], task_proba, strict=True):
+            print(label, dict(zip(vote.tasks_.tolist(), row.round(3).tolist(), strict=True)))
         """,
     ),
     (
@@ -232,6 +233,7 @@ GRID_SEARCH = _cells(
         from mtclassic import ImageNormalizer, make_default_model
         from mtclassic.datasets import make_characters
 
+
         def find_data_dir():
             setting = os.environ.get("MTCLASSIC_DATA")
             if setting:
@@ -245,6 +247,7 @@ GRID_SEARCH = _cells(
                     return candidate if candidate.exists() else None
             return None
 
+
         data_dir = find_data_dir()
         per_class = 8 if SMALL else 60
         print("data:", data_dir or "generated (make_characters)")
@@ -255,11 +258,15 @@ GRID_SEARCH = _cells(
         """
         rng = np.random.default_rng(0)
 
+
         def sample_per_class(labels, n):
-            return np.concatenate([
-                rng.choice(np.flatnonzero(labels == label), n, replace=False)
-                for label in np.unique(labels)
-            ])
+            return np.concatenate(
+                [
+                    rng.choice(np.flatnonzero(labels == label), n, replace=False)
+                    for label in np.unique(labels)
+                ]
+            )
+
 
         if data_dir is None:
             X, y = make_characters(36 * per_class, random_state=0)
@@ -270,12 +277,18 @@ GRID_SEARCH = _cells(
             X_digits, y_digits = digits[keep], digit_labels[keep]
             with np.load(data_dir / "handwritten62_bpr" / "handwritten62_bpr.npz") as h62:
                 letters = np.char.isalpha(h62["labels"])
-                images, labels, sizes = h62["images"][letters], h62["labels"][letters], h62["sizes"][letters]
+                images, labels, sizes = (
+                    h62["images"][letters],
+                    h62["labels"][letters],
+                    h62["sizes"][letters],
+                )
             labels = np.char.upper(labels)  # 26 classes, case merged
             keep = sample_per_class(labels, per_class)
             crops = [images[i, : sizes[i, 0], : sizes[i, 1]] for i in keep]
             # Photos of any size -> MNIST geometry, so that all images stack.
-            X_letters = (ImageNormalizer().transform(crops) * 255).astype(np.uint8).reshape(-1, 28, 28)
+            X_letters = (
+                (ImageNormalizer().transform(crops) * 255).astype(np.uint8).reshape(-1, 28, 28)
+            )
             X = np.concatenate([X_digits, X_letters])
             y = np.concatenate([y_digits, labels[keep]])
         print(X.shape, "classes:", len(np.unique(y)))
@@ -314,7 +327,9 @@ GRID_SEARCH = _cells(
         """
         results = search.cv_results_
         order = np.argsort(results["rank_test_score"])
-        print(f"{'rank':>4}  {'weights':<12}{'membership':<12}{'C':>6}  {'accuracy':>9}  {'std':>6}")
+        print(
+            f"{'rank':>4}  {'weights':<12}{'membership':<12}{'C':>6}  {'accuracy':>9}  {'std':>6}"
+        )
         for i in order:
             print(
                 f"{results['rank_test_score'][i]:>4}  "
@@ -348,7 +363,7 @@ GRID_SEARCH = _cells(
                 weights.index(str(params["vote__weights"])),
                 Cs.index(params["vote__digits__C"]),
             ] = results["mean_test_score"][i]
-        for ax, mode, grid in zip(axes[0], modes, scores):
+        for ax, mode, grid in zip(axes[0], modes, scores, strict=False):
             image = ax.imshow(grid, cmap="viridis", vmin=scores.min(), vmax=scores.max())
             ax.set_xticks(range(len(Cs)), [str(C) for C in Cs])
             ax.set_yticks(range(len(weights)), weights)
@@ -422,7 +437,7 @@ BATCH_SCORING = _cells(
         "code",
         """
         folder = workdir / "images"
-        for i, (image, label) in enumerate(zip(X_new, y_new)):
+        for i, (image, label) in enumerate(zip(X_new, y_new, strict=True)):
             (folder / label).mkdir(parents=True, exist_ok=True)
             Image.fromarray(image).save(folder / label / f"{i:05d}.png")
 
@@ -432,7 +447,7 @@ BATCH_SCORING = _cells(
             rows = list(csv.DictReader(f))
         print(rows[0])
         truth = [Path(row["id"]).parent.name for row in rows]
-        accuracy = np.mean([row["label"] == t for row, t in zip(rows, truth)])
+        accuracy = np.mean([row["label"] == t for row, t in zip(rows, truth, strict=True)])
         print(f"{len(rows)} images scored, accuracy {accuracy:.1%}")
         assert len(rows) == n_score
         """,
@@ -487,8 +502,10 @@ BATCH_SCORING = _cells(
             - np.array([[float(r[c]) for c in columns] for r in dask_rows])
         ).max()
         same = same_labels and gap <= PROBABILITY_TOLERANCE
-        print(f"labels identical: {same_labels}; largest probability difference {gap:.1e} "
-              f"(tolerance {PROBABILITY_TOLERANCE:.0e})")
+        print(
+            f"labels identical: {same_labels}; largest probability difference {gap:.1e} "
+            f"(tolerance {PROBABILITY_TOLERANCE:.0e})"
+        )
         print("Dask output identical to the local one:", same)
         assert same
         """,
