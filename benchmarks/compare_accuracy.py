@@ -25,9 +25,11 @@ routes right), and the exact two-sided McNemar p-value, a binomial test on
 those discordant images. A figure is then *significantly worse* when its
 p-value is below ``--alpha`` after Holm's correction over all the figures
 compared (one test per figure would find a few "losses" among 200 by
-chance alone). Exit status 0, or 1 when a figure is worse by more than the
-tolerance, or with ``--paired``, when one is significantly worse (so that a
-script can stop on it).
+chance alone). Two runs whose test sets differ in size (another protocol:
+``--quick``, ``--n-styled``, ...) are refused rather than compared. Exit
+status 0, or 1 when a figure is worse by more than the tolerance, or with
+``--paired``, when one is significantly worse (so that a script can stop on
+it).
 """
 
 import argparse
