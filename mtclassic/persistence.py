@@ -59,6 +59,7 @@ _LIBRARIES = ("mtclassic", "scikit-learn", "numpy", "scikit-image")
 SKOPS_ALLOW_LIST = (
     "mtclassic.features.HOGTransformer",
     "mtclassic.features.PixelTransformer",
+    "mtclassic.filled.FilledCopiesPipeline",
     "mtclassic.heads.DigitClassifier",
     "mtclassic.heads.LetterClassifier",
     "mtclassic.multitask.MultiTaskVotingClassifier",

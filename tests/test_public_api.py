@@ -50,6 +50,7 @@ PUBLIC_MODULES = {
         "save_idx",
     ],
     "mtclassic.features": ["HOGTransformer", "PixelTransformer", "make_features"],
+    "mtclassic.filled": ["FilledCopiesPipeline", "filled_copies"],
     "mtclassic.heads": ["DigitClassifier", "LetterClassifier"],
     "mtclassic.io": [
         "Chunk",
@@ -299,6 +300,7 @@ GRID_KEYS = [
     "features__transformer_weights",
     "features__verbose",
     "features__verbose_feature_names_out",
+    "filled_copies",
     "memory",
     "normalize",
     "normalize__box_size",
@@ -402,6 +404,7 @@ GRID_KEYS_FAST = sorted(
 # head, distorted copies for the letters SVM, its heads and gate each with
 # their own features
 GRID_KEYS_BEST = [
+    "filled_copies",
     "memory",
     "normalize",
     "normalize__box_size",
