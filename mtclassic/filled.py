@@ -159,13 +159,12 @@ def _with_copies(X, y, copies, y_copies):
             (_SIDE, _SIDE),
         ):
             # the normaliser stretches each image on its own, so a copy in
-            # [0, 1] only needs the batch's dtype (0-255 for integers)
-            scale = 255 if array.dtype.kind in "ui" else 1
-            copies = (
-                (copies * scale)
-                .astype(array.dtype)
-                .reshape(len(copies), *array.shape[1:])
-            )
+            # [0, 1] only needs the batch's dtype (0-255, rounded, for integers)
+            if array.dtype.kind in "ui":
+                copies = np.rint(copies * 255)
+            elif array.dtype.kind == "b":  # 1-bit images: ink where half bright
+                copies = copies >= 0.5
+            copies = copies.astype(array.dtype).reshape(len(copies), *array.shape[1:])
             return np.concatenate([array, copies]), y
         X = array
     return [*X, *copies], y
