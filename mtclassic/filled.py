@@ -43,6 +43,8 @@ _BOX = 20
 # Ink: pixels at or above this fraction of the image's brightest one (the
 # benchmarks' ink-box rule).
 _INK = 0.2
+# Images normalised at once (about 50 MB of float64 at 28 x 28).
+_CHUNK = 8192
 
 
 @validate_params(
@@ -94,13 +96,30 @@ def filled_copies(X, y, *, max_aspect=MAX_ASPECT, n_jobs=None):
     True
     """
     y = np.asarray(y)
-    images = ImageNormalizer(deskew=False, n_jobs=n_jobs).fit_transform(X)
-    images = images.reshape(len(images), _SIDE, _SIDE)
-    if len(y) != len(images):
+    if len(y) != _num_images(X):
         raise ValueError(
-            f"y must hold one label per image of X: {len(images)} images, "
+            f"y must hold one label per image of X: {_num_images(X)} images, "
             f"{len(y)} labels."
         )
+    normalizer = ImageNormalizer(deskew=False, n_jobs=n_jobs)
+    copies, rows = [], []
+    # by chunks, so that the normalised float64 images of a large training
+    # set are never all held at once
+    for start in range(0, len(y), _CHUNK):
+        chunk = X[start : start + _CHUNK]
+        images = normalizer.fit_transform(chunk).reshape(-1, _SIDE, _SIDE)
+        stretched, thin = _thin_stretched(images, max_aspect)
+        copies.append(stretched)
+        rows.append(start + thin)
+    return np.concatenate(copies), y[np.concatenate(rows)]
+
+
+def _num_images(X):
+    return len(X) if isinstance(X, (list, tuple)) else np.shape(X)[0]
+
+
+def _thin_stretched(images, max_aspect):
+    """The thin ones of normalised ``images``, stretched; and their indices."""
     peak = images.max(axis=(1, 2))
     ink = images >= _INK * np.maximum(peak, 1e-12)[:, None, None]
     top, bottom = _extent(ink.any(axis=2))
@@ -110,9 +129,8 @@ def filled_copies(X, y, *, max_aspect=MAX_ASPECT, n_jobs=None):
     thin = np.flatnonzero(
         (peak > 0) & ((aspect <= max_aspect) | (aspect >= 1 / max_aspect))
     )
-    return _stretch(images[thin], top[thin], left[thin], height[thin], width[thin]), y[
-        thin
-    ]
+    stretched = _stretch(images[thin], top[thin], left[thin], height[thin], width[thin])
+    return stretched, thin
 
 
 def _extent(occupied):
@@ -245,6 +263,8 @@ class FilledCopiesPipeline(Pipeline):
                     "fit parameters cannot be passed with filled_copies=True (the "
                     f"copies have no values of their own); got {sorted(params)}."
                 )
-            copies, y_copies = filled_copies(X, y)
+            # the copies are normalised with the pipeline's own threads
+            n_jobs = getattr(self.steps[0][1], "n_jobs", None)
+            copies, y_copies = filled_copies(X, y, n_jobs=n_jobs)
             X, y = _with_copies(X, y, copies, y_copies)
         return super().fit(X, y, **params)

@@ -202,3 +202,13 @@ def test_the_copies_route_stretched_thin_characters_to_their_task():
     without, with_copies = misrouted(False), misrouted(True)
     assert without > 0.1
     assert with_copies < without / 2
+
+
+def test_chunks_change_nothing(monkeypatch):
+    X, y = make_characters(200, random_state=0)
+    whole, y_whole = filled_copies(X, y)
+    monkeypatch.setattr("mtclassic.filled._CHUNK", 7)
+    chunked, y_chunked = filled_copies(list(X), y)
+    np.testing.assert_array_equal(chunked, whole)
+    np.testing.assert_array_equal(y_chunked, y_whole)
+    assert len(y_whole) > 0
