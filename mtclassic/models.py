@@ -146,7 +146,11 @@ def _seed(random_state):
         "letters_cells": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "digits_cells": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "letters_pixels": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "filled_copies": ["boolean", None],
+        "filled_copies": [
+            "boolean",
+            Interval(numbers.Integral, 1, None, closed="left"),
+            None,
+        ],
     },
     # the estimators check the rest of the parameters in their fit
     prefer_skip_nested_validation=False,

@@ -136,9 +136,9 @@ def test_labels_mixing_strings_and_numbers_are_refused():
         _pipeline().fit(images, ["1", 7, "O", "A"])
 
 
-@pytest.mark.parametrize("value", ["yes", 1, None])
-def test_filled_copies_must_be_a_bool(value):
-    with pytest.raises(ValueError, match="filled_copies must be True or False; got"):
+@pytest.mark.parametrize("value", ["yes", 0, -3, 2.5, None])
+def test_filled_copies_must_be_a_bool_or_a_count(value):
+    with pytest.raises(ValueError, match="filled_copies must be True, False or a "):
         _pipeline(filled_copies=value).fit(*_bars())
 
 
@@ -212,3 +212,16 @@ def test_chunks_change_nothing(monkeypatch):
     np.testing.assert_array_equal(chunked, whole)
     np.testing.assert_array_equal(y_chunked, y_whole)
     assert len(y_whole) > 0
+
+
+def test_at_most_so_many_copies_per_label():
+    X, y = make_characters(600, random_state=0)
+    y = y.astype(str)
+    _, every = filled_copies(X, y)
+    counts = dict(zip(*np.unique(every, return_counts=True), strict=True))
+    assert max(counts.values()) > 2
+    _, capped = filled_copies(X, y, max_per_label=2)
+    capped_counts = dict(zip(*np.unique(capped, return_counts=True), strict=True))
+    assert capped_counts == {label: min(n, 2) for label, n in counts.items()}
+    rows = _pipeline(filled_copies=2).fit(X, y).named_steps["rows"]
+    assert len(rows.y_) == len(y) + len(capped)
