@@ -215,7 +215,8 @@ class FilledCopiesPipeline(Pipeline):
     ``fit`` appends :func:`filled_copies` of the training images (when
     ``filled_copies`` is True) and fits the steps on the lot; everything else
     is :class:`~sklearn.pipeline.Pipeline`'s. :func:`~mtclassic.make_default_model`
-    returns one.
+    returns one (with ``filled_copies=False`` unless asked: see its
+    ``filled_copies`` for what the copies cost on real sets).
 
     Parameters
     ----------
@@ -236,7 +237,7 @@ class FilledCopiesPipeline(Pipeline):
     Examples
     --------
     >>> from mtclassic import make_default_model
-    >>> model = make_default_model()
+    >>> model = make_default_model(filled_copies=True)
     >>> type(model).__name__, model.get_params()["filled_copies"]
     ('FilledCopiesPipeline', True)
     """

@@ -480,10 +480,7 @@ def test_svm_letters_head_learns_other(characters):
 
 @pytest.mark.slow  # a grid search / distorted copies: over a second
 def test_svm_letters_head_on_distorted_copies():
-    # without the filled copies, which would add letters of their own
-    model = make_default_model(
-        letters_head="svm", letters_copies=1, filled_copies=False, random_state=0
-    )
+    model = make_default_model(letters_head="svm", letters_copies=1, random_state=0)
     params = model.get_params()
     assert params["vote__letters__n_copies"] == 1
     assert params["vote__letters__estimator__svm__pca_components"] == DIGITS_COMPONENTS
