@@ -644,3 +644,34 @@ class ImageTransformerMixin:
         tags.requires_fit = False
         tags.input_tags.three_d_array = True
         return tags
+
+
+def check_label_types(y):
+    """A one-line error for labels that are missing or mix strings and numbers.
+
+    Checked on the values as given: numpy would turn a list that mixes
+    ``3`` and ``"A"`` into strings without a word, and scikit-learn reports
+    a mixed object array as an "unknown" target.
+    """
+    if y is None or (isinstance(y, np.ndarray) and y.dtype != object):
+        return  # no y at all: scikit-learn's own message
+    try:
+        flat = np.asarray(y, dtype=object).ravel()
+    except ValueError:  # ragged: left to scikit-learn's own check
+        return
+    missing = np.flatnonzero([label is None for label in flat])
+    if missing.size:
+        raise ValueError(
+            f"y holds None at {missing.size} position(s), the first at index "
+            f"{missing[0]}; every sample needs a label."
+        )
+    is_text = np.array([isinstance(label, str | bytes) for label in flat], dtype=bool)
+    if is_text.any() and not is_text.all():
+        text, number = np.flatnonzero(is_text)[0], np.flatnonzero(~is_text)[0]
+        value = flat[number]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise TypeError(
+            f"y mixes strings and numbers: {str(flat[text])!r} at index {text} and "
+            f"{value!r} at index {number}; give every label as a string "
+            "(for example y.astype(str)) or every one as a number."
+        )

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage
 from sklearn.pipeline import Pipeline
 
-from .multitask import _checked_label_types
+from ._validation import check_label_types
 from .preprocessing import ImageNormalizer
 from .utils._sklearn_compat import Interval, validate_params
 
@@ -285,7 +285,7 @@ class FilledCopiesPipeline(Pipeline):
             )
         if self.filled_copies and y is not None:
             # numpy would turn labels that mix strings and numbers into strings
-            _checked_label_types(y)
+            check_label_types(y)
             if params:
                 raise ValueError(
                     "fit parameters cannot be passed with filled_copies=True (the "

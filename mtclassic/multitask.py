@@ -30,7 +30,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from ._validation import N_JOBS
+from ._validation import N_JOBS, check_label_types
 from .prior import estimate_prior
 from .utils._sklearn_compat import (
     HasMethods,
@@ -66,37 +66,6 @@ def _listed(labels):
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _checked_label_types(y):
-    """A one-line error for labels that are missing or mix strings and numbers.
-
-    Checked on the values as given: numpy would turn a list that mixes
-    ``3`` and ``"A"`` into strings without a word, and scikit-learn reports
-    a mixed object array as an "unknown" target.
-    """
-    if y is None or (isinstance(y, np.ndarray) and y.dtype != object):
-        return  # no y at all: scikit-learn's own message
-    try:
-        flat = np.asarray(y, dtype=object).ravel()
-    except ValueError:  # ragged: left to scikit-learn's own check
-        return
-    missing = np.flatnonzero([label is None for label in flat])
-    if missing.size:
-        raise ValueError(
-            f"y holds None at {missing.size} position(s), the first at index "
-            f"{missing[0]}; every sample needs a label."
-        )
-    is_text = np.array([isinstance(label, str | bytes) for label in flat], dtype=bool)
-    if is_text.any() and not is_text.all():
-        text, number = np.flatnonzero(is_text)[0], np.flatnonzero(~is_text)[0]
-        value = flat[number]
-        value = value.item() if isinstance(value, np.generic) else value
-        raise TypeError(
-            f"y mixes strings and numbers: {str(flat[text])!r} at index {text} and "
-            f"{value!r} at index {number}; give every label as a string "
-            "(for example y.astype(str)) or every one as a number."
-        )
-
-
 def _integers_as_strings(y, labels):
     """Integer labels as their decimal strings when the ``labels`` are strings.
 
@@ -118,7 +87,7 @@ def _integers_as_strings(y, labels):
 
 def _checked_targets(X, y):
     """``y`` as a 1-D array of class labels, one per row of ``X``."""
-    _checked_label_types(y)
+    check_label_types(y)
     check_classification_targets(y)
     y_type = type_of_target(y, input_name="y")
     if y_type not in ("binary", "multiclass"):
@@ -921,7 +890,7 @@ class MultiTaskVotingClassifier(ClassifierMixin, _BaseHeterogeneousEnsemble):
         score : float
             Share of rows whose prediction equals ``y``.
         """
-        _checked_label_types(y)
+        check_label_types(y)
         y = _integers_as_strings(column_or_1d(y), self.classes_)
         return super().score(X, y, sample_weight=sample_weight)
 
