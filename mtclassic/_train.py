@@ -240,11 +240,16 @@ def _take(images, rows):
     return [images[i] for i in rows.tolist()]
 
 
-def build_model(plan, *, preset, random_state, n_jobs, verbose):
+def build_model(plan, *, preset, random_state, n_jobs, verbose, filled_copies=False):
     """The default model for the planned tasks; unused heads dropped."""
     from mtclassic.models import make_default_model
 
-    model = make_default_model(random_state=random_state, n_jobs=n_jobs, preset=preset)
+    model = make_default_model(
+        random_state=random_state,
+        n_jobs=n_jobs,
+        preset=preset,
+        filled_copies=filled_copies,
+    )
     params = {"vote__tasks": dict(plan.tasks)}
     for name in ("digits", "letters"):
         if name not in plan.active:
@@ -267,6 +272,7 @@ def train_model(
     preset="accurate",
     tasks="auto",
     case_sensitive=False,
+    filled_copies=False,
     random_state=0,
     n_jobs=None,
     transpose=False,
@@ -292,6 +298,8 @@ def train_model(
         As :func:`~mtclassic.models.make_default_model` takes them.
     tasks, case_sensitive
         As :func:`plan_tasks` takes them.
+    filled_copies : bool, default=False
+        As :func:`~mtclassic.models.make_default_model` takes it.
     transpose, idx_label_names
         As :func:`read_training_data` takes them.
     progress : Progress, default=None
@@ -327,6 +335,7 @@ def train_model(
         random_state=random_state,
         n_jobs=n_jobs,
         verbose=not progress.quiet,
+        filled_copies=filled_copies,
     )
     progress(
         f"fitting the {preset!r} preset on {len(y)} images, "

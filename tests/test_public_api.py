@@ -163,6 +163,7 @@ CLI = {
             False,
             None,
         ),
+        ("--filled-copies", "filled_copies", "StoreTrue", 0, False, None, False, None),
         ("--random-state", "random_state", "Store", None, 0, None, False, "int"),
         ("--n-jobs", "n_jobs", "Store", None, None, None, False, "int"),
         ("--quiet", "quiet", "StoreTrue", 0, False, None, False, None),

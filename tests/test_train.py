@@ -314,3 +314,12 @@ def test_train_model_is_a_library_function(tmp_path, capsys):
     assert list(result.model.classes_) == sorted(set(y))
     with pytest.raises(_train.TrainError, match="--n-train must be >= 1; got 0."):
         _train.train_model(model_path, n_train=0)
+
+
+def test_filled_copies_flag_is_saved_in_the_model(tmp_path, capsys):
+    data = _folder(tmp_path / "digits", "0178")
+    for flag, expected in (([], False), (["--filled-copies"], True)):
+        model_path = tmp_path / f"model{len(flag)}.joblib"
+        args = ["train", str(model_path), "--data", str(data), "--preset", "fast"]
+        assert main([*args, *flag]) == 0
+        assert load_model(model_path).filled_copies is expected
